@@ -1,0 +1,32 @@
+# Two commands set up a fresh machine: `make run` (the pipeline) and `make test` (the suite).
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(PYTHON) -m uv
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+PORT ?= 3000
+
+.PHONY: run test ui validate bench-ingest clean
+
+# The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --locked --all-groups
+	@touch $@
+
+run: .venv/.synced
+	.venv/bin/f1 run
+
+test: .venv/.synced
+	.venv/bin/pytest
+
+ui: .venv/.synced
+	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+
+validate: .venv/.synced
+	.venv/bin/dagster definitions validate -w workspace.yaml
+
+bench-ingest: .venv/.synced
+	.venv/bin/python benchmarks/ingest.py
+
+clean:
+	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -1,0 +1,22 @@
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from f1_core import settings, warehouse
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB file analysts query."""
+
+    path: str = Field(default_factory=lambda: str(settings.warehouse_path()))
+
+    def replace_session(self, session_key: str, tables: dict[str, pl.DataFrame]) -> None:
+        warehouse.replace_session(self.path, session_key, tables)
+
+    def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
+        return warehouse.query(self.path, sql, params)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"warehouse": WarehouseResource()})

@@ -1,0 +1,77 @@
+"""Where things live and which sources feed the pipeline: configuration, read from the environment.
+
+| variable              | default                                                      |
+|-----------------------|--------------------------------------------------------------|
+| F1_DATA_DIR           | <project>/data                                               |
+| F1_WAREHOUSE          | $F1_DATA_DIR/warehouse.duckdb                                |
+| F1_SOURCES            | archive,fastf1-cache when ../shared/f1data exists, else fastf1 |
+| F1_ARCHIVE_DIR        | ../shared/f1data/archive                                     |
+| F1_HTTP_CACHE_DIR     | ../shared/f1data/livetiming/http_cache                       |
+| F1_FASTF1_CACHE_DIR   | $F1_DATA_DIR/fastf1_cache                                    |
+| F1_SEASONS            | fastf1: the current season; fastf1-cache: 2018-2026          |
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_F1DATA = PROJECT_ROOT.parent / "shared" / "f1data"
+SOURCE_NAMES = ("archive", "fastf1-cache", "fastf1")
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def data_dir() -> Path:
+    return _env_path("F1_DATA_DIR", PROJECT_ROOT / "data")
+
+
+def warehouse_path() -> Path:
+    return _env_path("F1_WAREHOUSE", data_dir() / "warehouse.duckdb")
+
+
+def archive_dir() -> Path:
+    return _env_path("F1_ARCHIVE_DIR", SHARED_F1DATA / "archive")
+
+
+def http_cache_dir() -> Path:
+    return _env_path("F1_HTTP_CACHE_DIR", SHARED_F1DATA / "livetiming" / "http_cache")
+
+
+def fastf1_cache_dir() -> Path:
+    return _env_path("F1_FASTF1_CACHE_DIR", data_dir() / "fastf1_cache")
+
+
+def source_names() -> list[str]:
+    value = os.environ.get("F1_SOURCES")
+    if value is None:
+        return ["archive", "fastf1-cache"] if SHARED_F1DATA.is_dir() else ["fastf1"]
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SOURCE_NAMES]
+    if unknown or not names:
+        raise ValueError(f"F1_SOURCES={value!r}: each source must be one of {', '.join(SOURCE_NAMES)}")
+    return names
+
+
+def parse_seasons(value: str) -> list[int]:
+    """`2023`, `2018-2026` or `2019,2021-2023`."""
+    seasons: list[int] = []
+    try:
+        for part in value.split(","):
+            first, _, last = part.strip().partition("-")
+            seasons.extend(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise ValueError(f"F1_SEASONS={value!r}: expected years such as 2023, 2018-2026 or 2019,2021") from None
+    return seasons
+
+
+def seasons(source: str) -> list[int]:
+    value = os.environ.get("F1_SEASONS")
+    if value:
+        return parse_seasons(value)
+    return list(range(2018, 2027)) if source == "fastf1-cache" else [date.today().year]

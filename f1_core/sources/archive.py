@@ -1,0 +1,67 @@
+"""A folder of FastF1 exports laid out like `../shared/f1data/archive` (with its manifest.csv)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from f1_core.catalog import SessionRef
+from f1_core.errors import SessionReadError
+from f1_core.raw import LAP_COLUMNS, WEATHER_COLUMNS, RawSession, read_csv_text
+
+MANIFEST_COLUMNS = (
+    "season", "round", "event_name", "location", "country", "circuit_ref", "session",
+    "event_date", "path",
+)
+
+
+class ArchiveSource:
+    name = "archive"
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def catalog(self, seasons: list[int] | None = None) -> list[SessionRef]:
+        manifest = self.root / "manifest.csv"
+        if not manifest.is_file():
+            raise FileNotFoundError(f"archive {self.root} has no manifest.csv")
+        rows = read_csv_text(manifest.read_bytes(), session_key="(manifest)", path=str(manifest),
+                             required=MANIFEST_COLUMNS)
+        return [
+            SessionRef(
+                season=int(row["season"]),
+                round=int(row["round"]),
+                event_name=row["event_name"],
+                session_name=row["session"],
+                event_date=date.fromisoformat(row["event_date"]),
+                location=row["location"],
+                country=row["country"],
+                circuit_ref=row["circuit_ref"],
+                source=self.name,
+                locator=row["path"],
+            )
+            for row in rows.iter_rows(named=True)
+            if seasons is None or int(row["season"]) in seasons
+        ]
+
+    def load(self, ref: SessionRef) -> RawSession:
+        folder = self.root / ref.locator
+        laps_path = folder / "laps.csv"
+        if not laps_path.is_file():
+            raise SessionReadError(ref.key, str(laps_path), "file not found")
+        laps = read_csv_text(laps_path.read_bytes(), session_key=ref.key, path=str(laps_path),
+                             required=LAP_COLUMNS)
+        weather_path = folder / "weather.csv"
+        weather: pl.DataFrame | None = None
+        if weather_path.is_file():
+            weather = read_csv_text(weather_path.read_bytes(), session_key=ref.key,
+                                    path=str(weather_path), required=WEATHER_COLUMNS)
+        return RawSession(
+            ref=ref,
+            laps=laps,
+            weather=weather,
+            laps_path=str(laps_path),
+            weather_path=str(weather_path) if weather is not None else None,
+        )

@@ -1,0 +1,174 @@
+"""The DuckDB warehouse analysts query: table definitions and the one way sessions are written.
+
+DuckDB allows one writing process per file. Writers take the file for the shortest possible time
+(one transaction per session) and wait with backoff while another process holds it; the Dagster
+pool `duckdb_warehouse` keeps the pipeline's own writers from queueing on the lock at all.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+# Column documentation lives here and in README.md; `COMMENT ON` puts it in the catalog too, so
+# `SELECT * FROM duckdb_columns()` explains every column from inside any DuckDB client.
+TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
+    "sessions": ("One row per ingested session.", [
+        ("session_key", "VARCHAR PRIMARY KEY", "season-round-event-session, e.g. 2023-16-japanese-grand-prix-race"),
+        ("season", "SMALLINT NOT NULL", "championship year"),
+        ("round", "SMALLINT NOT NULL", "round of the championship"),
+        ("event_name", "VARCHAR NOT NULL", "e.g. Japanese Grand Prix"),
+        ("location", "VARCHAR", "town of the circuit, e.g. Suzuka"),
+        ("country", "VARCHAR", "country of the circuit"),
+        ("circuit_ref", "VARCHAR NOT NULL", "Ergast circuit reference, e.g. suzuka"),
+        ("session_name", "VARCHAR NOT NULL", "FastF1 session name, e.g. Race, Sprint Shootout"),
+        ("session_type", "VARCHAR NOT NULL", "practice, qualifying, sprint_qualifying, sprint or race"),
+        ("event_date", "DATE", "date of the event's main race"),
+        ("source", "VARCHAR NOT NULL", "archive, fastf1-cache or fastf1"),
+        ("data_version", "VARCHAR NOT NULL", "hash of the raw tables the source delivered"),
+        ("laps_in_source", "INTEGER NOT NULL", "laps the source delivered"),
+        ("laps_loaded", "INTEGER NOT NULL", "laps in the laps table (source minus quarantined)"),
+        ("laps_quarantined", "INTEGER NOT NULL", "laps in the quarantine table"),
+        ("drivers", "SMALLINT NOT NULL", "drivers with at least one lap"),
+        ("weather_rows", "INTEGER NOT NULL", "rows in the weather table (0: the source had none)"),
+        ("ingested_at", "TIMESTAMP NOT NULL", "when this session was last written (UTC)"),
+    ]),
+    "laps": ("One row per driver and lap, as FastF1 timed it. Times in seconds.", [
+        ("session_key", "VARCHAR NOT NULL", "the session (sessions.session_key)"),
+        ("driver", "VARCHAR NOT NULL", "three-letter driver code, e.g. VER; the car number where the source has no code"),
+        ("driver_number", "VARCHAR", "car number"),
+        ("team", "VARCHAR", "team name"),
+        ("lap_number", "SMALLINT NOT NULL", "lap number, from 1"),
+        ("stint", "SMALLINT", "stint number, from 1"),
+        ("lap_time_s", "DOUBLE", "lap time in seconds; NULL when FastF1 has none (e.g. red flag)"),
+        ("sector1_s", "DOUBLE", "sector 1 time in seconds"),
+        ("sector2_s", "DOUBLE", "sector 2 time in seconds"),
+        ("sector3_s", "DOUBLE", "sector 3 time in seconds"),
+        ("speed_i1", "DOUBLE", "speed trap at intermediate 1, km/h"),
+        ("speed_i2", "DOUBLE", "speed trap at intermediate 2, km/h"),
+        ("speed_fl", "DOUBLE", "speed at the finish line, km/h"),
+        ("speed_st", "DOUBLE", "speed at the longest straight's trap, km/h"),
+        ("compound", "VARCHAR", "tyre compound, upper case (SOFT, MEDIUM, HARD, INTERMEDIATE, WET; 2018: HYPERSOFT..SUPERHARD); NULL when unknown"),
+        ("tyre_life", "SMALLINT", "laps driven on this tyre set, including this one"),
+        ("fresh_tyre", "BOOLEAN", "the set was new at the start of the stint"),
+        ("pit_out_time_s", "DOUBLE", "session time the car left the pits on this lap (out-lap), seconds"),
+        ("pit_in_time_s", "DOUBLE", "session time the car entered the pits on this lap (in-lap), seconds"),
+        ("lap_start_time_s", "DOUBLE", "session time at the start of the lap, seconds"),
+        ("session_time_s", "DOUBLE", "session time at the end of the lap, seconds"),
+        ("lap_start_date", "TIMESTAMP", "wall-clock start of the lap (UTC)"),
+        ("track_status", "VARCHAR", "every track status seen during the lap, e.g. '1' green, '4' safety car, '12'"),
+        ("position", "SMALLINT", "race position at the end of the lap"),
+        ("is_personal_best", "BOOLEAN", "the driver's best lap so far"),
+        ("deleted", "BOOLEAN", "the lap was deleted by the stewards (track limits)"),
+        ("deleted_reason", "VARCHAR", "why it was deleted"),
+        ("fastf1_generated", "BOOLEAN", "FastF1 added this lap itself (little information)"),
+        ("is_accurate", "BOOLEAN", "FastF1 trusts the lap's timing"),
+        ("source_row", "INTEGER NOT NULL", "row number in the source laps table, from 1"),
+    ]),
+    "weather": ("Track weather, about once a minute. Absent for sessions without weather.", [
+        ("session_key", "VARCHAR NOT NULL", "the session"),
+        ("session_time_s", "DOUBLE NOT NULL", "session time of the reading, seconds"),
+        ("air_temp_c", "DOUBLE", "air temperature, °C"),
+        ("track_temp_c", "DOUBLE", "track temperature, °C"),
+        ("humidity_pct", "DOUBLE", "relative humidity, %"),
+        ("pressure_hpa", "DOUBLE", "air pressure, hPa (mbar)"),
+        ("wind_direction_deg", "DOUBLE", "wind direction, degrees"),
+        ("wind_speed_ms", "DOUBLE", "wind speed, m/s"),
+        ("rainfall", "BOOLEAN", "it is raining"),
+    ]),
+    "quarantine": ("Source rows that broke a rule, kept whole with the reason.", [
+        ("session_key", "VARCHAR NOT NULL", "the session"),
+        ("source_table", "VARCHAR NOT NULL", "laps or weather"),
+        ("source_row", "INTEGER NOT NULL", "row number in the source table, from 1"),
+        ("rule", "VARCHAR NOT NULL", "first rule broken: unparseable_value, missing_identity, lap_time_out_of_range, sector_time_out_of_range, unknown_compound, value_out_of_range, duplicate_lap"),
+        ("column_name", "VARCHAR NOT NULL", "source column the rule looked at"),
+        ("value", "VARCHAR", "the offending value as the source wrote it"),
+        ("details", "VARCHAR NOT NULL", "every rule the row broke"),
+        ("record", "VARCHAR NOT NULL", "the whole source row, JSON"),
+        ("quarantined_at", "TIMESTAMP NOT NULL", "when (UTC)"),
+    ]),
+}
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process kept the warehouse file locked for longer than we wait."""
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    return "lock" in str(exc).lower()
+
+
+@contextmanager
+def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float = 120.0):
+    """A connection, waiting with backoff while another process holds the file."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc) or time.monotonic() + delay > deadline:
+                if _is_lock_error(exc):
+                    raise WarehouseLockedError(
+                        f"warehouse {path} stayed locked by another process for {wait_seconds:.0f} s:"
+                        f" {exc}") from exc
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table, (doc, columns) in TABLES.items():
+        body = ", ".join(f"{name} {ddl}" for name, ddl, _ in columns)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+        con.execute(f"COMMENT ON TABLE {table} IS '{_quote(doc)}'")
+        for name, _, description in columns:
+            con.execute(f"COMMENT ON COLUMN {table}.{name} IS '{_quote(description)}'")
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def replace_session(path: str | Path, session_key: str, tables: dict[str, pl.DataFrame]) -> None:
+    """Replaces everything stored for one session, atomically: all tables or none."""
+    unknown = set(tables) - set(TABLES)
+    if unknown:
+        raise ValueError(f"not warehouse tables: {sorted(unknown)}")
+    with connect(path) as con:
+        create_tables(con)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in TABLES:
+                con.execute(f"DELETE FROM {table} WHERE session_key = ?", [session_key])
+                frame = tables.get(table)
+                if frame is None or frame.height == 0:
+                    continue
+                wrong = frame.filter(pl.col("session_key") != session_key).height
+                if wrong:
+                    raise ValueError(f"{wrong} rows for table {table} belong to another session")
+                columns = [name for name, _, _ in TABLES[table][1]]
+                con.register("incoming", frame.select(columns))
+                con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+                con.unregister("incoming")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def query(path: str | Path, sql: str, params: list | None = None) -> pl.DataFrame:
+    with connect(path, read_only=True) as con:
+        return con.execute(sql, params or []).pl()
