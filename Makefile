@@ -2,7 +2,14 @@
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(PYTHON) -m uv
-export DAGSTER_HOME := $(CURDIR)/dagster_home
+# F1_PROFILE=postgres selects the PostgreSQL instance; the names as in f1_core.settings.PROFILES.
+PROFILE := $(or $(F1_PROFILE),default)
+PROFILE_default := dagster_home
+PROFILE_postgres := dagster_home/postgres
+ifeq ($(PROFILE_$(PROFILE)),)
+$(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
+endif
+export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 PORT ?= 3000
 
 .PHONY: run test ui validate bench-ingest clean

@@ -19,8 +19,19 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 def _instance():
     import dagster as dg
 
-    os.environ.setdefault("DAGSTER_HOME", str(settings.PROJECT_ROOT / "dagster_home"))
+    if not os.environ.get("DAGSTER_HOME"):
+        try:
+            os.environ["DAGSTER_HOME"] = str(settings.dagster_home())
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
     return dg.DagsterInstance.get()
+
+
+def root_cause(error) -> str:
+    """The user's own error inside Dagster's wrapping of it."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 @click.group()
@@ -48,7 +59,7 @@ def run(sessions: tuple[str, ...]) -> None:
     known = set(instance.get_dynamic_partitions(session_partitions.name))
     instance.add_dynamic_partitions(session_partitions.name, [k for k in keys if k not in known])
 
-    job = load_defs().get_job_def("ingest_session_job")
+    job = load_defs().resolve_job_def("ingest_session_job")
     failed: list[str] = []
     started = time.perf_counter()
     for number, key in enumerate(keys, 1):
@@ -60,7 +71,7 @@ def run(sessions: tuple[str, ...]) -> None:
             failed.append(key)
             for event in result.all_events:
                 if event.is_step_failure and event.step_failure_data.error:
-                    click.echo(f"      {event.step_failure_data.error.message.strip()}")
+                    click.echo(f"      {root_cause(event.step_failure_data.error)}")
     elapsed = time.perf_counter() - started
 
     path = settings.warehouse_path()
@@ -75,7 +86,8 @@ def run(sessions: tuple[str, ...]) -> None:
             f"{totals['weather_rows']} weather rows; {len(keys)} runs in {elapsed:.0f} s"
         )
     click.echo(f"Dagster instance: {os.environ['DAGSTER_HOME']}  (make ui, then http://127.0.0.1:3000)")
-    click.echo(f"query it: duckdb -readonly {path}   or   python -c \"import duckdb; ...\"")
+    click.echo(f"query it: .venv/bin/python -c \"import duckdb; duckdb.connect('{path}', read_only=True)"
+               f".sql('FROM sessions').show()\"")
     if failed:
         click.echo(f"\n{len(failed)} session(s) failed: {', '.join(failed)}", err=True)
         sys.exit(1)

@@ -9,6 +9,7 @@
 | F1_HTTP_CACHE_DIR     | ../shared/f1data/livetiming/http_cache                       |
 | F1_FASTF1_CACHE_DIR   | $F1_DATA_DIR/fastf1_cache                                    |
 | F1_SEASONS            | fastf1: the current season; fastf1-cache: 2018-2026          |
+| F1_PROFILE            | default (dagster_home); postgres (dagster_home/postgres)     |
 """
 
 from __future__ import annotations
@@ -75,3 +76,15 @@ def seasons(source: str) -> list[int]:
     if value:
         return parse_seasons(value)
     return list(range(2018, 2027)) if source == "fastf1-cache" else [date.today().year]
+
+
+# The Dagster instance profiles: `default` keeps everything in SQLite, `postgres` is production.
+PROFILES = {"default": "dagster_home", "postgres": "dagster_home/postgres"}
+
+
+def dagster_home(profile: str | None = None) -> Path:
+    """The DAGSTER_HOME folder of `profile` (default: $F1_PROFILE, else `default`)."""
+    name = profile or os.environ.get("F1_PROFILE") or "default"
+    if name not in PROFILES:
+        raise ValueError(f"F1_PROFILE={name!r}: expected one of {', '.join(PROFILES)}")
+    return PROJECT_ROOT / PROFILES[name]

@@ -86,12 +86,10 @@ class FastF1Source:
         self.clock = clock
 
     def catalog(self, seasons: list[int] | None = None) -> list[SessionRef]:
-        import fastf1
-
         _configure(self.cache_dir, self.http_cache)
         refs: list[SessionRef] = []
         for season in self.seasons if seasons is None else [s for s in seasons if s in self.seasons]:
-            schedule = fastf1.get_event_schedule(season, include_testing=False)
+            schedule = self._schedule(season, f"season {season}")
             for _, event in schedule.iterrows():
                 for number in range(1, 6):
                     name = event.get(f"Session{number}")
@@ -114,6 +112,23 @@ class FastF1Source:
                         refs.append(ref)
         return refs
 
+    def _schedule(self, season: int, what: str):
+        """FastF1's event schedule; `what` names the season or session in the error."""
+        import fastf1
+        from fastf1.exceptions import RateLimitExceededError
+
+        # The schedule request sits outside `Session.load`, so a network failure here is not
+        # swallowed: FastF1 tries its three schedule backends and, when all fail, raises a bare
+        # ValueError (its only ValueError), or RateLimitExceededError.
+        try:
+            return fastf1.get_event_schedule(season, include_testing=False)
+        except RateLimitExceededError as exc:
+            raise SourceUnavailableError(
+                f"{what}: FastF1's API rate limit reached ({exc}); try again in an hour") from exc
+        except ValueError as exc:
+            raise SourceUnavailableError(
+                f"{what}: FastF1 could not load the {season} event schedule ({exc})") from exc
+
     def _is_available(self, event, session_name: str, start) -> bool:
         if self.http_cache is None:
             return start is not None and start == start and start + self.publish_delay < self.clock()
@@ -128,12 +143,14 @@ class FastF1Source:
         )
 
     def load(self, ref: SessionRef) -> RawSession:
-        import fastf1
         from fastf1.exceptions import DataNotLoadedError, RateLimitExceededError
 
         _configure(self.cache_dir, self.http_cache)
         season, round_, session_name = ref.locator.split("/", 2)
-        session = fastf1.get_session(int(season), int(round_), session_name)
+        # What `fastf1.get_session` does, but with the schedule fetched apart: a schedule that cannot
+        # be downloaded is the source being unavailable, a bad round or session name a ValueError.
+        event = self._schedule(int(season), f"session {ref.key}").get_event_by_round(int(round_))
+        session = event.get_session(session_name)
         start = session.event.get_session_date(session_name, utc=True)
         if self.http_cache is None and start + self.publish_delay > self.clock():
             raise SessionNotAvailableError(
@@ -165,7 +182,7 @@ class FastF1Source:
                         f"session {ref.key}: no lap data after {attempt} attempts: {cause}"
                     ) from None
                 wait = self.backoff_seconds * 2 ** (attempt - 1)
-                log.warning("session %s: attempt %d failed (%s); retrying in %.0f s",
+                log.warning("session %s: attempt %d failed (%s); retrying in %.1f s",
                             ref.key, attempt, cause, wait)
                 time.sleep(wait)
             finally:

@@ -1,11 +1,9 @@
 import dagster as dg
 
-from f1_assets.defs.ingestion.partitions import session_partitions
 
 # Source → raw → standardized → warehouse for one session, with every check on the way.
 ingest_session_job = dg.define_asset_job(
     "ingest_session_job",
     selection=dg.AssetSelection.groups("ingestion", "warehouse"),
-    partitions_def=session_partitions,
     description="Ingests one session into the warehouse: read, validate, standardize, write.",
 )

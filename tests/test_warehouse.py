@@ -1,0 +1,126 @@
+import multiprocessing
+import time
+from contextlib import contextmanager
+
+import duckdb
+import polars as pl
+import pytest
+
+from f1_core import settings, warehouse
+from f1_core.sources.archive import ArchiveSource
+from f1_core.standardize import standardize
+from tests.conftest import ARCHIVE, JAPAN_2023
+
+BAHRAIN_2024 = "2024-01-bahrain-grand-prix-race"
+
+
+def tables_of(key: str) -> dict[str, pl.DataFrame]:
+    source = ArchiveSource(ARCHIVE)
+    standard = standardize(source.load(next(r for r in source.catalog() if r.key == key)))
+    return {"sessions": standard.session, "laps": standard.laps, "weather": standard.weather,
+            "quarantine": standard.quarantine}
+
+
+def counts(path) -> dict[str, int]:
+    return {t: warehouse.query(path, f"SELECT count(*) AS n FROM {t}")["n"][0] for t in warehouse.TABLES}
+
+
+def test_rewriting_a_session_replaces_its_rows():
+    path = settings.warehouse_path()
+    japan = tables_of(JAPAN_2023)
+    warehouse.replace_session(path, JAPAN_2023, japan)
+    warehouse.replace_session(path, BAHRAIN_2024, tables_of(BAHRAIN_2024))
+    before = counts(path)
+    warehouse.replace_session(path, JAPAN_2023, japan)
+    assert counts(path) == before
+    assert before["laps"] == 880 + 1024 and before["sessions"] == 2
+
+
+def test_a_failed_write_leaves_the_warehouse_as_it_was():
+    path = settings.warehouse_path()
+    warehouse.replace_session(path, JAPAN_2023, tables_of(JAPAN_2023))
+    before = warehouse.query(path, "SELECT * FROM laps ORDER BY driver, lap_number")
+    broken = tables_of(JAPAN_2023)
+    # the laps arrive fine, the weather insert fails half-way through the transaction
+    broken["weather"] = broken["weather"].with_columns(pl.lit(None, pl.Float64).alias("session_time_s"))
+    with pytest.raises(duckdb.ConstraintException):
+        warehouse.replace_session(path, JAPAN_2023, broken)
+    assert warehouse.query(path, "SELECT * FROM laps ORDER BY driver, lap_number").equals(before)
+    assert counts(path)["weather"] == 158
+
+
+def test_rows_of_another_session_are_refused():
+    path = settings.warehouse_path()
+    with pytest.raises(ValueError, match="belong to another session"):
+        warehouse.replace_session(path, BAHRAIN_2024, tables_of(JAPAN_2023))
+    assert not path.exists() or counts(path)["laps"] == 0
+
+
+def test_tables_carry_their_documentation():
+    path = settings.warehouse_path()
+    warehouse.replace_session(path, JAPAN_2023, tables_of(JAPAN_2023))
+    comment = warehouse.query(
+        path, "SELECT comment FROM duckdb_columns() WHERE table_name = 'laps' AND column_name = 'lap_time_s'")
+    assert "seconds" in comment["comment"][0]
+
+
+def _hold_lock(path: str, seconds: float, ready) -> None:
+    con = duckdb.connect(path)
+    ready.set()
+    time.sleep(seconds)
+    con.close()
+
+
+@contextmanager
+def another_process_holding(path, seconds: float):
+    """Another process opens the warehouse for writing and keeps it for `seconds`."""
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(path), seconds, ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        yield
+    finally:
+        holder.join(30)
+
+
+def test_a_writer_waits_while_another_process_holds_the_file():
+    path = settings.warehouse_path()
+    warehouse.replace_session(path, JAPAN_2023, tables_of(JAPAN_2023))
+    with another_process_holding(path, 2.0):
+        started = time.monotonic()
+        warehouse.replace_session(path, BAHRAIN_2024, tables_of(BAHRAIN_2024))
+        assert time.monotonic() - started > 0.5  # it really waited for the other process
+    assert counts(path)["sessions"] == 2
+
+
+def test_a_writer_gives_up_with_a_clear_error_when_the_lock_is_never_released():
+    path = settings.warehouse_path()
+    warehouse.replace_session(path, JAPAN_2023, tables_of(JAPAN_2023))
+    with another_process_holding(path, 5.0):
+        with pytest.raises(warehouse.WarehouseLockedError, match="stayed locked"):
+            with warehouse.connect(path, wait_seconds=0.5):
+                pass
+
+
+def _write_sessions(path: str, keys: list[str], rounds: int) -> None:
+    for _ in range(rounds):
+        for key in keys:
+            warehouse.replace_session(path, key, tables_of(key))
+
+
+def test_parallel_writers_neither_corrupt_nor_lock_each_other_out():
+    path = str(settings.warehouse_path())
+    ctx = multiprocessing.get_context("spawn")
+    writers = [
+        ctx.Process(target=_write_sessions, args=(path, [JAPAN_2023], 4)),
+        ctx.Process(target=_write_sessions, args=(path, [BAHRAIN_2024], 4)),
+    ]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(120)
+    assert [w.exitcode for w in writers] == [0, 0]
+    assert counts(path)["laps"] == 880 + 1024
+    assert warehouse.query(path, "SELECT count(*) AS n FROM sessions")["n"][0] == 2
