@@ -39,16 +39,18 @@ def main() -> None:
     """f1-lap-prediction: Formula 1 lap-time pipeline."""
 
 
-@main.command()
-@click.option("--session", "sessions", multiple=True, help="Only these partition keys (repeatable).")
-def run(sessions: tuple[str, ...]) -> None:
-    """Discover the configured sources' sessions and ingest them into the warehouse."""
+def _print_failure(result) -> None:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error:
+            click.echo(f"      {root_cause(event.step_failure_data.error)}", err=True)
+
+
+def _ingest(instance, job, sessions: tuple[str, ...]) -> list[str]:
+    """One ingestion run per session; returns the sessions that failed."""
     from f1_assets.defs.ingestion.partitions import session_partitions
     from f1_assets.defs.ingestion.resources import SessionSourceResource
-    from f1_assets.definitions import defs as load_defs
     from f1_core import warehouse
 
-    instance = _instance()
     source = SessionSourceResource()
     click.echo(f"sources: {', '.join(source.sources)}")
     catalog = source.catalog().sessions()
@@ -58,22 +60,16 @@ def run(sessions: tuple[str, ...]) -> None:
         raise click.BadParameter(f"not in any source's catalogue: {', '.join(unknown)}", param_hint="--session")
     known = set(instance.get_dynamic_partitions(session_partitions.name))
     instance.add_dynamic_partitions(session_partitions.name, [k for k in keys if k not in known])
-
-    job = load_defs().resolve_job_def("ingest_session_job")
     failed: list[str] = []
     started = time.perf_counter()
     for number, key in enumerate(keys, 1):
         result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
                                         run_config=QUIET)
-        status = "ok" if result.success else "FAILED"
-        click.echo(f"[{number:>3}/{len(keys)}] {key:<55} {status}  (run {result.run_id[:8]})")
+        click.echo(f"[{number:>3}/{len(keys)}] {key:<55} {'ok' if result.success else 'FAILED'}"
+                   f"  (run {result.run_id[:8]})")
         if not result.success:
             failed.append(key)
-            for event in result.all_events:
-                if event.is_step_failure and event.step_failure_data.error:
-                    click.echo(f"      {root_cause(event.step_failure_data.error)}")
-    elapsed = time.perf_counter() - started
-
+            _print_failure(result)
     path = settings.warehouse_path()
     if path.exists():
         totals = warehouse.query(path, """
@@ -83,14 +79,73 @@ def run(sessions: tuple[str, ...]) -> None:
         click.echo(
             f"\nwarehouse {path}: {totals['sessions']} sessions, {totals['laps']} laps "
             f"({totals['quarantined']} quarantined of {totals['source_laps']}), "
-            f"{totals['weather_rows']} weather rows; {len(keys)} runs in {elapsed:.0f} s"
+            f"{totals['weather_rows']} weather rows; {len(keys)} runs in {time.perf_counter() - started:.0f} s"
         )
-    click.echo(f"Dagster instance: {os.environ['DAGSTER_HOME']}  (make ui, then http://127.0.0.1:3000)")
+    return failed
+
+
+def _train(instance, job) -> bool:
+    started = time.perf_counter()
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
+    if not result.success:
+        click.echo("training FAILED", err=True)
+        _print_failure(result)
+        return False
+    meta = {m.asset_key.to_user_string(): m.materialization.metadata
+            for m in result.get_asset_materialization_events()}
+    model, champion = meta["lap_time_model"], meta["champion_model"]
+    click.echo(
+        f"\nmodel f1-laptime v{model['model_version'].value} in {time.perf_counter() - started:.0f} s: "
+        f"holdout clean-lap MAE {model['holdout_mae_clean'].value:.3f} s "
+        f"(best baseline {model['best_baseline_mae_clean'].value:.3f} s), "
+        f"90% interval coverage {model['holdout_coverage_clean'].value:.3f}"
+    )
+    click.echo(f"promotion: {'PROMOTED' if champion['promoted'].value else 'not promoted'}: "
+               f"{champion['reason'].value}; champion is v{champion['champion_version'].value}")
+    click.echo(f"MLflow: {settings.mlflow_tracking_uri()}  (run {model['mlflow_run_id'].value})")
+    return True
+
+
+@main.command()
+@click.option("--session", "sessions", multiple=True, help="Only these partition keys (repeatable).")
+@click.option("--skip-training", is_flag=True, help="Ingest only.")
+def run(sessions: tuple[str, ...], skip_training: bool) -> None:
+    """Ingest every session the configured sources offer, then train and promote a model."""
+    from f1_assets.definitions import defs as load_defs
+
+    instance = _instance()
+    definitions = load_defs()
+    failed = _ingest(instance, definitions.resolve_job_def("ingest_session_job"), sessions)
+    trained = skip_training or _train(instance, definitions.resolve_job_def("train_model_job"))
+    path = settings.warehouse_path()
+    click.echo(f"\nDagster instance: {os.environ['DAGSTER_HOME']}  (make ui, then http://127.0.0.1:3000)")
     click.echo(f"query it: .venv/bin/python -c \"import duckdb; duckdb.connect('{path}', read_only=True)"
                f".sql('FROM sessions').show()\"")
     if failed:
         click.echo(f"\n{len(failed)} session(s) failed: {', '.join(failed)}", err=True)
+    if failed or not trained:
         sys.exit(1)
+
+
+@main.command()
+def train() -> None:
+    """Rebuild lap_features from the warehouse, train, register, and run the promotion gate."""
+    from f1_assets.definitions import defs as load_defs
+
+    if not _train(_instance(), load_defs().resolve_job_def("train_model_job")):
+        sys.exit(1)
+
+
+@main.command()
+def rollback() -> None:
+    """Restore the previous champion of f1-laptime."""
+    from f1_core import registry
+
+    try:
+        demoted, restored = registry.rollback()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"champion is v{restored} again (v{demoted} rolled back)")
 
 
 if __name__ == "__main__":

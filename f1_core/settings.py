@@ -9,6 +9,7 @@
 | F1_HTTP_CACHE_DIR     | ../shared/f1data/livetiming/http_cache                       |
 | F1_FASTF1_CACHE_DIR   | $F1_DATA_DIR/fastf1_cache                                    |
 | F1_SEASONS            | fastf1: the current season; fastf1-cache: 2018-2026          |
+| F1_MLFLOW_TRACKING_URI | sqlite:///$F1_DATA_DIR/mlflow.db (artifacts in $F1_DATA_DIR/mlartifacts) |
 | F1_PROFILE            | default (dagster_home); postgres (dagster_home/postgres)     |
 """
 
@@ -88,3 +89,11 @@ def dagster_home(profile: str | None = None) -> Path:
     if name not in PROFILES:
         raise ValueError(f"F1_PROFILE={name!r}: expected one of {', '.join(PROFILES)}")
     return PROJECT_ROOT / PROFILES[name]
+
+
+def mlflow_tracking_uri() -> str:
+    return os.environ.get("F1_MLFLOW_TRACKING_URI") or f"sqlite:///{data_dir() / 'mlflow.db'}"
+
+
+def mlflow_artifacts_dir() -> Path:
+    return data_dir() / "mlartifacts"

@@ -169,6 +169,23 @@ def replace_session(path: str | Path, session_key: str, tables: dict[str, pl.Dat
             raise
 
 
+def replace_table(path: str | Path, table: str, frame: pl.DataFrame, comment: str) -> None:
+    """Replaces a derived table (one computed from the others, e.g. lap_features) whole."""
+    if table in TABLES:
+        raise ValueError(f"{table} is a source table: write it with replace_session")
+    with connect(path) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.register("incoming", frame)
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming")
+            con.unregister("incoming")
+            con.execute(f"COMMENT ON TABLE {table} IS '{_quote(comment)}'")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
 def query(path: str | Path, sql: str, params: list | None = None) -> pl.DataFrame:
     with connect(path, read_only=True) as con:
         return con.execute(sql, params or []).pl()

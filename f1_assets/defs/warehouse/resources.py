@@ -13,6 +13,9 @@ class WarehouseResource(dg.ConfigurableResource):
     def replace_session(self, session_key: str, tables: dict[str, pl.DataFrame]) -> None:
         warehouse.replace_session(self.path, session_key, tables)
 
+    def replace_table(self, table: str, frame: pl.DataFrame, comment: str) -> None:
+        warehouse.replace_table(self.path, table, frame, comment)
+
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
         return warehouse.query(self.path, sql, params)
 

@@ -1,0 +1,62 @@
+"""Model against baselines on the time-ordered holdout, and how long training takes.
+
+Reads the warehouse `make run` filled (F1_WAREHOUSE); trains exactly as the training asset does
+(default TrainingConfig) without logging to MLflow.
+
+    .venv/bin/python benchmarks/accuracy.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import polars as pl
+
+from f1_core import settings
+from f1_core.model import ModelParams
+from f1_core.training import BASELINES, load_warehouse, train_and_evaluate, training_frame
+
+COLUMNS = {"model": "prediction", **{name.removeprefix("baseline_"): name for name in BASELINES}}
+
+
+def table(scored: pl.DataFrame, group: str | None) -> pl.DataFrame:
+    clean = scored.filter(pl.col("clean"))
+    keys = [group] if group else []
+    return (
+        clean.group_by(keys or pl.lit("all").alias("laps of"))
+        .agg(pl.len().alias("clean laps"),
+             *((pl.col(col) - pl.col("lap_time_s")).abs().mean().round(3).alias(name)
+               for name, col in COLUMNS.items()),
+             ((pl.col("lap_time_s") >= pl.col("lower")) & (pl.col("lap_time_s") <= pl.col("upper")))
+             .mean().round(3).alias("coverage 90%"),
+             (pl.col("upper") - pl.col("lower")).mean().round(2).alias("width s"))
+        .sort(keys or "laps of")
+    )
+
+
+def main() -> None:
+    started = time.perf_counter()
+    frame = training_frame(*load_warehouse(settings.warehouse_path()))
+    built = time.perf_counter() - started
+    result = train_and_evaluate(frame, ModelParams())
+    print(f"features: {frame.height} laps of {frame['session_key'].n_unique()} sessions in {built:.1f} s; "
+          f"training (5-fold event CV + final fit): {result.seconds:.1f} s")
+    print(f"holdout events: {', '.join(result.holdout_events)}\n")
+    pl.Config.set_tbl_hide_dataframe_shape(True)
+    pl.Config.set_tbl_hide_column_data_types(True)
+    pl.Config.set_tbl_width_chars(160)
+    print("clean-lap MAE (s) on the holdout, model vs baselines:")
+    print(table(result.holdout, None))
+    print(table(result.holdout, "session_type"))
+    m = result.metrics
+    gain = 1 - m["holdout_mae_clean"] / m["holdout_baseline_previous_clean_lap_mae_clean"]
+    races = result.holdout.filter(pl.col("clean") & (pl.col("session_type") == "race"))
+    race_gain = 1 - (races["prediction"] - races["lap_time_s"]).abs().mean() / (
+        races["baseline_previous_clean_lap"] - races["lap_time_s"]).abs().mean()
+    print(f"\nmodel vs previous-clean-lap baseline: {gain:.1%} lower clean-lap MAE on all holdout "
+          f"sessions, {race_gain:.1%} on races; all-laps MAE {m['holdout_mae_all']:.3f} s "
+          f"(baseline {m['holdout_baseline_previous_clean_lap_mae_all']:.3f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from f1_assets.defs.metadata import preview
+from f1_assets.defs.warehouse.resources import WarehouseResource
+from f1_core import settings
+from f1_core.features import FEATURES
+from f1_core.model import ModelParams
+from f1_core.training import BASELINES, data_version, load_warehouse, train_and_evaluate, training_frame
+
+WAREHOUSE_INPUTS = [dg.AssetKey(["warehouse", t]) for t in ("laps", "sessions", "weather")]
+
+
+@dg.asset(group_name="training", kinds={"polars", "duckdb"}, deps=WAREHOUSE_INPUTS, pool="duckdb_warehouse")
+def lap_features(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Every lap's features (what is known when it starts), target and event, as the DuckDB table
+    `lap_features`: the training set, and what analysts use to see what the model sees."""
+    laps, sessions, weather = load_warehouse(warehouse.path)
+    frame = training_frame(laps, sessions, weather).with_columns(
+        pl.lit(data_version(sessions)).alias("data_version"))
+    warehouse.replace_table("lap_features", frame, "Lap features (f1_core.features): one row per lap.")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": frame.height,
+        "sessions": sessions.height,
+        "features": len(FEATURES),
+        "data_version": data_version(sessions),
+        "preview": preview(frame.select("session_key", "driver", "lap_number", "lap_time_s", *FEATURES[1:9])),
+    })
+
+
+class TrainingConfig(dg.Config):
+    """Hyperparameters and validation settings of the lap-time model."""
+
+    learning_rate: float = 0.05
+    n_estimators: int = 400
+    num_leaves: int = 31
+    min_child_samples: int = 40
+    feature_fraction: float = 0.8
+    xgb_max_depth: int = 6
+    coverage: float = 0.9
+    seed: int = 7
+    learners: list[str] = ["lightgbm", "xgboost"]
+    cv_folds: int = 5
+    holdout_share: float = 0.2
+
+    def params(self) -> ModelParams:
+        fields = ModelParams.__dataclass_fields__
+        return ModelParams(**{k: v for k, v in self.model_dump().items() if k in fields} |
+                           {"learners": tuple(self.learners)})
+
+
+@dg.asset(
+    group_name="training",
+    kinds={"lightgbm", "xgboost", "mlflow"},
+    deps=["lap_features"],
+    required_resource_keys={"mlflow", "warehouse"},
+)
+def lap_time_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg.Output[dict]:
+    """Trains and evaluates the model (event-grouped CV, time-ordered holdout, baselines), logs
+    the run to MLflow and registers the model as a new version of `f1-laptime`."""
+    from f1_core import registry, reports
+
+    mlflow = context.resources.mlflow
+    frame = context.resources.warehouse.query("SELECT * FROM lap_features")
+    result = train_and_evaluate(frame, config.params(), config.cv_folds, config.holdout_share)
+    version_of_data = frame["data_version"][0]
+    mlflow.log_params(config.model_dump() | {"features": len(FEATURES)})
+    mlflow.log_metrics(result.metrics | {"training_seconds": result.seconds})
+    mlflow.set_tags({
+        "data_version": version_of_data,
+        "code_version": reports.code_version(settings.PROJECT_ROOT),
+        "circuits": ",".join(sorted(frame["circuit_ref"].unique().to_list())),
+        "sessions": str(frame["session_key"].n_unique()),
+        "train_events": ",".join(result.train_events),
+        "holdout_events": ",".join(result.holdout_events),
+    })
+    importance = reports.feature_importance(result.model, result.holdout)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, table in {"importance": importance, **result.tables}.items():
+            table.write_csv(Path(tmp) / f"{name}.csv")
+        figures = reports.residual_plots(result.holdout)
+        figures["feature_importance.png"] = reports.importance_figure(importance)
+        for name, figure in figures.items():
+            figure.savefig(Path(tmp) / name, dpi=110)
+        mlflow.log_artifacts(tmp, artifact_path="evaluation")
+    version = registry.log_model(result.model, result.holdout.head(50))
+    run_id = mlflow.active_run().info.run_id
+    best_baseline = min(result.metrics[f"holdout_{b}_mae_clean"] for b in BASELINES)
+    metrics = result.metrics
+    return dg.Output(
+        {"version": version, "run_id": run_id, "holdout_events": result.holdout_events,
+         "best_baseline_mae_clean": best_baseline},
+        metadata={
+            "model_version": version,
+            "mlflow_run_id": run_id,
+            "data_version": version_of_data,
+            "holdout_mae_clean": metrics["holdout_mae_clean"],
+            "holdout_mae_all": metrics["holdout_mae_all"],
+            "holdout_coverage_clean": metrics["holdout_coverage_clean"],
+            "holdout_width_clean": metrics["holdout_width_clean"],
+            "best_baseline_mae_clean": best_baseline,
+            "cv_mae_clean": metrics["cv_mae_clean"],
+            "training_seconds": result.seconds,
+            "per_session_type": preview(result.tables["session_type"]),
+            "top_features": preview(importance.head(10)),
+        },
+    )
+
+
+class PromotionConfig(dg.Config):
+    """A challenger becomes champion only when it is `margin` better than the champion on the
+    same holdout laps, with coverage no worse than the champion's minus `coverage_tolerance`."""
+
+    margin: float = 0.02
+    coverage_tolerance: float = 0.01
+
+
+@dg.asset(group_name="training", kinds={"mlflow"}, required_resource_keys={"mlflow", "warehouse"})
+def champion_model(context: dg.AssetExecutionContext, config: PromotionConfig,
+                   lap_time_model: dict) -> dg.MaterializeResult:
+    """The promotion decision for the newest model, with its comparison report (also stored in
+    the MLflow run as promotion_report.md)."""
+    from f1_core import registry
+
+    frame = context.resources.warehouse.query("SELECT * FROM lap_features")
+    holdout = frame.filter(pl.col("event").is_in(lap_time_model["holdout_events"]))
+    decision = registry.promotion_gate(lap_time_model["version"], holdout,
+                                       lap_time_model["best_baseline_mae_clean"], config.margin,
+                                       config.coverage_tolerance)
+    context.resources.mlflow.log_text(decision.report, "promotion_report.md")
+    context.resources.mlflow.end_run()
+    context.log.info(f"promotion: {decision.reason}")
+    return dg.MaterializeResult(metadata={
+        "promoted": decision.promoted,
+        "champion_version": registry.version_of(registry.CHAMPION) or "none",
+        "challenger_version": decision.challenger,
+        "reason": decision.reason,
+        "report": dg.MetadataValue.md(decision.report),
+    })

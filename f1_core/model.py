@@ -1,0 +1,204 @@
+"""The lap-time model: gradient-boosted trees on the difference from a reference pace, with 90%
+intervals by conformalized quantile regression. Plain Python: training, the MLflow pyfunc and the
+service all use this one class.
+
+Why a difference: circuits differ by a minute of lap time, and validation holds whole events out,
+so a model of absolute times would have to extrapolate to circuits it never saw. The reference
+(the driver's, else the field's, recent fuel-corrected pace; `features.reference_fc_s`) carries the
+circuit; the trees learn what tyres, fuel, traffic and track do to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from f1_core.features import CATEGORICAL_FEATURES, FEATURES, FUEL_SECONDS_PER_KG
+
+
+@dataclass
+class ModelParams:
+    learning_rate: float = 0.05
+    n_estimators: int = 400
+    num_leaves: int = 31
+    min_child_samples: int = 40
+    feature_fraction: float = 0.8
+    xgb_max_depth: int = 6
+    coverage: float = 0.9
+    seed: int = 7
+    # which point models to train; with both, the prediction is their mean
+    learners: tuple[str, ...] = ("lightgbm", "xgboost")
+
+
+def _fuel_effect(frame: pl.DataFrame) -> np.ndarray:
+    return frame["fuel_kg"].fill_null(0.0).to_numpy() * FUEL_SECONDS_PER_KG
+
+
+# Lap-time levels identify the circuit more than they describe the lap: the trees see them as
+# differences from the reference pace, so what they learn carries over to circuits they never saw.
+PACE_FEATURES = ("prev_lap_time_s", "prev_clean_lap_fc_s", "rolling_clean_mean_s", "stint_best_fc_s",
+                 "session_best_fc_s", "field_recent_fc_s")
+# Levels that mostly name the circuit (sector times, the reference, the local climate, how long
+# the session has run in minutes or laps) and the circuit itself: with a few dozen events to learn
+# from, trees memorise circuits through them instead of learning what moves a lap time.
+LEVEL_FEATURES = ("prev_sector1_s", "prev_sector2_s", "prev_sector3_s", "reference_fc_s",
+                  "air_temp_c", "track_temp_c", "humidity_pct", "pressure_hpa", "wind_speed_ms",
+                  "wind_direction_deg", "session_minutes", "field_laps_completed", "circuit_ref")
+MODEL_FEATURES = [name for name in FEATURES if name not in LEVEL_FEATURES]
+MODEL_CATEGORICAL = [name for name in CATEGORICAL_FEATURES if name in MODEL_FEATURES]
+
+
+def _matrix(frame: pl.DataFrame, categories: dict[str, list[str]]):
+    """The model's inputs as pandas (both libraries read its categorical columns natively), with
+    the categories fixed at training so an unseen circuit is a missing value, not a new code."""
+    import pandas as pd
+
+    data = frame.with_columns(
+        (pl.col(name) - pl.col("reference_fc_s")).alias(name) for name in PACE_FEATURES
+    ).select(MODEL_FEATURES).to_pandas()
+    for name in MODEL_CATEGORICAL:
+        data[name] = pd.Categorical(data[name], categories=categories[name])
+    return data
+
+
+@dataclass
+class LapTimeModel:
+    params: ModelParams = field(default_factory=ModelParams)
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    point_models: dict = field(default_factory=dict)
+    quantile_models: dict = field(default_factory=dict)
+    # conformal margins per session type (Mondrian): a qualifying lap is far less predictable
+    # than a race lap, and one margin for both would be too wide for one and too narrow for the other
+    conformal_margin: dict[str, float] = field(default_factory=dict)
+    # for laps with no reference pace at all (a race's first lap): the circuit's typical
+    # fuel-corrected lap and how far such laps stray from it
+    circuit_pace: dict[str, float] = field(default_factory=dict)
+    fallback_margin: dict[str, float] = field(default_factory=dict)
+    global_pace: float = 90.0
+
+    def fit(self, train: pl.DataFrame) -> "LapTimeModel":
+        """Fits on `train` (features, `lap_time_s`, `fuel_kg`, `clean`). The interval is not
+        calibrated yet: call `calibrate` with laps the model has not seen (or `calibrate_from`
+        with out-of-fold predictions)."""
+        import lightgbm as lgb
+        import xgboost as xgb
+
+        p = self.params
+        timed = train.filter(pl.col("lap_time_s").is_not_null())
+        self.categories = {
+            name: sorted(timed[name].drop_nulls().unique().to_list()) for name in MODEL_CATEGORICAL}
+        fc = timed["lap_time_s"].to_numpy() - _fuel_effect(timed)
+        self.global_pace = float(np.median(fc))
+        self.circuit_pace = {
+            row[0]: row[1] for row in timed.with_columns(pl.Series("_fc", fc))
+            .filter(pl.col("clean")).group_by("circuit_ref").agg(pl.col("_fc").median()).iter_rows()
+        }
+        # The model predicts a lap run at racing pace (green, no pit stop): what an engineer plans
+        # against. Laps under yellow or safety car follow the flags, not the car, and would
+        # drag every prediction toward them.
+        with_ref = timed.filter(pl.col("reference_fc_s").is_not_null() & pl.col("representative"))
+        x = _matrix(with_ref, self.categories)
+        delta = (with_ref["lap_time_s"].to_numpy() - _fuel_effect(with_ref)
+                 - with_ref["reference_fc_s"].to_numpy())
+        common = dict(learning_rate=p.learning_rate, n_estimators=p.n_estimators,
+                      random_state=p.seed, n_jobs=2)
+        lgb_common = dict(common, num_leaves=p.num_leaves, min_child_samples=p.min_child_samples,
+                          colsample_bytree=p.feature_fraction, verbose=-1)
+        self.point_models = {}
+        if "lightgbm" in p.learners:
+            self.point_models["lightgbm"] = lgb.LGBMRegressor(objective="l1", **lgb_common).fit(x, delta)
+        if "xgboost" in p.learners:
+            self.point_models["xgboost"] = xgb.XGBRegressor(
+                objective="reg:absoluteerror", max_depth=p.xgb_max_depth, tree_method="hist",
+                enable_categorical=True, colsample_bytree=p.feature_fraction, **common).fit(x, delta)
+        tail = (1 - p.coverage) / 2
+        self.quantile_models = {
+            q: lgb.LGBMRegressor(objective="quantile", alpha=q, **lgb_common).fit(x, delta)
+            for q in (tail, 1 - tail)
+        }
+        self.conformal_margin, self.fallback_margin = {}, {}
+        return self
+
+    def raw_predict(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Predictions with the uncalibrated band, as calibration needs them."""
+        margins = self.conformal_margin, self.fallback_margin
+        self.conformal_margin, self.fallback_margin = {}, {}
+        try:
+            return self.predict(frame)
+        finally:
+            self.conformal_margin, self.fallback_margin = margins
+
+    def calibrate(self, frame: pl.DataFrame) -> None:
+        timed = frame.filter(pl.col("lap_time_s").is_not_null())
+        self.calibrate_from(timed, self.raw_predict(timed))
+
+    def calibrate_from(self, frame: pl.DataFrame, raw: pl.DataFrame) -> None:
+        """Conformalized quantile regression: widen (or narrow) the quantile band by the
+        coverage-quantile of how far laps the model did not train on fall outside it. `raw` holds
+        uncalibrated predictions for `frame`'s rows (e.g. out of fold)."""
+        keep = frame["lap_time_s"].is_not_null().to_numpy()
+        frame, raw = frame.filter(pl.Series(keep)), raw.filter(pl.Series(keep))
+        raw = {name: raw[name].to_numpy() for name in raw.columns}
+        y = frame["lap_time_s"].to_numpy()
+        has_ref = frame["reference_fc_s"].is_not_null().to_numpy()
+        kinds = np.array(frame["session_type"].fill_null("").to_list())
+        level = self.params.coverage
+        in_band = np.maximum(raw["lower"] - y, y - raw["upper"])
+        from_fallback = np.abs(y - raw["lap_time"])
+        # the band is for laps at racing pace, the population the model predicts
+        racing = frame["representative"].fill_null(False).to_numpy()
+        for margins, scores, rows in ((self.conformal_margin, in_band, has_ref & racing),
+                                      (self.fallback_margin, from_fallback, ~has_ref)):
+            if rows.any():
+                margins[""] = _conformal_quantile(scores[rows], level)  # any session type
+            for kind in np.unique(kinds[rows]):
+                group = rows & (kinds == kind)
+                if group.sum() >= 30:  # fewer laps cannot pin a 90% quantile down
+                    margins[str(kind)] = _conformal_quantile(scores[group], level)
+
+    def _predict(self, frame: pl.DataFrame) -> dict[str, np.ndarray]:
+        fuel = _fuel_effect(frame)
+        reference = frame["reference_fc_s"].to_numpy().astype(float)
+        has_ref = ~np.isnan(reference)
+        circuit = frame["circuit_ref"].to_list()
+        fallback = np.array([self.circuit_pace.get(c, self.global_pace) for c in circuit]) + fuel
+        kinds = frame["session_type"].fill_null("").to_list()
+        margin = np.array([self.conformal_margin.get(k, self.conformal_margin.get("", 0.0)) for k in kinds])
+        fallback_margin = np.array([self.fallback_margin.get(k, self.fallback_margin.get("", 0.0))
+                                    for k in kinds])
+        point = fallback.copy()
+        lower = fallback - fallback_margin
+        upper = fallback + fallback_margin
+        if has_ref.any():
+            x = _matrix(frame.filter(pl.Series(has_ref)), self.categories)
+            base = reference[has_ref] + fuel[has_ref]
+            delta = np.mean([m.predict(x) for m in self.point_models.values()], axis=0)
+            lo_q, hi_q = sorted(self.quantile_models)
+            lo = self.quantile_models[lo_q].predict(x)
+            hi = self.quantile_models[hi_q].predict(x)
+            point[has_ref] = base + delta
+            # the band always contains the point prediction, whatever the quantile models say
+            lower[has_ref] = base + np.minimum(lo, delta) - margin[has_ref]
+            upper[has_ref] = base + np.maximum(hi, delta) + margin[has_ref]
+        return {"lap_time": point, "lower": lower, "upper": upper}
+
+    def predict(self, features: pl.DataFrame) -> pl.DataFrame:
+        """`lap_time`, `lower`, `upper` in seconds, one row per row of `features`."""
+        out = self._predict(features)
+        return pl.DataFrame(out)
+
+    def feature_importance(self) -> pl.DataFrame:
+        model = self.point_models.get("lightgbm")
+        if model is None:
+            return pl.DataFrame({"feature": MODEL_FEATURES, "gain": [0.0] * len(MODEL_FEATURES)})
+        gain = model.booster_.feature_importance(importance_type="gain")
+        return pl.DataFrame({"feature": MODEL_FEATURES, "gain": gain.astype(float)}).sort(
+            "gain", descending=True)
+
+
+def _conformal_quantile(scores: np.ndarray, level: float) -> float:
+    n = len(scores)
+    rank = min(1.0, np.ceil((n + 1) * level) / n)
+    return float(np.quantile(scores, rank, method="higher"))

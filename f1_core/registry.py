@@ -1,0 +1,193 @@
+"""The model registry: MLflow logging of a training run, the `f1-laptime` registered model, and
+the champion/challenger aliases with their promotion gate and rollback. mlflow is imported inside
+the functions: it takes seconds."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from f1_core import metrics, settings
+from f1_core.model import LapTimeModel
+
+MODEL_NAME = "f1-laptime"
+EXPERIMENT = "f1-laptime"
+CHAMPION, CHALLENGER = "champion", "challenger"
+# registered-model tag holding the versions that have been champion, oldest first (for rollback)
+HISTORY_TAG = "champion_history"
+
+
+def client():
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri())
+    return mlflow.MlflowClient()
+
+
+def ensure_experiment(name: str = EXPERIMENT) -> str:
+    """The experiment, created with its artifacts under the data folder (MLflow's default would be
+    ./mlruns in whatever directory the process started in)."""
+    mlflow_client = client()
+    experiment = mlflow_client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = settings.mlflow_artifacts_dir()
+    location.mkdir(parents=True, exist_ok=True)
+    return mlflow_client.create_experiment(name, artifact_location=location.as_uri())
+
+
+def log_model(model: LapTimeModel, example: pl.DataFrame) -> str:
+    """Logs the model as an MLflow pyfunc in the active run and registers it; returns the new
+    version. The pyfunc needs this project installed (f1_core; MLflow records uv.lock with it): a
+    copy of f1_core inside the model (`code_paths`) would be put on sys.path by every process that
+    loads it, ahead of the real one."""
+    import mlflow
+    from f1_core.features import FEATURES
+    from f1_core.pyfunc import LapTimePyfunc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "lap_time_model.pkl"
+        path.write_bytes(pickle.dumps(model))
+        # every numeric input as float: MLflow cannot type an integer column that may hold nulls
+        inputs = example.select(FEATURES).with_columns(pl.col("lap_number").cast(pl.Float64)).to_pandas()
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=LapTimePyfunc(),
+            artifacts={"model": str(path)},
+            signature=_signature(inputs, model.predict(example).to_pandas()),
+            input_example=inputs.head(5),
+            registered_model_name=MODEL_NAME,
+        )
+    return str(info.registered_model_version)
+
+
+def _signature(inputs, outputs):
+    """Input columns as inferred, all optional: many features are missing by nature (no weather,
+    no previous lap), and the model handles that."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
+
+    inferred = infer_signature(inputs, outputs)
+    optional = Schema([ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs])
+    return ModelSignature(inputs=optional, outputs=inferred.outputs)
+
+
+def load(alias_or_version: str) -> LapTimeModel:
+    """The LapTimeModel behind an alias (`champion`) or a version number."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri())
+    uri = f"models:/{MODEL_NAME}/{alias_or_version}" if alias_or_version.isdigit() else \
+        f"models:/{MODEL_NAME}@{alias_or_version}"
+    return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+
+
+def version_of(alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client().get_model_version_by_alias(MODEL_NAME, alias).version)
+    except MlflowException:
+        return None
+
+
+@dataclass
+class Decision:
+    promoted: bool
+    challenger: str
+    champion_before: str | None
+    reason: str
+    report: str  # markdown
+
+
+def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae: float,
+                   margin: float, coverage_tolerance: float) -> Decision:
+    """Promotes the challenger to champion when it beats the champion on the same holdout laps by
+    `margin` (share of the champion's clean-lap MAE) with interval coverage no worse than the
+    champion's minus `coverage_tolerance`. With no champion yet, it must beat the best baseline."""
+    champion = version_of(CHAMPION)
+    challenger_model = load(challenger_version)
+    rows = {f"challenger v{challenger_version}": _score(challenger_model, holdout)}
+    ours = rows[f"challenger v{challenger_version}"]
+    if champion is None:
+        promoted = ours["mae_clean"] < baseline_mae
+        reason = (f"first model: clean-lap MAE {ours['mae_clean']:.3f} s vs best baseline "
+                  f"{baseline_mae:.3f} s")
+    elif champion == challenger_version:
+        promoted, reason = False, "the challenger is already the champion"
+    else:
+        theirs = rows.setdefault(f"champion v{champion}", _score(load(champion), holdout))
+        better = ours["mae_clean"] <= theirs["mae_clean"] * (1 - margin)
+        covered = ours["coverage_clean"] >= theirs["coverage_clean"] - coverage_tolerance
+        promoted = better and covered
+        reason = (f"clean-lap MAE {ours['mae_clean']:.3f} s vs champion {theirs['mae_clean']:.3f} s "
+                  f"(needs {margin:.0%} better: {'yes' if better else 'no'}); coverage "
+                  f"{ours['coverage_clean']:.3f} vs {theirs['coverage_clean']:.3f} "
+                  f"(tolerance {coverage_tolerance:.3f}: {'ok' if covered else 'worse'})")
+    report = _report(challenger_version, champion, promoted, reason, rows, holdout, baseline_mae)
+    mlflow_client = client()
+    mlflow_client.set_registered_model_alias(MODEL_NAME, CHALLENGER, challenger_version)
+    if promoted:
+        _set_champion(challenger_version)
+    return Decision(promoted, challenger_version, champion, reason, report)
+
+
+def _score(model: LapTimeModel, holdout: pl.DataFrame) -> dict[str, float]:
+    laps = holdout.drop("prediction", "lower", "upper", strict=False)
+    scored = pl.concat([laps, model.predict(laps).rename({"lap_time": "prediction"})], how="horizontal")
+    return metrics.summary(scored)
+
+
+def _report(challenger, champion, promoted, reason, rows, holdout, baseline_mae) -> str:
+    events = ", ".join(sorted(holdout["event"].unique().to_list()))
+    lines = [
+        f"# Promotion decision: {'PROMOTED' if promoted else 'NOT PROMOTED'}",
+        "",
+        f"- challenger: version {challenger}",
+        f"- champion before: {'none' if champion is None else 'version ' + champion}",
+        f"- reason: {reason}",
+        f"- holdout: {holdout.height} laps from events {events}",
+        f"- best baseline clean-lap MAE: {baseline_mae:.3f} s",
+        "",
+        "| model | clean MAE (s) | all MAE (s) | coverage clean | width clean (s) |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {r['mae_clean']:.3f} | {r['mae_all']:.3f} | {r['coverage_clean']:.3f} | "
+        f"{r['width_clean']:.2f} |" for name, r in rows.items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _history() -> list[str]:
+    tags = client().get_registered_model(MODEL_NAME).tags
+    return json.loads(tags.get(HISTORY_TAG, "[]"))
+
+
+def _set_champion(version: str) -> None:
+    mlflow_client = client()
+    history = _history()
+    if not history or history[-1] != version:
+        history.append(version)
+    mlflow_client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG, json.dumps(history))
+    mlflow_client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+
+
+def rollback() -> tuple[str, str]:
+    """Restores the previous champion. Returns (demoted version, restored version)."""
+    history = [str(v) for v in _history()]
+    current = version_of(CHAMPION)
+    if current is None or len(history) < 2:
+        raise RuntimeError("no earlier champion to roll back to")
+    demoted = history.pop()
+    restored = history[-1]
+    mlflow_client = client()
+    mlflow_client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG, json.dumps(history))
+    mlflow_client.set_registered_model_alias(MODEL_NAME, CHAMPION, restored)
+    mlflow_client.set_model_version_tag(MODEL_NAME, demoted, "rolled_back", "true")
+    return demoted, restored

@@ -1,0 +1,78 @@
+"""Evaluation artifacts: residual plots and feature importance (gain and SHAP)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import polars as pl
+
+from f1_core.model import LapTimeModel, _matrix
+
+
+def residual_plots(holdout: pl.DataFrame) -> dict:
+    """Figures of the holdout residuals (actual minus predicted, clean laps) by lap and compound."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    clean = holdout.filter(pl.col("clean")).with_columns(
+        (pl.col("lap_time_s") - pl.col("prediction")).alias("residual"))
+    by_lap, ax = plt.subplots(figsize=(8, 4))
+    ax.scatter(clean["lap_number"], clean["residual"], s=3, alpha=0.4)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set(xlabel="lap number", ylabel="actual − predicted (s)", title="Holdout residuals by lap",
+           ylim=(-5, 5))
+    by_compound, ax = plt.subplots(figsize=(6, 4))
+    groups = clean.group_by("compound").agg(pl.col("residual")).sort("compound")
+    ax.boxplot(groups["residual"].to_list(), showfliers=False)
+    ax.set_xticks(range(1, groups.height + 1), [str(c) for c in groups["compound"].to_list()])
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set(ylabel="actual − predicted (s)", title="Holdout residuals by compound")
+    return {"residuals_by_lap.png": by_lap, "residuals_by_compound.png": by_compound}
+
+
+def importance_figure(importance: pl.DataFrame):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    top = importance.head(20).reverse()
+    figure, ax = plt.subplots(figsize=(7, 6))
+    ax.barh(top["feature"], top["mean_abs_shap"])
+    ax.set(xlabel="mean |SHAP| (s)", title="Feature importance (LightGBM, holdout)")
+    figure.tight_layout()
+    return figure
+
+
+def feature_importance(model: LapTimeModel, sample: pl.DataFrame, rows: int = 2000) -> pl.DataFrame:
+    """Gain from LightGBM, and mean |SHAP| on up to `rows` laps of `sample` (laps with a reference)."""
+    import shap
+
+    gain = model.feature_importance()
+    booster = model.point_models.get("lightgbm")
+    if booster is None:
+        return gain.with_columns(pl.lit(None, pl.Float64).alias("mean_abs_shap"))
+    laps = sample.filter(pl.col("reference_fc_s").is_not_null()).head(rows)
+    matrix = _matrix(laps, model.categories)
+    values = shap.TreeExplainer(booster).shap_values(matrix)
+    shap_mean = pl.DataFrame({"feature": list(matrix.columns), "mean_abs_shap": abs(values).mean(axis=0)})
+    return gain.join(shap_mean, on="feature", how="left").sort("mean_abs_shap", descending=True)
+
+
+def code_version(root: Path) -> str:
+    """The git commit (with `-dirty` when the tree has changes), else a hash of the package source."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        digest = hashlib.sha256()
+        for path in sorted((root / "f1_core").rglob("*.py")):
+            digest.update(path.read_bytes())
+        return "src-" + digest.hexdigest()[:16]

@@ -1,0 +1,144 @@
+"""Training data, circuit-aware validation, baselines and evaluation. No Dagster, no MLflow:
+the training asset, the benchmark and notebooks call these."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from f1_core import metrics, warehouse
+from f1_core.features import FUEL_SECONDS_PER_KG, RACE_LIKE, lap_features
+from f1_core.model import LapTimeModel, ModelParams
+
+BASELINES = ("baseline_previous_clean_lap", "baseline_rolling_mean", "baseline_fuel_tyre")
+
+
+def load_warehouse(path: str | Path, session_keys: list[str] | None = None) -> tuple[pl.DataFrame, ...]:
+    """laps, sessions (with `total_laps`, the race distance, for races and sprints) and weather."""
+    where = "" if session_keys is None else "WHERE session_key IN (SELECT unnest(?))"
+    params = [] if session_keys is None else [session_keys]
+    laps = warehouse.query(path, f"SELECT * FROM laps {where}", params)
+    sessions = warehouse.query(path, f"""
+        SELECT s.*, CASE WHEN s.session_type IN {RACE_LIKE} THEN d.total_laps END AS total_laps
+        FROM sessions s LEFT JOIN (SELECT session_key, max(lap_number) AS total_laps FROM laps GROUP BY 1) d
+          USING (session_key) {where.replace('session_key', 's.session_key')}""", params)
+    weather = warehouse.query(path, f"SELECT * FROM weather {where}", params)
+    return laps, sessions, weather
+
+
+def training_frame(laps: pl.DataFrame, sessions: pl.DataFrame, weather: pl.DataFrame) -> pl.DataFrame:
+    """Features and target with each lap's event, for grouping and time ordering."""
+    events = sessions.select(
+        "session_key", "event_date", "season", "round",
+        (pl.col("season").cast(pl.String) + "-" + pl.col("round").cast(pl.String).str.zfill(2)).alias("event"),
+    )
+    compounds = laps.select("session_key", "driver", "lap_number", "compound")
+    return (
+        lap_features(laps, sessions, weather)
+        .join(events, on="session_key", how="left")
+        .join(compounds, on=["session_key", "driver", "lap_number"], how="left")
+    )
+
+
+def data_version(sessions: pl.DataFrame) -> str:
+    """Hash of the input partitions: each session's key and the hash of what its source delivered."""
+    pairs = sessions.select("session_key", "data_version").sort("session_key").rows()
+    return hashlib.sha256(repr(pairs).encode()).hexdigest()[:16]
+
+
+def holdout_split(frame: pl.DataFrame, share: float = 0.2) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The most recent events (by date) holding at least `share` of the laps are the holdout:
+    the model is judged on weekends after everything it learned from."""
+    per_event = frame.group_by("event").agg(pl.len().alias("laps"), pl.col("event_date").max()).sort(
+        "event_date", "event", descending=True)
+    total = per_event["laps"].sum()
+    holdout, kept = [], 0
+    for event, laps in per_event.select("event", "laps").iter_rows():
+        if kept >= share * total:
+            break
+        holdout.append(event)
+        kept += laps
+    in_holdout = pl.col("event").is_in(holdout)
+    return frame.filter(~in_holdout), frame.filter(in_holdout)
+
+
+def event_folds(frame: pl.DataFrame, folds: int) -> list[np.ndarray]:
+    """Fold number per row, grouping whole events (no event on both sides of a split)."""
+    events = sorted(frame["event"].unique().to_list())
+    fold_of = {event: i % folds for i, event in enumerate(events)}
+    return frame["event"].replace_strict(fold_of).to_numpy()
+
+
+def out_of_fold(frame: pl.DataFrame, params: ModelParams, folds: int) -> pl.DataFrame:
+    """Uncalibrated predictions for every lap from a model that never saw its event."""
+    fold = event_folds(frame, folds)
+    parts = []
+    for k in range(folds):
+        test = pl.Series(fold == k)
+        model = LapTimeModel(params).fit(frame.filter(~test))
+        parts.append(model.raw_predict(frame.filter(test)).with_columns(
+            pl.Series("_row", np.flatnonzero(fold == k))))
+    return pl.concat(parts).sort("_row").drop("_row")
+
+
+def baselines(train: pl.DataFrame, frame: pl.DataFrame, model: LapTimeModel) -> pl.DataFrame:
+    """The three honest baselines for `frame`'s laps; each falls back like the model does (previous
+    lap, then the circuit's typical pace) so every lap gets a prediction."""
+    degradation = dict(
+        train.filter(pl.col("degradation_s_per_lap").is_not_null())
+        .group_by("compound").agg(pl.col("degradation_s_per_lap").median()).iter_rows()
+    )
+    fuel = pl.col("fuel_kg").fill_null(0.0) * FUEL_SECONDS_PER_KG
+    fallback = pl.coalesce(pl.col("prev_lap_time_s"), pl.Series(model.predict(frame)["lap_time"]))
+    return frame.select(
+        pl.coalesce("prev_clean_lap_time_s", fallback).alias(BASELINES[0]),
+        pl.coalesce("rolling_clean_lap_time_s", fallback).alias(BASELINES[1]),
+        pl.coalesce(
+            pl.col("prev_clean_lap_fc_s") + fuel
+            + pl.col("compound").replace_strict(degradation, default=0.0, return_dtype=pl.Float64)
+            * pl.col("laps_since_clean").fill_null(1.0),
+            fallback,
+        ).alias(BASELINES[2]),
+    )
+
+
+@dataclass
+class TrainingResult:
+    model: LapTimeModel
+    holdout: pl.DataFrame  # holdout laps with prediction, lower, upper and the baselines
+    metrics: dict[str, float]
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    train_events: list[str] = field(default_factory=list)
+    holdout_events: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
+                       holdout_share: float = 0.2) -> TrainingResult:
+    """Cross-validates by event, fits on all training events, calibrates the 90% interval on
+    out-of-fold predictions, and evaluates model and baselines on the time-ordered holdout."""
+    started = time.perf_counter()
+    train, holdout = holdout_split(frame, holdout_share)
+    oof = out_of_fold(train, params, folds)
+    model = LapTimeModel(params).fit(train)
+    model.calibrate_from(train, oof)
+    scored = pl.concat([holdout, model.predict(holdout).rename({"lap_time": "prediction"}),
+                        baselines(train, holdout, model)], how="horizontal")
+    cv = metrics.summary(train.with_columns(oof["lap_time"].alias("prediction")))
+    results = {f"holdout_{k}": v for k, v in metrics.summary(scored).items()}
+    results.update({f"cv_{k}": v for k, v in cv.items() if k.startswith("mae")})
+    for name in BASELINES:
+        results.update({f"holdout_{name}_{k}": v for k, v in metrics.summary(scored, name).items()
+                        if k.startswith("mae")})
+    tables = {group: metrics.by_group(scored, group) for group in ("circuit_ref", "compound", "session_type")}
+    return TrainingResult(
+        model=model, holdout=scored, metrics=results, tables=tables,
+        train_events=sorted(train["event"].unique().to_list()),
+        holdout_events=sorted(holdout["event"].unique().to_list()),
+        seconds=time.perf_counter() - started,
+    )

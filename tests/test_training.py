@@ -1,0 +1,131 @@
+"""Training, the MLflow pyfunc, the promotion gate and rollback, on real archive sessions."""
+
+import dagster as dg
+import mlflow
+import polars as pl
+import pytest
+
+from f1_core import registry, settings, warehouse
+from f1_core.model import ModelParams
+from f1_core.sources.archive import ArchiveSource
+from f1_core.standardize import standardize
+from f1_core.training import load_warehouse, train_and_evaluate, training_frame
+
+# eight 2023 races: enough events for 3 folds and a 2-event holdout, quick to train
+SMALL = ModelParams(n_estimators=60, learners=("lightgbm", "xgboost"))
+
+
+def fill_warehouse(path, rounds=range(1, 9)):
+    source = ArchiveSource(settings.SHARED_F1DATA / "archive")
+    for ref in source.catalog([2023]):
+        if ref.round in rounds:
+            standard = standardize(source.load(ref))
+            warehouse.replace_session(path, ref.key, {
+                "sessions": standard.session, "laps": standard.laps, "weather": standard.weather,
+                "quarantine": standard.quarantine})
+
+
+@pytest.fixture(scope="module")
+def frame(tmp_path_factory):
+    path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
+    fill_warehouse(path)
+    return training_frame(*load_warehouse(path))
+
+
+def test_same_data_and_seed_give_the_same_metrics(frame):
+    first = train_and_evaluate(frame, SMALL, folds=3)
+    second = train_and_evaluate(frame, SMALL, folds=3)
+    assert first.metrics == second.metrics
+    assert first.holdout["prediction"].equals(second.holdout["prediction"])
+    other_seed = train_and_evaluate(frame, ModelParams(**{**SMALL.__dict__, "seed": 8}), folds=3)
+    assert other_seed.metrics != first.metrics
+
+
+def test_holdout_is_the_most_recent_events_and_never_trained_on(frame):
+    result = train_and_evaluate(frame, SMALL, folds=3)
+    assert result.holdout_events == ["2023-07", "2023-08"]
+    assert not set(result.holdout_events) & set(result.train_events)
+    assert result.metrics["holdout_mae_clean"] < result.metrics["holdout_baseline_rolling_mean_mae_clean"]
+
+
+def test_intervals_contain_the_prediction_and_cover_about_ninety_percent(frame):
+    result = train_and_evaluate(frame, SMALL, folds=3)
+    holdout = result.holdout
+    assert (holdout["lower"] <= holdout["prediction"]).all()
+    assert (holdout["prediction"] <= holdout["upper"]).all()
+    races = holdout.filter(pl.col("clean"))
+    inside = ((races["lap_time_s"] >= races["lower"]) & (races["lap_time_s"] <= races["upper"])).mean()
+    assert 0.8 <= inside <= 0.98
+
+
+def test_pyfunc_returns_point_and_interval(frame):
+    result = train_and_evaluate(frame, SMALL, folds=3)
+    registry.ensure_experiment()
+    with mlflow.start_run(experiment_id=registry.ensure_experiment()):
+        version = registry.log_model(result.model, result.holdout.head(20))
+    loaded = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}/{version}")
+    from f1_core.features import FEATURES
+
+    out = loaded.predict(result.holdout.head(100).select(FEATURES).to_pandas())
+    assert list(out.columns) == ["lap_time", "lower", "upper"]
+    assert len(out) == 100
+    assert (out["lower"] <= out["lap_time"]).all() and (out["lap_time"] <= out["upper"]).all()
+    expected = result.model.predict(result.holdout.head(100))
+    assert out["lap_time"].tolist() == pytest.approx(expected["lap_time"].to_list())
+
+
+def register(result) -> str:
+    with mlflow.start_run(experiment_id=registry.ensure_experiment()):
+        return registry.log_model(result.model, result.holdout.head(20))
+
+
+def test_gate_promotes_better_models_refuses_worse_ones_and_rollback_restores(frame):
+    good = train_and_evaluate(frame, SMALL, folds=3)
+    baseline = min(good.metrics[k] for k in good.metrics if k.startswith("holdout_baseline") and k.endswith("clean"))
+    v1 = register(good)
+    first = registry.promotion_gate(v1, good.holdout, baseline, margin=0.02, coverage_tolerance=0.01)
+    assert first.promoted and registry.version_of("champion") == v1
+    assert "first model" in first.reason and "PROMOTED" in first.report
+
+    worse = train_and_evaluate(frame, ModelParams(n_estimators=2, learning_rate=0.01,
+                                                  learners=("lightgbm",)), folds=3)
+    v2 = register(worse)
+    refused = registry.promotion_gate(v2, good.holdout, baseline, margin=0.02, coverage_tolerance=0.01)
+    assert not refused.promoted
+    assert registry.version_of("champion") == v1 and registry.version_of("challenger") == v2
+    assert f"champion v{v1}" in refused.report and "NOT PROMOTED" in refused.report
+
+    v3 = register(good)  # as good as v1: promoted only when the margin asks for no improvement
+    assert not registry.promotion_gate(v3, good.holdout, baseline, 0.02, 0.01).promoted
+    assert registry.promotion_gate(v3, good.holdout, baseline, 0.0, 0.01).promoted
+    assert registry.version_of("champion") == v3
+
+    assert registry.rollback() == (v3, v1)
+    assert registry.version_of("champion") == v1
+    with pytest.raises(RuntimeError, match="no earlier champion"):
+        registry.rollback()
+
+
+def test_training_job_registers_and_promotes_with_lineage_and_metadata(monkeypatch):
+    fill_warehouse(settings.warehouse_path())
+    from f1_assets.definitions import defs
+
+    config = {"ops": {"lap_time_model": {"config": {"n_estimators": 150, "cv_folds": 3}}}}
+    with dg.instance_for_test() as instance:
+        result = defs().resolve_job_def("train_model_job").execute_in_process(
+            instance=instance, run_config=config)
+        assert result.success
+        checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+                  for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+        assert checks == {"lap_features_expectations": True}
+        meta = {m.asset_key.to_user_string(): m.materialization.metadata
+                for m in result.get_asset_materialization_events()}
+    assert meta["lap_time_model"]["model_version"].value == "1"
+    assert meta["champion_model"]["promoted"].value is True, meta["champion_model"]["reason"].value
+    assert "PROMOTED" in meta["champion_model"]["report"].value
+    run = mlflow.get_run(meta["lap_time_model"]["mlflow_run_id"].value)
+    assert run.data.tags["data_version"] == meta["lap_time_model"]["data_version"].value
+    assert "code_version" in run.data.tags and run.data.metrics["holdout_mae_clean"] > 0
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "evaluation")}
+    assert {"evaluation/residuals_by_lap.png", "evaluation/importance.csv"} <= artifacts
+    assert warehouse.query(settings.warehouse_path(), "SELECT count(*) AS n FROM lap_features")["n"][0] > 5000
