@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+from pydantic import BaseModel
 
 from f1_core.features import CATEGORICAL_FEATURES, FEATURES, FUEL_SECONDS_PER_KG
 
 
-@dataclass
-class ModelParams:
+class ModelParams(BaseModel):
+    """Hyperparameters (the Dagster training Config extends this class, so they show in the UI)."""
+
     learning_rate: float = 0.05
     n_estimators: int = 400
     num_leaves: int = 31
@@ -29,7 +31,7 @@ class ModelParams:
     coverage: float = 0.9
     seed: int = 7
     # which point models to train; with both, the prediction is their mean
-    learners: tuple[str, ...] = ("lightgbm", "xgboost")
+    learners: list[str] = ["lightgbm", "xgboost"]
 
 
 def _fuel_effect(frame: pl.DataFrame) -> np.ndarray:

@@ -12,7 +12,7 @@ from f1_core.standardize import standardize
 from f1_core.training import load_warehouse, train_and_evaluate, training_frame
 
 # eight 2023 races: enough events for 3 folds and a 2-event holdout, quick to train
-SMALL = ModelParams(n_estimators=60, learners=("lightgbm", "xgboost"))
+SMALL = ModelParams(n_estimators=60)
 
 
 def fill_warehouse(path, rounds=range(1, 9)):
@@ -37,7 +37,7 @@ def test_same_data_and_seed_give_the_same_metrics(frame):
     second = train_and_evaluate(frame, SMALL, folds=3)
     assert first.metrics == second.metrics
     assert first.holdout["prediction"].equals(second.holdout["prediction"])
-    other_seed = train_and_evaluate(frame, ModelParams(**{**SMALL.__dict__, "seed": 8}), folds=3)
+    other_seed = train_and_evaluate(frame, SMALL.model_copy(update={"seed": 8}), folds=3)
     assert other_seed.metrics != first.metrics
 
 
@@ -88,7 +88,7 @@ def test_gate_promotes_better_models_refuses_worse_ones_and_rollback_restores(fr
     assert "first model" in first.reason and "PROMOTED" in first.report
 
     worse = train_and_evaluate(frame, ModelParams(n_estimators=2, learning_rate=0.01,
-                                                  learners=("lightgbm",)), folds=3)
+                                                  learners=["lightgbm"]), folds=3)
     v2 = register(worse)
     refused = registry.promotion_gate(v2, good.holdout, baseline, margin=0.02, coverage_tolerance=0.01)
     assert not refused.promoted

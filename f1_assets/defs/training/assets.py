@@ -31,25 +31,14 @@ def lap_features(warehouse: WarehouseResource) -> dg.MaterializeResult:
     })
 
 
-class TrainingConfig(dg.Config):
-    """Hyperparameters and validation settings of the lap-time model."""
+class TrainingConfig(dg.Config, ModelParams):
+    """The model's hyperparameters (f1_core.model.ModelParams) and how it is validated."""
 
-    learning_rate: float = 0.05
-    n_estimators: int = 400
-    num_leaves: int = 31
-    min_child_samples: int = 40
-    feature_fraction: float = 0.8
-    xgb_max_depth: int = 6
-    coverage: float = 0.9
-    seed: int = 7
-    learners: list[str] = ["lightgbm", "xgboost"]
     cv_folds: int = 5
     holdout_share: float = 0.2
 
     def params(self) -> ModelParams:
-        fields = ModelParams.__dataclass_fields__
-        return ModelParams(**{k: v for k, v in self.model_dump().items() if k in fields} |
-                           {"learners": tuple(self.learners)})
+        return ModelParams(**{k: v for k, v in self.model_dump().items() if k in ModelParams.model_fields})
 
 
 @dg.asset(
