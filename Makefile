@@ -12,7 +12,7 @@ endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 PORT ?= 3000
 
-.PHONY: run test ui validate bench-ingest clean
+.PHONY: run test ui validate train rollback bench-ingest bench-accuracy clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -31,6 +31,15 @@ ui: .venv/.synced
 
 validate: .venv/.synced
 	.venv/bin/dagster definitions validate -w workspace.yaml
+
+train: .venv/.synced
+	.venv/bin/f1 train
+
+rollback: .venv/.synced
+	.venv/bin/f1 rollback
+
+bench-accuracy: .venv/.synced
+	.venv/bin/python benchmarks/accuracy.py
 
 bench-ingest: .venv/.synced
 	.venv/bin/python benchmarks/ingest.py
