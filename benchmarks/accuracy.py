@@ -41,6 +41,9 @@ def main() -> None:
     result = train_and_evaluate(frame, ModelParams())
     print(f"features: {frame.height} laps of {frame['session_key'].n_unique()} sessions in {built:.1f} s; "
           f"training (5-fold event CV + final fit): {result.seconds:.1f} s")
+    cv = {k.removeprefix("cv_mae_clean_"): round(v, 3) for k, v in result.metrics.items()
+          if k.startswith("cv_mae_clean_")}
+    print(f"cross-validated clean-lap MAE by blend: {cv}; chosen: {result.blend}")
     print(f"holdout events: {', '.join(result.holdout_events)}\n")
     pl.Config.set_tbl_hide_dataframe_shape(True)
     pl.Config.set_tbl_hide_column_data_types(True)

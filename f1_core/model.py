@@ -70,6 +70,8 @@ class LapTimeModel:
     params: ModelParams = field(default_factory=ModelParams)
     categories: dict[str, list[str]] = field(default_factory=dict)
     point_models: dict = field(default_factory=dict)
+    # the point models whose mean is the prediction (training picks the best by cross-validation)
+    blend: list[str] = field(default_factory=list)
     quantile_models: dict = field(default_factory=dict)
     # conformal margins per session type (Mondrian): a qualifying lap is far less predictable
     # than a race lap, and one margin for both would be too wide for one and too narrow for the other
@@ -121,6 +123,7 @@ class LapTimeModel:
             for q in (tail, 1 - tail)
         }
         self.conformal_margin, self.fallback_margin = {}, {}
+        self.blend = list(self.point_models)
         return self
 
     def raw_predict(self, frame: pl.DataFrame) -> pl.DataFrame:
@@ -176,7 +179,7 @@ class LapTimeModel:
         if has_ref.any():
             x = _matrix(frame.filter(pl.Series(has_ref)), self.categories)
             base = reference[has_ref] + fuel[has_ref]
-            delta = np.mean([m.predict(x) for m in self.point_models.values()], axis=0)
+            delta = np.mean([self.point_models[name].predict(x) for name in self.blend], axis=0)
             lo_q, hi_q = sorted(self.quantile_models)
             lo = self.quantile_models[lo_q].predict(x)
             hi = self.quantile_models[hi_q].predict(x)
@@ -192,12 +195,35 @@ class LapTimeModel:
         return pl.DataFrame(out)
 
     def feature_importance(self) -> pl.DataFrame:
-        model = self.point_models.get("lightgbm")
-        if model is None:
-            return pl.DataFrame({"feature": MODEL_FEATURES, "gain": [0.0] * len(MODEL_FEATURES)})
-        gain = model.booster_.feature_importance(importance_type="gain")
-        return pl.DataFrame({"feature": MODEL_FEATURES, "gain": gain.astype(float)}).sort(
+        """Total gain per model input, averaged over the blended models (each normalised to 1)."""
+        gains = []
+        for name in self.blend:
+            model = self.point_models[name]
+            if name == "lightgbm":
+                gain = model.booster_.feature_importance(importance_type="gain").astype(float)
+            else:
+                score = model.get_booster().get_score(importance_type="total_gain")
+                gain = np.array([score.get(f, 0.0) for f in MODEL_FEATURES])
+            gains.append(gain / max(gain.sum(), 1e-12))
+        return pl.DataFrame({"feature": MODEL_FEATURES, "gain": np.mean(gains, axis=0)}).sort(
             "gain", descending=True)
+
+    def contributions(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """SHAP values (TreeSHAP, computed natively by LightGBM and XGBoost) of each model input
+        for each lap with a reference pace, in seconds, averaged over the blend; `bias` is the rest."""
+        import xgboost as xgb
+
+        x = _matrix(frame, self.categories)
+        parts = []
+        for name in self.blend:
+            model = self.point_models[name]
+            if name == "lightgbm":
+                parts.append(model.predict(x, pred_contrib=True))
+            else:
+                matrix = xgb.DMatrix(x, enable_categorical=True)
+                parts.append(model.get_booster().predict(matrix, pred_contribs=True))
+        values = np.mean(parts, axis=0)
+        return pl.DataFrame(values, schema=[*MODEL_FEATURES, "bias"], orient="row")
 
 
 def _conformal_quantile(scores: np.ndarray, level: float) -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from f1_core.model import LapTimeModel, _matrix
+from f1_core.model import LapTimeModel
 
 
 def residual_plots(holdout: pl.DataFrame) -> dict:
@@ -49,18 +49,13 @@ def importance_figure(importance: pl.DataFrame):
 
 
 def feature_importance(model: LapTimeModel, sample: pl.DataFrame, rows: int = 2000) -> pl.DataFrame:
-    """Gain from LightGBM, and mean |SHAP| on up to `rows` laps of `sample` (laps with a reference)."""
-    import shap
-
-    gain = model.feature_importance()
-    booster = model.point_models.get("lightgbm")
-    if booster is None:
-        return gain.with_columns(pl.lit(None, pl.Float64).alias("mean_abs_shap"))
+    """Gain, and mean |SHAP| in seconds on up to `rows` laps of `sample` that have a reference."""
     laps = sample.filter(pl.col("reference_fc_s").is_not_null()).head(rows)
-    matrix = _matrix(laps, model.categories)
-    values = shap.TreeExplainer(booster).shap_values(matrix)
-    shap_mean = pl.DataFrame({"feature": list(matrix.columns), "mean_abs_shap": abs(values).mean(axis=0)})
-    return gain.join(shap_mean, on="feature", how="left").sort("mean_abs_shap", descending=True)
+    shap = model.contributions(laps).drop("bias")
+    mean_abs = pl.DataFrame({"feature": shap.columns,
+                             "mean_abs_shap": [float(shap[c].abs().mean()) for c in shap.columns]})
+    return model.feature_importance().join(mean_abs, on="feature", how="left").sort(
+        "mean_abs_shap", descending=True)
 
 
 def code_version(root: Path) -> str:

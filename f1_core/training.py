@@ -74,16 +74,25 @@ def event_folds(frame: pl.DataFrame, folds: int) -> list[np.ndarray]:
     return frame["event"].replace_strict(fold_of).to_numpy()
 
 
-def out_of_fold(frame: pl.DataFrame, params: ModelParams, folds: int) -> pl.DataFrame:
-    """Uncalibrated predictions for every lap from a model that never saw its event."""
+def blends(params: ModelParams) -> list[list[str]]:
+    """Each learner alone, and their mean when there are several."""
+    single = [[name] for name in params.learners]
+    return single + ([list(params.learners)] if len(params.learners) > 1 else [])
+
+
+def out_of_fold(frame: pl.DataFrame, params: ModelParams, folds: int) -> dict[str, pl.DataFrame]:
+    """Uncalibrated predictions for every lap from models that never saw its event, for each
+    blend of the learners (the same fold models serve every blend)."""
     fold = event_folds(frame, folds)
-    parts = []
+    parts: dict[str, list[pl.DataFrame]] = {"+".join(b): [] for b in blends(params)}
     for k in range(folds):
         test = pl.Series(fold == k)
         model = LapTimeModel(params).fit(frame.filter(~test))
-        parts.append(model.raw_predict(frame.filter(test)).with_columns(
-            pl.Series("_row", np.flatnonzero(fold == k))))
-    return pl.concat(parts).sort("_row").drop("_row")
+        rows = pl.Series("_row", np.flatnonzero(fold == k))
+        for blend in blends(params):
+            model.blend = blend
+            parts["+".join(blend)].append(model.raw_predict(frame.filter(test)).with_columns(rows))
+    return {name: pl.concat(p).sort("_row").drop("_row") for name, p in parts.items()}
 
 
 def baselines(train: pl.DataFrame, frame: pl.DataFrame, model: LapTimeModel) -> pl.DataFrame:
@@ -113,6 +122,7 @@ class TrainingResult:
     holdout: pl.DataFrame  # holdout laps with prediction, lower, upper and the baselines
     metrics: dict[str, float]
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    blend: str = ""  # the learners whose mean the model predicts, chosen by cross-validation
     train_events: list[str] = field(default_factory=list)
     holdout_events: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -124,20 +134,25 @@ def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
     out-of-fold predictions, and evaluates model and baselines on the time-ordered holdout."""
     started = time.perf_counter()
     train, holdout = holdout_split(frame, holdout_share)
-    oof = out_of_fold(train, params, folds)
-    model = LapTimeModel(params).fit(train)
+    candidates = out_of_fold(train, params, folds)
+    cv_by_blend = {name: metrics.summary(train.with_columns(oof["lap_time"].alias("prediction")))["mae_clean"]
+                   for name, oof in candidates.items()}
+    chosen = min(cv_by_blend, key=cv_by_blend.get)
+    oof = candidates[chosen]
+    model = LapTimeModel(params.model_copy(update={"learners": chosen.split("+")})).fit(train)
     model.calibrate_from(train, oof)
     scored = pl.concat([holdout, model.predict(holdout).rename({"lap_time": "prediction"}),
                         baselines(train, holdout, model)], how="horizontal")
     cv = metrics.summary(train.with_columns(oof["lap_time"].alias("prediction")))
     results = {f"holdout_{k}": v for k, v in metrics.summary(scored).items()}
     results.update({f"cv_{k}": v for k, v in cv.items() if k.startswith("mae")})
+    results.update({f"cv_mae_clean_{name.replace('+', '_')}": v for name, v in cv_by_blend.items()})
     for name in BASELINES:
         results.update({f"holdout_{name}_{k}": v for k, v in metrics.summary(scored, name).items()
                         if k.startswith("mae")})
     tables = {group: metrics.by_group(scored, group) for group in ("circuit_ref", "compound", "session_type")}
     return TrainingResult(
-        model=model, holdout=scored, metrics=results, tables=tables,
+        model=model, holdout=scored, metrics=results, tables=tables, blend=chosen,
         train_events=sorted(train["event"].unique().to_list()),
         holdout_events=sorted(holdout["event"].unique().to_list()),
         seconds=time.perf_counter() - started,

@@ -129,3 +129,14 @@ def test_training_job_registers_and_promotes_with_lineage_and_metadata(monkeypat
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "evaluation")}
     assert {"evaluation/residuals_by_lap.png", "evaluation/importance.csv"} <= artifacts
     assert warehouse.query(settings.warehouse_path(), "SELECT count(*) AS n FROM lap_features")["n"][0] > 5000
+
+
+def test_shap_contributions_add_up_to_the_prediction(frame):
+    result = train_and_evaluate(frame, SMALL, folds=3)
+    laps = result.holdout.filter(pl.col("reference_fc_s").is_not_null()).head(50)
+    shap = result.model.contributions(laps)
+    # TreeSHAP is exact: contributions plus bias give the predicted difference from the reference
+    delta = laps["prediction"] - laps["reference_fc_s"] - laps["fuel_kg"].fill_null(0.0) * 0.035
+    assert shap.sum_horizontal().to_list() == pytest.approx(delta.to_list(), abs=1e-3)
+    importance = result.model.feature_importance()
+    assert importance["gain"].sum() == pytest.approx(1.0)

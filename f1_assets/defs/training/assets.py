@@ -63,6 +63,7 @@ def lap_time_model(context: dg.AssetExecutionContext, config: TrainingConfig) ->
         "code_version": reports.code_version(settings.PROJECT_ROOT),
         "circuits": ",".join(sorted(frame["circuit_ref"].unique().to_list())),
         "sessions": str(frame["session_key"].n_unique()),
+        "blend": result.blend,
         "train_events": ",".join(result.train_events),
         "holdout_events": ",".join(result.holdout_events),
     })
@@ -84,6 +85,7 @@ def lap_time_model(context: dg.AssetExecutionContext, config: TrainingConfig) ->
          "best_baseline_mae_clean": best_baseline},
         metadata={
             "model_version": version,
+            "blend": result.blend,
             "mlflow_run_id": run_id,
             "data_version": version_of_data,
             "holdout_mae_clean": metrics["holdout_mae_clean"],
