@@ -82,6 +82,11 @@ class LapTimeModel:
     fallback_margin: dict[str, float] = field(default_factory=dict)
     global_pace: float = 90.0
 
+    def __setstate__(self, state: dict) -> None:
+        # a model pickled before `blend` existed averaged all its point models
+        state.setdefault("blend", list(state.get("point_models", {})))
+        self.__dict__.update(state)
+
     def fit(self, train: pl.DataFrame) -> "LapTimeModel":
         """Fits on `train` (features, `lap_time_s`, `fuel_kg`, `clean`). The interval is not
         calibrated yet: call `calibrate` with laps the model has not seen (or `calibrate_from`
