@@ -235,3 +235,48 @@ def _conformal_quantile(scores: np.ndarray, level: float) -> float:
     n = len(scores)
     rank = min(1.0, np.ceil((n + 1) * level) / n)
     return float(np.quantile(scores, rank, method="higher"))
+
+
+# Races and sprints are runs of consecutive racing laps; practice and qualifying alternate push
+# laps with out- and cool-down laps. What predicts one says little about the other: each family
+# has its own model.
+FAMILIES = {"race": ("race", "sprint"), "one_lap": ("practice", "qualifying", "sprint_qualifying")}
+
+
+def family(session_type: pl.Expr) -> pl.Expr:
+    return pl.when(session_type.is_in(FAMILIES["one_lap"])).then(pl.lit("one_lap")).otherwise(pl.lit("race"))
+
+
+@dataclass
+class SessionFamilyModel:
+    """One LapTimeModel per session family, each lap routed to its family's model (or, when that
+    family had no model, to the other)."""
+
+    models: dict[str, LapTimeModel]
+
+    def _route(self, frame: pl.DataFrame) -> list[tuple[str, np.ndarray]]:
+        kinds = frame.select(family(pl.col("session_type"))).to_series().to_numpy()
+        routes = []
+        for name in FAMILIES:
+            rows = np.flatnonzero(kinds == name)
+            if len(rows):
+                routes.append((name if name in self.models else next(iter(self.models)), rows))
+        return routes
+
+    def _apply(self, frame: pl.DataFrame, method: str) -> pl.DataFrame:
+        parts = [
+            getattr(self.models[name], method)(frame[rows]).with_columns(pl.Series("_row", rows))
+            for name, rows in self._route(frame)
+        ]
+        return pl.concat(parts).sort("_row").drop("_row")
+
+    def predict(self, features: pl.DataFrame) -> pl.DataFrame:
+        """`lap_time`, `lower`, `upper` in seconds, one row per row of `features`."""
+        return self._apply(features, "predict")
+
+    def contributions(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return self._apply(frame, "contributions")
+
+    def feature_importance(self) -> pl.DataFrame:
+        """Of the race model: the laps that matter most in a race weekend."""
+        return self.models.get("race", next(iter(self.models.values()))).feature_importance()

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from f1_core import metrics, settings
-from f1_core.model import LapTimeModel
+from f1_core.model import SessionFamilyModel
 
 MODEL_NAME = "f1-laptime"
 EXPERIMENT = "f1-laptime"
@@ -41,7 +41,7 @@ def ensure_experiment(name: str = EXPERIMENT) -> str:
     return mlflow_client.create_experiment(name, artifact_location=location.as_uri())
 
 
-def log_model(model: LapTimeModel, example: pl.DataFrame) -> str:
+def log_model(model: SessionFamilyModel, example: pl.DataFrame) -> str:
     """Logs the model as an MLflow pyfunc in the active run and registers it; returns the new
     version. The pyfunc needs this project installed (f1_core; MLflow records uv.lock with it): a
     copy of f1_core inside the model (`code_paths`) would be put on sys.path by every process that
@@ -77,8 +77,8 @@ def _signature(inputs, outputs):
     return ModelSignature(inputs=optional, outputs=inferred.outputs)
 
 
-def load(alias_or_version: str) -> LapTimeModel:
-    """The LapTimeModel behind an alias (`champion`) or a version number."""
+def load(alias_or_version: str) -> SessionFamilyModel:
+    """The model behind an alias (`champion`) or a version number."""
     import mlflow
 
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri())
@@ -137,7 +137,7 @@ def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae:
     return Decision(promoted, challenger_version, champion, reason, report)
 
 
-def _score(model: LapTimeModel, holdout: pl.DataFrame) -> dict[str, float]:
+def _score(model: SessionFamilyModel, holdout: pl.DataFrame) -> dict[str, float]:
     laps = holdout.drop("prediction", "lower", "upper", strict=False)
     scored = pl.concat([laps, model.predict(laps).rename({"lap_time": "prediction"})], how="horizontal")
     return metrics.summary(scored)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from f1_core.model import LapTimeModel
+from f1_core.model import SessionFamilyModel
 
 
 def residual_plots(holdout: pl.DataFrame) -> dict:
@@ -48,7 +48,7 @@ def importance_figure(importance: pl.DataFrame):
     return figure
 
 
-def feature_importance(model: LapTimeModel, sample: pl.DataFrame, rows: int = 2000) -> pl.DataFrame:
+def feature_importance(model: SessionFamilyModel, sample: pl.DataFrame, rows: int = 2000) -> pl.DataFrame:
     """Gain, and mean |SHAP| in seconds on up to `rows` laps of `sample` that have a reference."""
     laps = sample.filter(pl.col("reference_fc_s").is_not_null()).head(rows)
     shap = model.contributions(laps).drop("bias")

@@ -13,7 +13,7 @@ import polars as pl
 
 from f1_core import metrics, warehouse
 from f1_core.features import FUEL_SECONDS_PER_KG, RACE_LIKE, lap_features
-from f1_core.model import LapTimeModel, ModelParams
+from f1_core.model import FAMILIES, LapTimeModel, ModelParams, SessionFamilyModel, family
 
 BASELINES = ("baseline_previous_clean_lap", "baseline_rolling_mean", "baseline_fuel_tyre")
 
@@ -95,7 +95,7 @@ def out_of_fold(frame: pl.DataFrame, params: ModelParams, folds: int) -> dict[st
     return {name: pl.concat(p).sort("_row").drop("_row") for name, p in parts.items()}
 
 
-def baselines(train: pl.DataFrame, frame: pl.DataFrame, model: LapTimeModel) -> pl.DataFrame:
+def baselines(train: pl.DataFrame, frame: pl.DataFrame, model) -> pl.DataFrame:
     """The three honest baselines for `frame`'s laps; each falls back like the model does (previous
     lap, then the circuit's typical pace) so every lap gets a prediction."""
     degradation = dict(
@@ -128,31 +128,47 @@ class TrainingResult:
     seconds: float = 0.0
 
 
-def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
-                       holdout_share: float = 0.2) -> TrainingResult:
-    """Cross-validates by event, fits on all training events, calibrates the 90% interval on
-    out-of-fold predictions, and evaluates model and baselines on the time-ordered holdout."""
-    started = time.perf_counter()
-    train, holdout = holdout_split(frame, holdout_share)
-    candidates = out_of_fold(train, params, folds)
+def _fit_family(train: pl.DataFrame, params: ModelParams, folds: int):
+    """Cross-validates each learner blend on `train`, fits the best, calibrates it out of fold."""
+    candidates = out_of_fold(train, params, min(folds, train["event"].n_unique()))
     cv_by_blend = {name: metrics.summary(train.with_columns(oof["lap_time"].alias("prediction")))["mae_clean"]
                    for name, oof in candidates.items()}
     chosen = min(cv_by_blend, key=cv_by_blend.get)
-    oof = candidates[chosen]
     model = LapTimeModel(params.model_copy(update={"learners": chosen.split("+")})).fit(train)
-    model.calibrate_from(train, oof)
+    model.calibrate_from(train, candidates[chosen])
+    return model, candidates[chosen], cv_by_blend, chosen
+
+
+def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
+                       holdout_share: float = 0.2) -> TrainingResult:
+    """Per session family: cross-validates by event, fits on all training events, calibrates the
+    90% interval on out-of-fold predictions. Then evaluates the model and the baselines on the
+    time-ordered holdout."""
+    started = time.perf_counter()
+    train, holdout = holdout_split(frame, holdout_share)
+    train = train.with_columns(family(pl.col("session_type")).alias("_family"))
+    models, cv_parts, results, blends_chosen = {}, [], {}, []
+    for name in FAMILIES:
+        part = train.filter(pl.col("_family") == name).drop("_family")
+        if part["event"].n_unique() < 2:
+            continue  # a family seen in one event only cannot be validated; the other serves it
+        model, oof, cv_by_blend, chosen = _fit_family(part, params, folds)
+        models[name] = model
+        cv_parts.append(part.with_columns(oof["lap_time"].alias("prediction")))
+        results.update({f"cv_mae_clean_{name}_{b.replace('+', '_')}": v for b, v in cv_by_blend.items()})
+        blends_chosen.append(f"{name}:{chosen}")
+    model = SessionFamilyModel(models)
+    train = train.drop("_family")
     scored = pl.concat([holdout, model.predict(holdout).rename({"lap_time": "prediction"}),
                         baselines(train, holdout, model)], how="horizontal")
-    cv = metrics.summary(train.with_columns(oof["lap_time"].alias("prediction")))
-    results = {f"holdout_{k}": v for k, v in metrics.summary(scored).items()}
-    results.update({f"cv_{k}": v for k, v in cv.items() if k.startswith("mae")})
-    results.update({f"cv_mae_clean_{name.replace('+', '_')}": v for name, v in cv_by_blend.items()})
+    results.update({f"holdout_{k}": v for k, v in metrics.summary(scored).items()})
+    results.update({f"cv_{k}": v for k, v in metrics.summary(pl.concat(cv_parts)).items() if k.startswith("mae")})
     for name in BASELINES:
         results.update({f"holdout_{name}_{k}": v for k, v in metrics.summary(scored, name).items()
                         if k.startswith("mae")})
     tables = {group: metrics.by_group(scored, group) for group in ("circuit_ref", "compound", "session_type")}
     return TrainingResult(
-        model=model, holdout=scored, metrics=results, tables=tables, blend=chosen,
+        model=model, holdout=scored, metrics=results, tables=tables, blend=", ".join(blends_chosen),
         train_events=sorted(train["event"].unique().to_list()),
         holdout_events=sorted(holdout["event"].unique().to_list()),
         seconds=time.perf_counter() - started,
