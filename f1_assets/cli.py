@@ -3,7 +3,6 @@ ingests each into the warehouse, recording every run in the Dagster instance the
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
@@ -87,7 +86,7 @@ def _ingest(instance, job, sessions: tuple[str, ...]) -> list[str]:
 
 def _train(instance, job) -> bool:
     # MLflow narrates every artifact it writes; the summary below says what matters
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     started = time.perf_counter()
     result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)

@@ -43,7 +43,7 @@ WEATHER_INPUT = {"session_key": pl.String, "session_time_s": pl.Float64, "air_te
 
 NUMERIC_FEATURES = [
     "lap_number", "stint", "tyre_life", "fresh_tyre", "compound_softness", "wet_tyre",
-    "pit_out_lap", "first_lap", "fuel_kg", "race_progress", "session_minutes",
+    "pit_out_lap", "first_lap", "fuel_kg", "race_progress",
     "prev_lap_time_s", "prev_clean_lap_fc_s", "laps_since_clean", "rolling_clean_mean_s",
     "rolling_clean_std_s", "stint_best_fc_s", "session_best_fc_s", "stint_clean_laps",
     "degradation_s_per_lap", "prev_sector1_s", "prev_sector2_s", "prev_sector3_s",
@@ -117,8 +117,6 @@ def lap_features(laps: pl.DataFrame, sessions: pl.DataFrame,
         (pl.col("lap_number") == 1).cast(pl.Float64).alias("first_lap"),
         pl.col("fresh_tyre").cast(pl.Float64),
         (pl.col("lap_number").cast(pl.Float64) / pl.col("total_laps").cast(pl.Float64)).alias("race_progress"),
-        ((pl.col("lap_start_time_s") - pl.col("lap_start_time_s").min().over("session_key")) / 60)
-        .alias("session_minutes"),
         # The pace this lap is measured against, fuel corrected: the driver's last clean lap (the
         # strongest single predictor), else the field's recent pace, else the driver's previous
         # lap. Models learn the difference.

@@ -43,24 +43,24 @@ def _fuel_effect(frame: pl.DataFrame) -> np.ndarray:
 PACE_FEATURES = ("prev_lap_time_s", "prev_clean_lap_fc_s", "rolling_clean_mean_s", "stint_best_fc_s",
                  "session_best_fc_s", "field_recent_fc_s")
 # Levels that mostly name the circuit (sector times, the reference, the local climate, how long
-# the session has run in minutes or laps) and the circuit itself: with a few dozen events to learn
+# the field has completed) and the circuit itself: with a few dozen events to learn
 # from, trees memorise circuits through them instead of learning what moves a lap time.
 LEVEL_FEATURES = ("prev_sector1_s", "prev_sector2_s", "prev_sector3_s", "reference_fc_s",
                   "air_temp_c", "track_temp_c", "humidity_pct", "pressure_hpa", "wind_speed_ms",
-                  "wind_direction_deg", "session_minutes", "field_laps_completed", "circuit_ref")
+                  "wind_direction_deg", "field_laps_completed", "circuit_ref")
 MODEL_FEATURES = [name for name in FEATURES if name not in LEVEL_FEATURES]
 MODEL_CATEGORICAL = [name for name in CATEGORICAL_FEATURES if name in MODEL_FEATURES]
 
 
-def _matrix(frame: pl.DataFrame, categories: dict[str, list[str]]):
+def _matrix(frame: pl.DataFrame, categories: dict[str, list[str]], inputs: list[str]):
     """The model's inputs as pandas (both libraries read its categorical columns natively), with
     the categories fixed at training so an unseen circuit is a missing value, not a new code."""
     import pandas as pd
 
     data = frame.with_columns(
         (pl.col(name) - pl.col("reference_fc_s")).alias(name) for name in PACE_FEATURES
-    ).select(MODEL_FEATURES).to_pandas()
-    for name in MODEL_CATEGORICAL:
+    ).select(inputs).to_pandas()
+    for name in categories:
         data[name] = pd.Categorical(data[name], categories=categories[name])
     return data
 
@@ -69,6 +69,9 @@ def _matrix(frame: pl.DataFrame, categories: dict[str, list[str]]):
 class LapTimeModel:
     params: ModelParams = field(default_factory=ModelParams)
     categories: dict[str, list[str]] = field(default_factory=dict)
+    # the inputs the trees were fitted on, in order: a model keeps predicting from what it learnt
+    # even after the feature list of the code that loads it changes
+    inputs: list[str] = field(default_factory=lambda: list(MODEL_FEATURES))
     point_models: dict = field(default_factory=dict)
     # the point models whose mean is the prediction (training picks the best by cross-validation)
     blend: list[str] = field(default_factory=list)
@@ -85,6 +88,7 @@ class LapTimeModel:
     def __setstate__(self, state: dict) -> None:
         # a model pickled before `blend` existed averaged all its point models
         state.setdefault("blend", list(state.get("point_models", {})))
+        state.setdefault("inputs", list(MODEL_FEATURES))
         self.__dict__.update(state)
 
     def fit(self, train: pl.DataFrame) -> "LapTimeModel":
@@ -108,7 +112,7 @@ class LapTimeModel:
         # against. Laps under yellow or safety car follow the flags, not the car, and would
         # drag every prediction toward them.
         with_ref = timed.filter(pl.col("reference_fc_s").is_not_null() & pl.col("representative"))
-        x = _matrix(with_ref, self.categories)
+        x = _matrix(with_ref, self.categories, self.inputs)
         delta = (with_ref["lap_time_s"].to_numpy() - _fuel_effect(with_ref)
                  - with_ref["reference_fc_s"].to_numpy())
         common = dict(learning_rate=p.learning_rate, n_estimators=p.n_estimators,
@@ -182,7 +186,7 @@ class LapTimeModel:
         lower = fallback - fallback_margin
         upper = fallback + fallback_margin
         if has_ref.any():
-            x = _matrix(frame.filter(pl.Series(has_ref)), self.categories)
+            x = _matrix(frame.filter(pl.Series(has_ref)), self.categories, self.inputs)
             base = reference[has_ref] + fuel[has_ref]
             delta = np.mean([self.point_models[name].predict(x) for name in self.blend], axis=0)
             lo_q, hi_q = sorted(self.quantile_models)
@@ -208,9 +212,9 @@ class LapTimeModel:
                 gain = model.booster_.feature_importance(importance_type="gain").astype(float)
             else:
                 score = model.get_booster().get_score(importance_type="total_gain")
-                gain = np.array([score.get(f, 0.0) for f in MODEL_FEATURES])
+                gain = np.array([score.get(f, 0.0) for f in self.inputs])
             gains.append(gain / max(gain.sum(), 1e-12))
-        return pl.DataFrame({"feature": MODEL_FEATURES, "gain": np.mean(gains, axis=0)}).sort(
+        return pl.DataFrame({"feature": self.inputs, "gain": np.mean(gains, axis=0)}).sort(
             "gain", descending=True)
 
     def contributions(self, frame: pl.DataFrame) -> pl.DataFrame:
@@ -218,7 +222,7 @@ class LapTimeModel:
         for each lap with a reference pace, in seconds, averaged over the blend; `bias` is the rest."""
         import xgboost as xgb
 
-        x = _matrix(frame, self.categories)
+        x = _matrix(frame, self.categories, self.inputs)
         parts = []
         for name in self.blend:
             model = self.point_models[name]
@@ -228,7 +232,7 @@ class LapTimeModel:
                 matrix = xgb.DMatrix(x, enable_categorical=True)
                 parts.append(model.get_booster().predict(matrix, pred_contribs=True))
         values = np.mean(parts, axis=0)
-        return pl.DataFrame(values, schema=[*MODEL_FEATURES, "bias"], orient="row")
+        return pl.DataFrame(values, schema=[*self.inputs, "bias"], orient="row")
 
 
 def _conformal_quantile(scores: np.ndarray, level: float) -> float:

@@ -1,0 +1,75 @@
+"""The serving contract: requests are validated, and their features equal the pipeline's."""
+
+import polars as pl
+import pytest
+from pydantic import ValidationError
+
+from f1_core.features import FEATURES, lap_features
+from f1_core.live import LapToPredict, features_for
+from f1_core.sources.archive import ArchiveSource
+from f1_core.standardize import standardize
+from tests.conftest import ARCHIVE
+
+BAHRAIN_2024 = "2024-01-bahrain-grand-prix-race"
+
+
+@pytest.fixture(scope="module")
+def bahrain():
+    source = ArchiveSource(ARCHIVE)
+    return standardize(source.load(next(r for r in source.catalog() if r.key == BAHRAIN_2024)))
+
+
+def request_for(laps: pl.DataFrame, reading: dict, lap_number: int) -> LapToPredict:
+    """What a live client would send before `lap_number`, from the archive's rows."""
+    earlier = laps.filter(pl.col("lap_number") < lap_number).sort("lap_number")
+    lap = laps.filter(pl.col("lap_number") == lap_number).row(0, named=True)
+    return LapToPredict(
+        season=2024, event="Bahrain Grand Prix", session="Race", driver=lap["driver"],
+        lap_number=lap_number, stint=lap["stint"], compound=lap["compound"], tyre_life=lap["tyre_life"],
+        fresh_tyre=lap["fresh_tyre"], position=earlier["position"][-1], total_laps=57,
+        pit_out=lap["pit_out_time_s"] is not None,
+        air_temp=reading["air_temp_c"], track_temp=reading["track_temp_c"], humidity=reading["humidity_pct"],
+        pressure=reading["pressure_hpa"], rainfall=reading["rainfall"], wind_speed=reading["wind_speed_ms"],
+        wind_direction=reading["wind_direction_deg"],
+        previous_laps=[{
+            "lap_number": r["lap_number"], "lap_time": r["lap_time_s"], "sector1": r["sector1_s"],
+            "sector2": r["sector2_s"], "sector3": r["sector3_s"], "compound": r["compound"],
+            "tyre_life": r["tyre_life"], "pit_in": r["pit_in_time_s"] is not None,
+            "pit_out": r["pit_out_time_s"] is not None, "track_status": r["track_status"],
+        } for r in earlier.iter_rows(named=True)],
+    )
+
+
+@pytest.mark.parametrize("driver,lap_number", [("VER", 20), ("LEC", 14), ("HAM", 2)])
+def test_request_features_equal_the_pipelines_for_the_same_laps(bahrain, driver, lap_number):
+    laps = bahrain.laps.filter((pl.col("driver") == driver) & (pl.col("lap_number") <= lap_number))
+    start = laps.filter(pl.col("lap_number") == lap_number)["lap_start_time_s"][0]
+    reading = bahrain.weather.filter(pl.col("session_time_s") <= start).tail(1)
+    session = bahrain.session.with_columns(pl.lit(57, pl.Int16).alias("total_laps"),
+                                           pl.lit("bahrain").alias("circuit_ref"))
+    pipeline = lap_features(laps, session, reading).filter(pl.col("lap_number") == lap_number)
+    served = features_for([request_for(laps, reading.row(0, named=True), lap_number)],
+                          circuit_of=lambda event: "bahrain")
+    for name in FEATURES:
+        assert served[name][0] == pytest.approx(pipeline[name][0], abs=1e-6, nan_ok=True), name
+    assert pipeline["prev_clean_lap_fc_s"][0] is not None or lap_number == 2
+
+
+REQUEST = {"season": 2023, "event": "Qatar Grand Prix", "session": "Race", "driver": "VER",
+           "lap_number": 12, "compound": "MEDIUM", "tyre_life": 12,
+           "previous_laps": [{"lap_number": 11, "lap_time": 91.2}]}
+
+
+@pytest.mark.parametrize("change,field", [
+    ({"compound": "BANANA"}, "compound"),
+    ({"tyre_life": -1}, "tyre_life"),
+    ({"lap_number": 0}, "lap_number"),
+    ({"air_temp": float("nan")}, "air_temp"),
+    ({"session": "Warm-up"}, "session"),
+    ({"previous_laps": [{"lap_number": 11, "lap_time": "fast"}]}, "previous_laps.0.lap_time"),
+    ({"previous_laps": [{"lap_number": 11}, {"lap_number": 10}]}, "previous_laps"),
+])
+def test_invalid_requests_name_the_field(change, field):
+    with pytest.raises(ValidationError) as error:
+        LapToPredict(**{**REQUEST, **change})
+    assert field in {".".join(str(p) for p in e["loc"]) for e in error.value.errors()}
