@@ -58,15 +58,10 @@ CATEGORICAL_FEATURES = ["circuit_ref", "session_type"]
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 
 
-def clean_lap(prefix: str = "") -> pl.Expr:
-    """A representative lap: not lap 1, no pit in or out, green throughout, not deleted, timed
-    accurately. Metrics are reported on these and on all laps."""
-    c = lambda name: pl.col(prefix + name)  # noqa: E731
-    return (
-        (c("lap_number") > 1) & c("pit_in_time_s").is_null() & c("pit_out_time_s").is_null()
-        & (c("track_status") == "1") & ~c("deleted").fill_null(False)
-        & c("is_accurate").fill_null(False) & c("lap_time_s").is_not_null()
-    )
+def clean_lap() -> pl.Expr:
+    """A representative lap that is also not deleted and accurately timed: metrics are reported
+    on these (and on all laps)."""
+    return representative_lap() & ~pl.col("deleted").fill_null(False) & pl.col("is_accurate").fill_null(False)
 
 
 def fuel_kg(lap_number: pl.Expr, total_laps: pl.Expr, session_type: pl.Expr) -> pl.Expr:
@@ -148,7 +143,7 @@ def _driver_history(frame: pl.DataFrame) -> pl.DataFrame:
     )
     x = pl.when(usable).then(pl.col("tyre_life").cast(pl.Float64))
     y = pl.when(usable).then(pl.col("_fc"))
-    frame = frame.join(rolling, on=[*driver, "lap_number"], how="left").with_columns(
+    frame = frame.join(rolling, on=[*driver, "lap_number"], how="left", maintain_order="left").with_columns(
         usable.cast(pl.Float64).alias("_n"), x.fill_null(0).alias("_x"), y.fill_null(0).alias("_y"),
         (x * y).fill_null(0).alias("_xy"), (x * x).fill_null(0).alias("_xx"),
         y.alias("_usable_fc"),

@@ -10,7 +10,11 @@ laps of the session (`previous_laps`). The pipeline's rows are built from exactl
 - the current weather is a reading taken at the lap's start;
 - a previous lap's `position` is the request's position (where the car is as the lap starts);
 - laps the request does not describe (deleted, accuracy) count as not deleted and accurate.
-Field-level features (the field's pace and laps completed) see only the laps in the request.
+
+What one request cannot carry: the field's laps and the session's first weather reading. The
+features in `REQUEST_LIMITED` are therefore computed from the request alone and differ from the
+pipeline's (the service has to keep that session state itself: issue 4); every other feature is
+the pipeline's, as `tests/test_live.py` checks against whole real sessions.
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ import math
 import polars as pl
 from pydantic import BaseModel, Field, field_validator
 
-from f1_core.catalog import slugify
+from f1_core.catalog import SESSION_TYPES, session_type, slugify
 from f1_core.standardize import COMPOUNDS
 
-SESSION_NAMES = ("Practice 1", "Practice 2", "Practice 3", "Qualifying", "Sprint Qualifying",
-                 "Sprint Shootout", "Sprint", "Race")
+REQUEST_LIMITED = ("field_laps_completed", "field_recent_fc_s", "field_evolution_s",
+                   "air_temp_change_c", "track_temp_change_c", "humidity_change_pct")
 
 
 def _finite(value):
@@ -58,11 +62,12 @@ class PreviousLap(BaseModel):
 class LapToPredict(BaseModel):
     season: int = Field(ge=1950, le=2100)
     event: str = Field(min_length=1, max_length=80, description="e.g. Qatar Grand Prix")
-    session: str = Field(description=f"one of {', '.join(SESSION_NAMES)}")
+    session: str = Field(description="FastF1's session name: Practice 1, Qualifying, Sprint, Race, ...")
     driver: str = Field(min_length=1, max_length=8)
     team: str | None = None
     lap_number: int = Field(ge=1, le=200)
-    stint: int | None = Field(default=None, ge=1, le=20)
+    stint: int | None = Field(default=None, ge=1, le=20,
+                              description="informative: the stint is derived from tyres and pit stops")
     compound: str
     tyre_life: int = Field(ge=0, le=100)
     fresh_tyre: bool | None = None
@@ -86,8 +91,7 @@ class LapToPredict(BaseModel):
     @field_validator("session")
     @classmethod
     def _known_session(cls, value):
-        if value not in SESSION_NAMES:
-            raise ValueError(f"unknown session {value!r}; expected one of {', '.join(SESSION_NAMES)}")
+        session_type(value)  # raises, naming the session names it knows
         return value
 
     @field_validator("previous_laps")
@@ -137,7 +141,8 @@ def pipeline_rows(lap: LapToPredict, session_key: str) -> tuple[pl.DataFrame, pl
         "air_temp_c": lap.air_temp, "track_temp_c": lap.track_temp, "humidity_pct": lap.humidity,
         "pressure_hpa": lap.pressure, "wind_direction_deg": lap.wind_direction,
         "wind_speed_ms": lap.wind_speed, "rainfall": lap.rainfall,
-    }]) if lap.air_temp is not None or lap.track_temp is not None else None
+    }]) if any(v is not None for v in (lap.air_temp, lap.track_temp, lap.humidity, lap.pressure,
+                                        lap.rainfall, lap.wind_speed, lap.wind_direction)) else None
     return laps, weather
 
 
@@ -148,11 +153,8 @@ def _new_set(before: PreviousLap, compound: str | None, tyre_life: int | None) -
 
 
 def session_row(lap: LapToPredict, session_key: str, circuit_ref: str) -> dict:
-    from f1_core.catalog import session_type
-
-    kind = session_type(lap.session)
     return {"session_key": session_key, "season": lap.season, "circuit_ref": circuit_ref,
-            "session_type": kind, "total_laps": lap.total_laps}
+            "session_type": session_type(lap.session), "total_laps": lap.total_laps}
 
 
 def features_for(laps: list[LapToPredict], circuit_of=None) -> pl.DataFrame:

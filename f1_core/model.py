@@ -93,8 +93,8 @@ class LapTimeModel:
 
     def fit(self, train: pl.DataFrame) -> "LapTimeModel":
         """Fits on `train` (features, `lap_time_s`, `fuel_kg`, `clean`). The interval is not
-        calibrated yet: call `calibrate` with laps the model has not seen (or `calibrate_from`
-        with out-of-fold predictions)."""
+        calibrated yet: call `calibrate_from` with predictions for laps it has not seen (out of
+        fold)."""
         import lightgbm as lgb
         import xgboost as xgb
 
@@ -143,10 +143,6 @@ class LapTimeModel:
             return self.predict(frame)
         finally:
             self.conformal_margin, self.fallback_margin = margins
-
-    def calibrate(self, frame: pl.DataFrame) -> None:
-        timed = frame.filter(pl.col("lap_time_s").is_not_null())
-        self.calibrate_from(timed, self.raw_predict(timed))
 
     def calibrate_from(self, frame: pl.DataFrame, raw: pl.DataFrame) -> None:
         """Conformalized quantile regression: widen (or narrow) the quantile band by the
@@ -236,9 +232,11 @@ class LapTimeModel:
 
 
 def _conformal_quantile(scores: np.ndarray, level: float) -> float:
+    """The ceil((n+1)·level)-th smallest score: the split-conformal quantile that guarantees
+    `level` coverage for an exchangeable new lap."""
     n = len(scores)
-    rank = min(1.0, np.ceil((n + 1) * level) / n)
-    return float(np.quantile(scores, rank, method="higher"))
+    k = int(np.ceil((n + 1) * level))
+    return float(np.sort(scores)[min(k, n) - 1])
 
 
 # Races and sprints are runs of consecutive racing laps; practice and qualifying alternate push
@@ -259,6 +257,8 @@ class SessionFamilyModel:
     models: dict[str, LapTimeModel]
 
     def _route(self, frame: pl.DataFrame) -> list[tuple[str, np.ndarray]]:
+        if not self.models:
+            raise ValueError("the model has no session family model: nothing was trained")
         kinds = frame.select(family(pl.col("session_type"))).to_series().to_numpy()
         routes = []
         for name in FAMILIES:

@@ -88,12 +88,16 @@ def load(alias_or_version: str) -> SessionFamilyModel:
 
 
 def version_of(alias: str) -> str | None:
+    """The version behind `alias`, None when there is none. Any other failure (a locked store, a
+    server down) is raised: taken for "no champion" it would let any model through the gate."""
     from mlflow.exceptions import MlflowException
 
     try:
         return str(client().get_model_version_by_alias(MODEL_NAME, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
 
 
 @dataclass
@@ -106,10 +110,11 @@ class Decision:
 
 
 def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae: float,
-                   margin: float, coverage_tolerance: float) -> Decision:
+                   margin: float, coverage_tolerance: float, nominal: float = 0.9) -> Decision:
     """Promotes the challenger to champion when it beats the champion on the same holdout laps by
-    `margin` (share of the champion's clean-lap MAE) with interval coverage no worse than the
-    champion's minus `coverage_tolerance`. With no champion yet, it must beat the best baseline."""
+    `margin` (share of the champion's clean-lap MAE) and its interval coverage is no further from
+    the `nominal` 90% than the champion's (plus `coverage_tolerance`): an interval that covers
+    more by being wider is not better. With no champion yet, it must beat the best baseline."""
     champion = version_of(CHAMPION)
     challenger_model = load(challenger_version)
     rows = {f"challenger v{challenger_version}": _score(challenger_model, holdout)}
@@ -123,12 +128,14 @@ def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae:
     else:
         theirs = rows.setdefault(f"champion v{champion}", _score(load(champion), holdout))
         better = ours["mae_clean"] <= theirs["mae_clean"] * (1 - margin)
-        covered = ours["coverage_clean"] >= theirs["coverage_clean"] - coverage_tolerance
+        covered = (abs(ours["coverage_clean"] - nominal)
+                   <= abs(theirs["coverage_clean"] - nominal) + coverage_tolerance)
         promoted = better and covered
         reason = (f"clean-lap MAE {ours['mae_clean']:.3f} s vs champion {theirs['mae_clean']:.3f} s "
                   f"(needs {margin:.0%} better: {'yes' if better else 'no'}); coverage "
                   f"{ours['coverage_clean']:.3f} vs {theirs['coverage_clean']:.3f} "
-                  f"(tolerance {coverage_tolerance:.3f}: {'ok' if covered else 'worse'})")
+                  f"(distance to {nominal:.0%} within {coverage_tolerance:.3f} of the champion's: "
+                  f"{'ok' if covered else 'worse'})")
     report = _report(challenger_version, champion, promoted, reason, rows, holdout, baseline_mae)
     mlflow_client = client()
     mlflow_client.set_registered_model_alias(MODEL_NAME, CHALLENGER, challenger_version)
@@ -184,6 +191,9 @@ def rollback() -> tuple[str, str]:
     current = version_of(CHAMPION)
     if current is None or len(history) < 2:
         raise RuntimeError("no earlier champion to roll back to")
+    if history[-1] != current:
+        raise RuntimeError(f"the champion alias points at v{current}, not at v{history[-1]} as the "
+                           f"promotion history says: it was moved outside the gate; fix it by hand")
     demoted = history.pop()
     restored = history[-1]
     mlflow_client = client()

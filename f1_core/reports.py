@@ -43,13 +43,13 @@ def importance_figure(importance: pl.DataFrame):
     top = importance.head(20).reverse()
     figure, ax = plt.subplots(figsize=(7, 6))
     ax.barh(top["feature"], top["mean_abs_shap"])
-    ax.set(xlabel="mean |SHAP| (s)", title="Feature importance (LightGBM, holdout)")
+    ax.set(xlabel="mean |SHAP| (s)", title="Feature importance (race model, holdout laps)")
     figure.tight_layout()
     return figure
 
 
 def feature_importance(model: SessionFamilyModel, sample: pl.DataFrame, rows: int = 2000) -> pl.DataFrame:
-    """Gain, and mean |SHAP| in seconds on up to `rows` laps of `sample` that have a reference."""
+    """Gain, and mean |SHAP| in seconds on the first `rows` laps of `sample` that have a reference."""
     laps = sample.filter(pl.col("reference_fc_s").is_not_null()).head(rows)
     shap = model.contributions(laps).drop("bias")
     mean_abs = pl.DataFrame({"feature": shap.columns,

@@ -95,15 +95,15 @@ def out_of_fold(frame: pl.DataFrame, params: ModelParams, folds: int) -> dict[st
     return {name: pl.concat(p).sort("_row").drop("_row") for name, p in parts.items()}
 
 
-def baselines(train: pl.DataFrame, frame: pl.DataFrame, model) -> pl.DataFrame:
+def baselines(train: pl.DataFrame, frame: pl.DataFrame, prediction: pl.Series) -> pl.DataFrame:
     """The three honest baselines for `frame`'s laps; each falls back like the model does (previous
-    lap, then the circuit's typical pace) so every lap gets a prediction."""
+    lap, then the model's own `prediction`, i.e. the circuit's typical pace) so every lap gets one."""
     degradation = dict(
         train.filter(pl.col("degradation_s_per_lap").is_not_null())
         .group_by("compound").agg(pl.col("degradation_s_per_lap").median()).iter_rows()
     )
     fuel = pl.col("fuel_kg").fill_null(0.0) * FUEL_SECONDS_PER_KG
-    fallback = pl.coalesce(pl.col("prev_lap_time_s"), pl.Series(model.predict(frame)["lap_time"]))
+    fallback = pl.coalesce(pl.col("prev_lap_time_s"), prediction)
     return frame.select(
         pl.coalesce("prev_clean_lap_time_s", fallback).alias(BASELINES[0]),
         pl.coalesce("rolling_clean_lap_time_s", fallback).alias(BASELINES[1]),
@@ -120,6 +120,7 @@ def baselines(train: pl.DataFrame, frame: pl.DataFrame, model) -> pl.DataFrame:
 class TrainingResult:
     model: LapTimeModel
     holdout: pl.DataFrame  # holdout laps with prediction, lower, upper and the baselines
+    cross_validated: pl.DataFrame  # training laps with their out-of-fold prediction
     metrics: dict[str, float]
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     blend: str = ""  # the learners whose mean the model predicts, chosen by cross-validation
@@ -159,16 +160,19 @@ def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
         blends_chosen.append(f"{name}:{chosen}")
     model = SessionFamilyModel(models)
     train = train.drop("_family")
-    scored = pl.concat([holdout, model.predict(holdout).rename({"lap_time": "prediction"}),
-                        baselines(train, holdout, model)], how="horizontal")
+    predicted = model.predict(holdout).rename({"lap_time": "prediction"})
+    scored = pl.concat([holdout, predicted, baselines(train, holdout, predicted["prediction"])],
+                       how="horizontal")
     results.update({f"holdout_{k}": v for k, v in metrics.summary(scored).items()})
-    results.update({f"cv_{k}": v for k, v in metrics.summary(pl.concat(cv_parts)).items() if k.startswith("mae")})
+    cross_validated = pl.concat(cv_parts)
+    results.update({f"cv_{k}": v for k, v in metrics.summary(cross_validated).items() if k.startswith("mae")})
     for name in BASELINES:
         results.update({f"holdout_{name}_{k}": v for k, v in metrics.summary(scored, name).items()
                         if k.startswith("mae")})
     tables = {group: metrics.by_group(scored, group) for group in ("circuit_ref", "compound", "session_type")}
     return TrainingResult(
-        model=model, holdout=scored, metrics=results, tables=tables, blend=", ".join(blends_chosen),
+        model=model, holdout=scored, cross_validated=cross_validated, metrics=results, tables=tables,
+        blend=", ".join(blends_chosen),
         train_events=sorted(train["event"].unique().to_list()),
         holdout_events=sorted(holdout["event"].unique().to_list()),
         seconds=time.perf_counter() - started,

@@ -42,12 +42,24 @@ def test_a_laps_own_outcome_does_not_change_its_features(japan, driver, lap):
     assert features_of(changed, session, weather, driver, lap) == before
 
 
+def test_a_laps_features_ignore_laps_still_running_when_it_starts(japan):
+    laps, session, weather = japan
+    before = features_of(laps, session, weather, "VER", 20)
+    start = laps.filter((pl.col("driver") == "VER") & (pl.col("lap_number") == 20))["lap_start_time_s"][0]
+    running = (pl.col("lap_start_time_s") < start) & (pl.col("session_time_s") > start)
+    assert laps.filter(running).height > 5  # the field is mid-lap as VER starts lap 20
+    changed = laps.with_columns(pl.when(running).then(pl.col("lap_time_s") + 7.0)
+                                .otherwise(pl.col("lap_time_s")).alias("lap_time_s"))
+    assert features_of(changed, session, weather, "VER", 20) == before
+
+
 def test_a_laps_features_do_not_see_later_laps(japan):
     laps, session, weather = japan
     before = features_of(laps, session, weather, "VER", 20)
-    later = laps.filter(pl.col("lap_start_time_s") < laps.filter(
+    started_before = laps.filter(pl.col("lap_start_time_s") < laps.filter(
         (pl.col("driver") == "VER") & (pl.col("lap_number") == 20))["lap_start_time_s"][0])
-    truncated = pl.concat([later, laps.filter((pl.col("driver") == "VER") & (pl.col("lap_number") == 20))])
+    truncated = pl.concat([started_before,
+                           laps.filter((pl.col("driver") == "VER") & (pl.col("lap_number") == 20))])
     assert features_of(truncated, session, weather, "VER", 20) == before
 
 
