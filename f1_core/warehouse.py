@@ -130,6 +130,10 @@ def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float = 
 
 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Creates the tables and their documentation once; a write to an existing warehouse skips it."""
+    existing = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if set(TABLES) <= existing:
+        return
     for table, (doc, columns) in TABLES.items():
         body = ", ".join(f"{name} {ddl}" for name, ddl, _ in columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")

@@ -136,17 +136,16 @@ def test_definitions_validate():
 
 def test_schema_check_fails_and_names_the_broken_column():
     from f1_assets.defs.ingestion.checks import validate
-    from f1_core.schemas import laps_schema
     from f1_core.sources.archive import ArchiveSource
     from f1_core.standardize import standardize
     from tests.conftest import ARCHIVE
 
     source = ArchiveSource(ARCHIVE)
     laps = standardize(source.load(next(r for r in source.catalog() if r.key == JAPAN_2023))).laps
-    assert validate(laps_schema, laps).passed
+    assert validate("laps_schema", laps).passed
     broken = laps.with_columns(pl.when(pl.col("lap_number") == 3).then(-4.0)
                                .otherwise(pl.col("lap_time_s")).alias("lap_time_s"))
-    result = validate(laps_schema, broken)
+    result = validate("laps_schema", broken)
     assert not result.passed
     assert result.metadata["failures"].value == 20  # lap 3 of each of the 20 drivers
     assert "`lap_time_s` in_range(40.0, 1200.0): 20" in result.metadata["summary"].value

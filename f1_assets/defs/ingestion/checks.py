@@ -2,24 +2,28 @@
 warehouse; a failure names every column and check that broke, with examples."""
 
 import dagster as dg
-import pandera.polars as pa
 import polars as pl
 
 from f1_assets.defs.ingestion.assets import raw_session, standardized_session
 from f1_assets.defs.ingestion.partitions import session_partitions
 from f1_core.raw import RawSession
-from f1_core.schemas import laps_schema, raw_laps_schema, raw_weather_schema, weather_schema
 from f1_core.standardize import StandardSession
 
 # More than this share of a session's laps in quarantine means the source changed, not the laps.
 QUARANTINE_WARN_SHARE = 0.05
 
 
-def validate(schema: pa.DataFrameSchema, frame: pl.DataFrame | None) -> dg.AssetCheckResult:
+def validate(schema: str, frame: pl.DataFrame | None) -> dg.AssetCheckResult:
+    """Checks `frame` against the schema named `schema` in f1_core.schemas. pandera is imported
+    here, not with the definitions: it adds two seconds to every load of the code location."""
+    import pandera.polars as pa
+
+    from f1_core import schemas
+
     if frame is None:
         return dg.AssetCheckResult(passed=True, metadata={"rows": 0, "note": "no such table in this session"})
     try:
-        schema.validate(frame, lazy=True)
+        getattr(schemas, schema).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         summary = cases.group_by("column", "check").agg(
@@ -43,14 +47,14 @@ def validate(schema: pa.DataFrameSchema, frame: pl.DataFrame | None) -> dg.Asset
     partitions_def=session_partitions,
     asset=raw_session, blocking=True, description="FastF1 lap columns present, as text")
 def raw_laps_schema_check(raw_session: RawSession) -> dg.AssetCheckResult:
-    return validate(raw_laps_schema, raw_session.laps)
+    return validate("raw_laps_schema", raw_session.laps)
 
 
 @dg.asset_check(
     partitions_def=session_partitions,
     asset=raw_session, blocking=True, description="FastF1 weather columns present, as text")
 def raw_weather_schema_check(raw_session: RawSession) -> dg.AssetCheckResult:
-    return validate(raw_weather_schema, raw_session.weather)
+    return validate("raw_weather_schema", raw_session.weather)
 
 
 @dg.asset_check(
@@ -58,14 +62,14 @@ def raw_weather_schema_check(raw_session: RawSession) -> dg.AssetCheckResult:
     asset=standardized_session, blocking=True,
                 description="laps typed, in range, one row per driver and lap")
 def laps_schema_check(standardized_session: StandardSession) -> dg.AssetCheckResult:
-    return validate(laps_schema, standardized_session.laps)
+    return validate("laps_schema", standardized_session.laps)
 
 
 @dg.asset_check(
     partitions_def=session_partitions,
     asset=standardized_session, blocking=True, description="weather typed and in range")
 def weather_schema_check(standardized_session: StandardSession) -> dg.AssetCheckResult:
-    return validate(weather_schema, standardized_session.weather)
+    return validate("weather_schema", standardized_session.weather)
 
 
 @dg.asset_check(
