@@ -10,9 +10,8 @@ ifeq ($(PROFILE_$(PROFILE)),)
 $(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
-PORT ?= 3000
 
-.PHONY: run test ui validate train rollback bench-ingest bench-accuracy clean
+.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-serve clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -27,7 +26,19 @@ test: .venv/.synced
 	.venv/bin/pytest
 
 ui: .venv/.synced
-	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(or $(PORT),3000)
+
+# The prediction service (the UI has 3000). Create a key first: make api-key ROLE=viewer
+serve: .venv/.synced
+	.venv/bin/bentoml serve f1_serving.service:LapTimeService --host 127.0.0.1 --port $(or $(PORT),3001)
+
+# A Bento of the service, its Python packages exactly as uv.lock pins them.
+bento: .venv/.synced
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --quiet -o requirements.txt
+	.venv/bin/bentoml build
+
+api-key: .venv/.synced
+	.venv/bin/f1 api-key create --role $(or $(ROLE),viewer)
 
 validate: .venv/.synced
 	.venv/bin/dagster definitions validate -w workspace.yaml
@@ -40,6 +51,9 @@ rollback: .venv/.synced
 
 bench-accuracy: .venv/.synced
 	.venv/bin/python benchmarks/accuracy.py
+
+bench-serve: .venv/.synced
+	.venv/bin/python benchmarks/serve_load.py
 
 bench-ingest: .venv/.synced
 	.venv/bin/python benchmarks/ingest.py

@@ -151,5 +151,46 @@ def rollback() -> None:
     click.echo(f"champion is v{restored} again (v{demoted} rolled back)")
 
 
+@main.group("api-key")
+def api_key() -> None:
+    """API keys of the prediction service (stored hashed in $F1_API_KEYS)."""
+
+
+@api_key.command("create")
+@click.option("--role", type=click.Choice(["viewer", "engineer", "admin"]), required=True,
+              help="viewer: predict, explain; engineer: also /model; admin: also /reload.")
+@click.option("--name", default="", help="Who or what the key is for.")
+def api_key_create(role: str, name: str) -> None:
+    """Creates a key and prints it: the only time it is shown."""
+    from f1_core.api_keys import KeyStore
+
+    store = KeyStore(settings.api_keys_path())
+    record, key = store.create(role, name)
+    click.echo(f"created key {record.key_id} ({role}) in {store.path}; it is shown only now:", err=True)
+    click.echo(key)
+
+
+@api_key.command("list")
+def api_key_list() -> None:
+    """The keys: id, role, name, creation time (never the key)."""
+    from f1_core.api_keys import KeyStore
+
+    for record in KeyStore(settings.api_keys_path()).records():
+        click.echo(f"{record.key_id}  {record.role:<8}  {record.created}  {record.name}")
+
+
+@api_key.command("revoke")
+@click.argument("key_id")
+def api_key_revoke(key_id: str) -> None:
+    """Deletes a key: the service refuses it from its next request."""
+    from f1_core.api_keys import KeyStore
+
+    try:
+        record = KeyStore(settings.api_keys_path()).revoke(key_id)
+    except KeyError as exc:
+        raise click.BadParameter(exc.args[0], param_hint="KEY_ID") from None
+    click.echo(f"revoked {record.key_id} ({record.role})")
+
+
 if __name__ == "__main__":
     main()

@@ -24,9 +24,12 @@ import math
 import polars as pl
 from pydantic import BaseModel, Field, field_validator
 
-from f1_core.catalog import SESSION_TYPES, session_type, slugify
+from f1_core.catalog import circuit_of_event, session_type
 from f1_core.standardize import COMPOUNDS
 
+# as FastF1 writes them; the schema lists these, the API accepts any letter case
+SESSION_NAMES = ["Practice 1", "Practice 2", "Practice 3", "Qualifying", "Sprint Qualifying",
+                 "Sprint Shootout", "Sprint", "Race"]
 REQUEST_LIMITED = ("field_laps_completed", "field_recent_fc_s", "field_evolution_s",
                    "air_temp_change_c", "track_temp_change_c", "humidity_change_pct")
 
@@ -43,7 +46,8 @@ class PreviousLap(BaseModel):
     sector1: float | None = Field(default=None, gt=0, le=1200)
     sector2: float | None = Field(default=None, gt=0, le=1200)
     sector3: float | None = Field(default=None, gt=0, le=1200)
-    compound: str | None = Field(default=None, description="SOFT, MEDIUM, HARD, INTERMEDIATE, WET, ...")
+    compound: str | None = Field(default=None, description="tyre compound (any letter case)",
+                                 json_schema_extra={"enum": [*COMPOUNDS, None]})
     tyre_life: int | None = Field(default=None, ge=0, le=100)
     pit_in: bool = False
     pit_out: bool = False
@@ -62,13 +66,15 @@ class PreviousLap(BaseModel):
 class LapToPredict(BaseModel):
     season: int = Field(ge=1950, le=2100)
     event: str = Field(min_length=1, max_length=80, description="e.g. Qatar Grand Prix")
-    session: str = Field(description="FastF1's session name: Practice 1, Qualifying, Sprint, Race, ...")
+    session: str = Field(description="FastF1's session name (any letter case)",
+                         json_schema_extra={"enum": SESSION_NAMES})
     driver: str = Field(min_length=1, max_length=8)
     team: str | None = None
     lap_number: int = Field(ge=1, le=200)
     stint: int | None = Field(default=None, ge=1, le=20,
                               description="informative: the stint is derived from tyres and pit stops")
-    compound: str
+    compound: str = Field(description="tyre compound (any letter case)",
+                          json_schema_extra={"enum": list(COMPOUNDS)})
     tyre_life: int = Field(ge=0, le=100)
     fresh_tyre: bool | None = None
     position: int | None = Field(default=None, ge=1, le=30)
@@ -157,12 +163,11 @@ def session_row(lap: LapToPredict, session_key: str, circuit_ref: str) -> dict:
             "session_type": session_type(lap.session), "total_laps": lap.total_laps}
 
 
-def features_for(laps: list[LapToPredict], circuit_of=None) -> pl.DataFrame:
+def features_for(laps: list[LapToPredict], circuit_of=circuit_of_event) -> pl.DataFrame:
     """Feature rows (as `features.lap_features` gives them) for each lap to predict, in order.
-    `circuit_of(event_name)` names the circuit (default: a slug of the event name)."""
+    `circuit_of(event_name)` names the circuit."""
     from f1_core.features import lap_features
 
-    circuit_of = circuit_of or (lambda event: slugify(event).removesuffix("-grand-prix").replace("-", "_"))
     frames, weathers, sessions = [], [], []
     for index, lap in enumerate(laps):
         key = f"request-{index}"
@@ -177,3 +182,38 @@ def features_for(laps: list[LapToPredict], circuit_of=None) -> pl.DataFrame:
                            "lap_number": [lap.lap_number for lap in laps]},
                           schema={"session_key": pl.String, "lap_number": pl.Int16})
     return wanted.join(features, on=["session_key", "lap_number"], how="left", maintain_order="left")
+
+
+def baseline_predict(features: pl.DataFrame) -> pl.DataFrame:
+    """What the service answers with no model (`degraded`): the driver's previous clean lap, else
+    the previous lap; no interval, since nothing calibrates one. Null for a first lap."""
+    return features.select(
+        pl.coalesce("prev_clean_lap_time_s", "prev_lap_time_s").alias("lap_time"),
+        pl.lit(None, pl.Float64).alias("lower"), pl.lit(None, pl.Float64).alias("upper"))
+
+
+def request_for(laps: pl.DataFrame, lap_number: int, *, season: int, event: str, session: str,
+                reading: dict | None = None, total_laps: int | None = None) -> LapToPredict:
+    """The request a live client would send as `lap_number` starts, from one driver's standardized
+    lap rows (the warehouse `laps` columns) and the last weather reading before the lap started:
+    what the replay and the tests send."""
+    earlier = laps.filter(pl.col("lap_number") < lap_number).sort("lap_number")
+    lap = laps.filter(pl.col("lap_number") == lap_number).row(0, named=True)
+    reading = reading or {}
+    return LapToPredict(
+        season=season, event=event, session=session, driver=lap["driver"], team=lap.get("team"),
+        lap_number=lap_number, stint=lap["stint"], compound=lap["compound"] or "UNKNOWN",
+        tyre_life=max(lap["tyre_life"] or 0, 0), fresh_tyre=lap["fresh_tyre"],
+        position=earlier["position"][-1] if earlier.height else None, total_laps=total_laps,
+        pit_out=lap["pit_out_time_s"] is not None,
+        air_temp=reading.get("air_temp_c"), track_temp=reading.get("track_temp_c"),
+        humidity=reading.get("humidity_pct"), pressure=reading.get("pressure_hpa"),
+        rainfall=reading.get("rainfall"), wind_speed=reading.get("wind_speed_ms"),
+        wind_direction=reading.get("wind_direction_deg"),
+        previous_laps=[{
+            "lap_number": r["lap_number"], "lap_time": r["lap_time_s"], "sector1": r["sector1_s"],
+            "sector2": r["sector2_s"], "sector3": r["sector3_s"], "compound": r["compound"],
+            "tyre_life": r["tyre_life"], "pit_in": r["pit_in_time_s"] is not None,
+            "pit_out": r["pit_out_time_s"] is not None, "track_status": r["track_status"] or "1",
+        } for r in earlier.iter_rows(named=True)],
+    )

@@ -100,6 +100,22 @@ def version_of(alias: str) -> str | None:
         raise
 
 
+def model_card(version: str) -> dict:
+    """What the service tells about the model it serves: version, aliases, the training run's
+    metrics and the data and code it was trained on."""
+    mlflow_client = client()
+    model_version = mlflow_client.get_model_version(MODEL_NAME, version)
+    run = mlflow_client.get_run(model_version.run_id) if model_version.run_id else None
+    tags = run.data.tags if run else {}
+    return {
+        "name": MODEL_NAME, "version": str(version), "aliases": list(model_version.aliases),
+        "run_id": model_version.run_id,
+        "registered_at_ms": model_version.creation_timestamp,
+        "metrics": dict(run.data.metrics) if run else {},
+        "data_version": tags.get("data_version"), "code_version": tags.get("code_version"),
+    }
+
+
 @dataclass
 class Decision:
     promoted: bool

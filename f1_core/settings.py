@@ -11,6 +11,8 @@
 | F1_SEASONS            | fastf1: the current season; fastf1-cache: 2018-2026          |
 | F1_MLFLOW_TRACKING_URI | sqlite:///$F1_DATA_DIR/mlflow.db (artifacts in $F1_DATA_DIR/mlartifacts) |
 | F1_PROFILE            | default (dagster_home); postgres (dagster_home/postgres)     |
+| F1_API_KEYS           | $F1_DATA_DIR/api_keys.json (hashed keys of the service)     |
+| F1_PREDICTION_LOG     | $F1_DATA_DIR/prediction_log (the service's JSON-lines log)   |
 """
 
 from __future__ import annotations
@@ -97,3 +99,11 @@ def mlflow_tracking_uri() -> str:
 
 def mlflow_artifacts_dir() -> Path:
     return data_dir() / "mlartifacts"
+
+
+def api_keys_path() -> Path:
+    return _env_path("F1_API_KEYS", data_dir() / "api_keys.json")
+
+
+def prediction_log_dir() -> Path:
+    return _env_path("F1_PREDICTION_LOG", data_dir() / "prediction_log")

@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from f1_core.features import FEATURES, lap_features
-from f1_core.live import REQUEST_LIMITED, LapToPredict, features_for
+from f1_core.live import REQUEST_LIMITED, LapToPredict, features_for, request_for
 from f1_core.sources.archive import ArchiveSource
 from f1_core.standardize import standardize
 from tests.conftest import ARCHIVE
@@ -19,27 +19,6 @@ def bahrain():
     return standardize(source.load(next(r for r in source.catalog() if r.key == BAHRAIN_2024)))
 
 
-def request_for(laps: pl.DataFrame, reading: dict, lap_number: int) -> LapToPredict:
-    """What a live client would send before `lap_number`, from the archive's rows."""
-    earlier = laps.filter(pl.col("lap_number") < lap_number).sort("lap_number")
-    lap = laps.filter(pl.col("lap_number") == lap_number).row(0, named=True)
-    return LapToPredict(
-        season=2024, event="Bahrain Grand Prix", session="Race", driver=lap["driver"],
-        lap_number=lap_number, stint=lap["stint"], compound=lap["compound"], tyre_life=lap["tyre_life"],
-        fresh_tyre=lap["fresh_tyre"], position=earlier["position"][-1], total_laps=57,
-        pit_out=lap["pit_out_time_s"] is not None,
-        air_temp=reading["air_temp_c"], track_temp=reading["track_temp_c"], humidity=reading["humidity_pct"],
-        pressure=reading["pressure_hpa"], rainfall=reading["rainfall"], wind_speed=reading["wind_speed_ms"],
-        wind_direction=reading["wind_direction_deg"],
-        previous_laps=[{
-            "lap_number": r["lap_number"], "lap_time": r["lap_time_s"], "sector1": r["sector1_s"],
-            "sector2": r["sector2_s"], "sector3": r["sector3_s"], "compound": r["compound"],
-            "tyre_life": r["tyre_life"], "pit_in": r["pit_in_time_s"] is not None,
-            "pit_out": r["pit_out_time_s"] is not None, "track_status": r["track_status"],
-        } for r in earlier.iter_rows(named=True)],
-    )
-
-
 @pytest.mark.parametrize("driver,lap_number", [("VER", 20), ("LEC", 14), ("HAM", 2)])
 def test_request_features_equal_the_pipelines_on_the_whole_session(bahrain, driver, lap_number):
     """The pipeline sees the whole real session (every driver, every weather reading); the request
@@ -51,8 +30,9 @@ def test_request_features_equal_the_pipelines_on_the_whole_session(bahrain, driv
     laps = bahrain.laps.filter((pl.col("driver") == driver) & (pl.col("lap_number") <= lap_number))
     start = laps.filter(pl.col("lap_number") == lap_number)["lap_start_time_s"][0]
     reading = bahrain.weather.filter(pl.col("session_time_s") <= start).tail(1)
-    served = features_for([request_for(laps, reading.row(0, named=True), lap_number)],
-                          circuit_of=lambda event: "bahrain")
+    request = request_for(laps, lap_number, season=2024, event="Bahrain Grand Prix", session="Race",
+                          reading=reading.row(0, named=True), total_laps=57)
+    served = features_for([request])
     for name in FEATURES:
         if name not in REQUEST_LIMITED:
             assert served[name][0] == pytest.approx(pipeline[name][0], abs=1e-6, nan_ok=True), name
@@ -77,3 +57,11 @@ def test_invalid_requests_name_the_field(change, field):
     with pytest.raises(ValidationError) as error:
         LapToPredict(**{**REQUEST, **change})
     assert field in {".".join(str(p) for p in e["loc"]) for e in error.value.errors()}
+
+
+def test_the_schema_lists_exactly_the_session_names_the_api_accepts():
+    from f1_core.catalog import SESSION_TYPES
+    from f1_core.live import SESSION_NAMES
+
+    assert sorted(name.lower() for name in SESSION_NAMES) == sorted(SESSION_TYPES)
+    assert LapToPredict(**{**REQUEST, "session": "race", "compound": "medium"}).compound == "MEDIUM"

@@ -1,0 +1,124 @@
+"""Latency and throughput of the real prediction service, serving the champion of `make run`.
+
+Starts the service on a free port (keys and prediction log in a temporary folder, so the
+project's own are untouched), then sends real laps from the warehouse: single-lap requests at
+concurrency 1, 8 and 32 (30 s each, every request a different lap), and 1000-lap batches. The
+load generator (aiohttp, one process) runs on the same machine and shares its cores.
+
+    .venv/bin/python benchmarks/serve_load.py [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from f1_core import registry, settings, warehouse  # noqa: E402
+from f1_core.api_keys import KeyStore  # noqa: E402
+from f1_core.live import request_for  # noqa: E402
+from f1_serving.local import LocalService  # noqa: E402
+
+
+def real_requests(limit: int = 3000) -> list[dict]:
+    """One request per lap (from lap 2) of the most recent races in the warehouse."""
+    path = settings.warehouse_path()
+    sessions = warehouse.query(path, "SELECT * FROM sessions WHERE session_type = 'race' "
+                                     "ORDER BY event_date DESC LIMIT 3")
+    requests = []
+    for session in sessions.iter_rows(named=True):
+        key = session["session_key"]
+        laps = warehouse.query(path, "SELECT * FROM laps WHERE session_key = ?", [key])
+        weather = warehouse.query(path, "SELECT * FROM weather WHERE session_key = ? ORDER BY session_time_s", [key])
+        total = int(laps["lap_number"].max())
+        for (driver,), rows in laps.group_by(["driver"]):
+            for lap_number in rows.filter(pl.col("lap_number") > 1)["lap_number"].to_list():
+                start = rows.filter(pl.col("lap_number") == lap_number)["lap_start_time_s"][0]
+                before = weather.filter(pl.col("session_time_s") <= (start or 0))
+                requests.append(request_for(
+                    rows, lap_number, season=session["season"], event=session["event_name"],
+                    session=session["session_name"], total_laps=total,
+                    reading=before.row(-1, named=True) if before.height else None).model_dump(mode="json"))
+    rng = np.random.default_rng(7)
+    return [requests[i] for i in rng.permutation(len(requests))[:limit]]
+
+
+async def load(url: str, key: str, bodies: list[dict], concurrency: int, seconds: float) -> dict:
+    import aiohttp
+
+    latencies, errors, index = [], 0, 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(session):
+        nonlocal errors, index
+        while time.perf_counter() < deadline:
+            body = bodies[index % len(bodies)]
+            index += 1
+            started = time.perf_counter()
+            async with session.post(f"{url}/predict", json=body) as answer:
+                await answer.read()
+                if answer.status != 200:
+                    errors += 1
+            latencies.append(time.perf_counter() - started)
+
+    headers = {"Authorization": f"Bearer {key}"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    ms = np.array(latencies) * 1000
+    return {"requests": len(ms), "errors": errors, "rps": len(ms) / elapsed,
+            "p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95), "p99": np.percentile(ms, 99)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--batches", type=int, default=10)
+    args = parser.parse_args()
+    champion = registry.version_of(registry.CHAMPION)
+    if champion is None:
+        sys.exit("no champion in the registry: run `make run` first")
+    requests = real_requests()
+    print(f"champion v{champion}; {len(requests)} distinct real laps; "
+          f"workers={os.environ.get('F1_SERVING_WORKERS', '1 (default)')}, cpus={os.cpu_count()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = Path(tmp) / "api_keys.json"
+        _, key = KeyStore(keys).create("viewer", "benchmark")
+        env = {"F1_API_KEYS": str(keys), "F1_PREDICTION_LOG": str(Path(tmp) / "prediction_log")}
+        with LocalService(env, log_path=Path(tmp) / "service.log") as service:
+            singles = [{"laps": [r]} for r in requests]
+            asyncio.run(load(service.url, key, singles, 4, 3.0))  # warm-up, not reported
+            print(f"{'single-lap requests':<22} {'requests':>8} {'errors':>6} {'req/s':>7} "
+                  f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
+            for concurrency in (1, 8, 32):
+                r = asyncio.run(load(service.url, key, singles, concurrency, args.seconds))
+                print(f"{'concurrency ' + str(concurrency):<22} {r['requests']:>8} {r['errors']:>6} "
+                      f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f}")
+            batch = [{"laps": requests[i * 1000 % len(requests):][:1000]} for i in range(args.batches)]
+            batch = [b for b in batch if len(b["laps"]) == 1000]
+            times, errors = [], 0
+            with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+                for body in batch:
+                    started = time.perf_counter()
+                    answer = client.post(f"{service.url}/predict", json=body)
+                    times.append(time.perf_counter() - started)
+                    errors += answer.status_code != 200 or len(answer.json()) != 1000
+            ms = np.array(times) * 1000
+            print(f"1000-lap batches: {len(ms)} requests, {errors} errors, p50 {np.percentile(ms, 50):.0f} ms, "
+                  f"max {ms.max():.0f} ms, {1000 / np.median(times):.0f} laps/s")
+
+
+if __name__ == "__main__":
+    main()

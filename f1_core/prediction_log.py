@@ -1,0 +1,80 @@
+"""The service's prediction log: every prediction with the features it was made from, where the
+monitoring pipeline reads it without touching the warehouse (whose single writer must not wait
+for a service answering in milliseconds).
+
+Each service process appends JSON lines to its own file, `<dir>/<UTC date>/<host>-<pid>.jsonl`,
+from a background thread that writes whole lines in one call every `flush_seconds`: requests
+never wait on the disk, and no two writers share a file. A reader may meet the line being
+written last; `read` skips a line that does not parse and gets it on the next read.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import socket
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+logger = logging.getLogger(__name__)
+
+
+class PredictionLog:
+    def __init__(self, directory: Path, flush_seconds: float = 0.5):
+        self.directory = Path(directory)
+        self.flush_seconds = flush_seconds
+        self._pending: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def append(self, records: list[dict]) -> None:
+        lines = [json.dumps(r, default=str, allow_nan=False) for r in records]
+        with self._lock:
+            self._pending.extend(lines)
+
+    def flush(self) -> None:
+        with self._lock:
+            lines, self._pending = self._pending, []
+        if not lines:
+            return
+        now = datetime.now(timezone.utc)
+        path = self.directory / now.strftime("%Y-%m-%d") / f"{socket.gethostname()}-{os.getpid()}.jsonl"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as handle:
+                handle.write("\n".join(lines) + "\n")
+        except OSError:
+            # the predictions were answered; losing their log is bad but must not stop serving
+            logger.exception("prediction log: could not write %d records to %s", len(lines), path)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            self.flush()
+
+
+def read(directory: Path) -> pl.DataFrame:
+    """Every logged prediction (empty when none was logged yet)."""
+    import duckdb
+
+    files = sorted(Path(directory).glob("*/*.jsonl"))
+    if not files:
+        return pl.DataFrame()
+    with duckdb.connect() as connection:
+        return connection.sql(
+            "SELECT * FROM read_json(?, format='newline_delimited', union_by_name=true, "
+            "ignore_errors=true) WHERE logged_at IS NOT NULL", params=[[str(f) for f in files]]
+        ).pl()

@@ -1,0 +1,85 @@
+"""The model the service answers with: the registry's `champion`, swapped in the background.
+
+A watcher thread polls the alias; when it moves, the new version is loaded off the request path
+and published by one reference assignment, so a request that already took the old model
+finishes on it. A version that fails to load is logged and retried only after a pause, while the
+model already loaded keeps serving. With no model at all the service answers `degraded`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from f1_core import registry
+from f1_core.model import SessionFamilyModel
+
+logger = logging.getLogger("f1_serving.champion")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: str
+    model: SessionFamilyModel
+    card: dict
+
+
+class Champion:
+    def __init__(self, poll_seconds: float = 2.0, retry_seconds: float = 30.0):
+        self.poll_seconds = poll_seconds
+        self.retry_seconds = retry_seconds
+        self.current: LoadedModel | None = None
+        self.last_error: str | None = None
+        self._failed: dict[str, float] = {}  # version -> when it failed to load
+        self._refresh_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="champion-watcher", daemon=True)
+
+    def start(self) -> "Champion":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def refresh(self, force: bool = False) -> LoadedModel | None:
+        """Loads the champion if the alias moved (`force`: even a version that failed lately)."""
+        with self._refresh_lock:
+            try:
+                version = registry.version_of(registry.CHAMPION)
+            except Exception as exc:  # the registry is down: keep serving what is loaded
+                self._error(f"cannot read the champion alias: {exc}")
+                return self.current
+            current = self.current
+            if version is None or (current is not None and current.version == version):
+                return current
+            failed_at = self._failed.get(version)
+            if not force and failed_at is not None and time.monotonic() - failed_at < self.retry_seconds:
+                return current
+            try:
+                loaded = LoadedModel(version, registry.load(version), registry.model_card(version))
+            except Exception as exc:
+                self._failed[version] = time.monotonic()
+                self._error(f"champion v{version} failed to load, still serving "
+                            f"{'v' + current.version if current else 'the baseline'}: {exc!r}")
+                return current
+            self.current = loaded  # the swap: one reference assignment
+            self._failed.pop(version, None)
+            self.last_error = None
+            logger.info("now serving champion v%s (was %s)", version,
+                        f"v{current.version}" if current else "no model")
+            return loaded
+
+    def _error(self, message: str) -> None:
+        self.last_error = message
+        logger.error(message)
+
+    def _watch(self) -> None:
+        while True:
+            self.refresh()
+            if self._stop.wait(self.poll_seconds):
+                return

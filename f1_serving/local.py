@@ -1,0 +1,84 @@
+"""Runs the service as a local process on a free port: what the tests, the load benchmark and the
+replay use to talk to the real thing over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from f1_core import settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LocalService:
+    """`with LocalService(env) as service:` starts `bentoml serve` on 127.0.0.1 and waits until
+    it answers /healthz; leaving the block stops it and every worker it started."""
+
+    def __init__(self, env: dict[str, str] | None = None, log_path: Path | None = None,
+                 start_timeout: float = 90.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = log_path
+        self.start_timeout = start_timeout
+        self.process: subprocess.Popen | None = None
+        self._log = None
+
+    def __enter__(self) -> "LocalService":
+        bentoml = Path(sys.executable).with_name("bentoml")
+        self._log = open(self.log_path, "ab") if self.log_path else None
+        self.process = subprocess.Popen(
+            [str(bentoml), "serve", "f1_serving.service:LapTimeService", "--host", "127.0.0.1",
+             "--port", str(self.port)],
+            cwd=settings.PROJECT_ROOT, env=self.env, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own process group: stopping it stops its workers
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the service exited with {self.process.returncode} on start "
+                                   f"(log: {self.log_path})")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise TimeoutError(f"the service did not answer /healthz within {self.start_timeout:.0f} s")
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        try:
+            self._stop_processes()
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    def _stop_processes(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        group = os.getpgid(self.process.pid)
+        os.killpg(group, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(group, signal.SIGKILL)
+            self.process.wait()
+        try:  # workers that outlived their parent
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
