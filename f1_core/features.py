@@ -74,6 +74,8 @@ def fuel_kg(lap_number: pl.Expr, total_laps: pl.Expr, session_type: pl.Expr) -> 
 
 
 def _conform(frame: pl.DataFrame, schema: dict) -> pl.DataFrame:
+    if frame.schema == schema:  # as served requests arrive: nothing to do
+        return frame
     missing = [name for name in schema if name not in frame.columns]
     frame = frame.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in schema.items()
                                if name in missing)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 import polars as pl
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from f1_core.catalog import circuit_of_event, session_type
 from f1_core.standardize import COMPOUNDS
@@ -108,10 +108,18 @@ class LapToPredict(BaseModel):
             raise ValueError("previous_laps must be in lap order, each lap once")
         return laps
 
+    @model_validator(mode="after")
+    def _history_before_the_lap(self):
+        if self.previous_laps and self.previous_laps[-1].lap_number >= self.lap_number:
+            raise ValueError(f"previous_laps must end before lap_number {self.lap_number}; the last "
+                             f"is lap {self.previous_laps[-1].lap_number}")
+        return self
 
-def pipeline_rows(lap: LapToPredict, session_key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+
+def pipeline_rows(lap: LapToPredict, session_key: str) -> tuple[list[dict], dict | None]:
     """The request as the pipeline's lap rows (previous laps, then the lap to predict) and its
-    weather reading; see the module docstring for what is assumed."""
+    weather reading, as plain rows (a batch becomes one frame); see the module docstring for what
+    is assumed."""
     rows, clock, stint, before = [], 0.0, 1, None
     for index, prev in enumerate(lap.previous_laps):
         if before is not None and _new_set(before, prev.compound, prev.tyre_life):
@@ -139,17 +147,16 @@ def pipeline_rows(lap: LapToPredict, session_key: str) -> tuple[pl.DataFrame, pl
         "pit_out_time_s": clock if lap.pit_out else None, "lap_start_time_s": clock,
         "track_status": lap.track_status,
     })
-    laps = pl.DataFrame(rows, infer_schema_length=None).with_columns(
-        pl.lit(session_key).alias("session_key"), pl.lit(lap.driver).alias("driver"),
-        pl.lit(False).alias("deleted"), pl.lit(True).alias("is_accurate"))
-    weather = pl.DataFrame([{
+    for row in rows:
+        row.update(session_key=session_key, driver=lap.driver, deleted=False, is_accurate=True)
+    weather = {
         "session_key": session_key, "session_time_s": clock if clock is not None else 0.0,
         "air_temp_c": lap.air_temp, "track_temp_c": lap.track_temp, "humidity_pct": lap.humidity,
         "pressure_hpa": lap.pressure, "wind_direction_deg": lap.wind_direction,
         "wind_speed_ms": lap.wind_speed, "rainfall": lap.rainfall,
-    }]) if any(v is not None for v in (lap.air_temp, lap.track_temp, lap.humidity, lap.pressure,
+    } if any(v is not None for v in (lap.air_temp, lap.track_temp, lap.humidity, lap.pressure,
                                         lap.rainfall, lap.wind_speed, lap.wind_direction)) else None
-    return laps, weather
+    return rows, weather
 
 
 def _new_set(before: PreviousLap, compound: str | None, tyre_life: int | None) -> bool:
@@ -166,18 +173,19 @@ def session_row(lap: LapToPredict, session_key: str, circuit_ref: str) -> dict:
 def features_for(laps: list[LapToPredict], circuit_of=circuit_of_event) -> pl.DataFrame:
     """Feature rows (as `features.lap_features` gives them) for each lap to predict, in order.
     `circuit_of(event_name)` names the circuit."""
-    from f1_core.features import lap_features
+    from f1_core.features import LAP_INPUT, SESSION_INPUT, WEATHER_INPUT, lap_features
 
-    frames, weathers, sessions = [], [], []
+    rows, weathers, sessions = [], [], []
     for index, lap in enumerate(laps):
         key = f"request-{index}"
-        rows, weather = pipeline_rows(lap, key)
-        frames.append(rows)
+        lap_rows, weather = pipeline_rows(lap, key)
+        rows.extend(lap_rows)
         if weather is not None:
             weathers.append(weather)
         sessions.append(session_row(lap, key, circuit_of(lap.event)))
-    features = lap_features(pl.concat(frames, how="diagonal_relaxed"), pl.DataFrame(sessions),
-                            pl.concat(weathers, how="diagonal_relaxed") if weathers else None)
+    frame = lambda records, schema: pl.DataFrame(records, schema=schema, strict=False)  # noqa: E731
+    features = lap_features(frame(rows, LAP_INPUT), frame(sessions, SESSION_INPUT),
+                            frame(weathers, WEATHER_INPUT))
     wanted = pl.DataFrame({"session_key": [f"request-{i}" for i in range(len(laps))],
                            "lap_number": [lap.lap_number for lap in laps]},
                           schema={"session_key": pl.String, "lap_number": pl.Int16})

@@ -11,7 +11,6 @@ written last; `read` skips a line that does not parse and gets it on the next re
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import socket
@@ -28,32 +27,35 @@ class PredictionLog:
     def __init__(self, directory: Path, flush_seconds: float = 0.5):
         self.directory = Path(directory)
         self.flush_seconds = flush_seconds
-        self._pending: list[str] = []
+        self._pending: list[pl.DataFrame] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
-    def append(self, records: list[dict]) -> None:
-        lines = [json.dumps(r, default=str, allow_nan=False) for r in records]
+    def append(self, rows: pl.DataFrame) -> None:
+        """One row per prediction; NaN and infinities are logged as null (JSON has neither)."""
         with self._lock:
-            self._pending.extend(lines)
+            self._pending.append(rows)
 
     def flush(self) -> None:
         with self._lock:
-            lines, self._pending = self._pending, []
-        if not lines:
+            frames, self._pending = self._pending, []
+        if not frames:
             return
+        rows = pl.concat(frames, how="diagonal_relaxed")
+        rows = rows.with_columns(pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c)
+                                 for c, dtype in rows.schema.items() if dtype.is_float())
         now = datetime.now(timezone.utc)
         path = self.directory / now.strftime("%Y-%m-%d") / f"{socket.gethostname()}-{os.getpid()}.jsonl"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a") as handle:
-                handle.write("\n".join(lines) + "\n")
+            with path.open("ab") as handle:  # one write of whole lines
+                handle.write(rows.write_ndjson().encode())
         except OSError:
             # the predictions were answered; losing their log is bad but must not stop serving
-            logger.exception("prediction log: could not write %d records to %s", len(lines), path)
+            logger.exception("prediction log: could not write %d records to %s", rows.height, path)
 
     def close(self) -> None:
         self._stop.set()

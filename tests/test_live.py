@@ -52,6 +52,7 @@ REQUEST = {"season": 2023, "event": "Qatar Grand Prix", "session": "Race", "driv
     ({"session": "Warm-up"}, "session"),
     ({"previous_laps": [{"lap_number": 11, "lap_time": "fast"}]}, "previous_laps.0.lap_time"),
     ({"previous_laps": [{"lap_number": 11}, {"lap_number": 10}]}, "previous_laps"),
+    ({"previous_laps": [{"lap_number": 12}]}, ""),  # found by the schema fuzzer: a 500 before
 ])
 def test_invalid_requests_name_the_field(change, field):
     with pytest.raises(ValidationError) as error:

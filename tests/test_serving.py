@@ -206,6 +206,7 @@ LAP = {"season": 2023, "event": "Spanish Grand Prix", "session": "Race", "driver
      '"compound": "SOFT", "tyre_life": 2, "air_temp": NaN}]}', "laps.0.air_temp"),
     ({"laps": [{**LAP, "previous_laps": [{"lap_number": 11, "lap_time": "fast"}]}]},
      "laps.0.previous_laps.0.lap_time"),
+    ({"laps": [{**LAP, "previous_laps": [{"lap_number": 12}]}]}, "laps.0"),
     ({"laps": [LAP] * 1001}, "laps"),
     ({"laps": []}, "laps"),
     ('{"laps": [', ""),

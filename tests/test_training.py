@@ -147,3 +147,19 @@ def test_shap_contributions_add_up_to_the_prediction(frame):
     importance = result.model.feature_importance()
     assert importance.height == len(result.model.models["race"].inputs)
     assert 0 < importance["gain"][0] < 0.9 and importance["gain"].sum() == pytest.approx(1.0)
+
+
+def test_fast_prediction_path_equals_the_libraries_own(frame):
+    """Serving predicts from a float matrix straight into the boosters; on real laps, with an
+    unseen category and missing values, it gives exactly what the libraries' pandas path gives."""
+    from f1_core.model import LapTimeModel, _array, _booster_predict, _matrix
+
+    model = LapTimeModel(params=SMALL).fit(frame)
+    laps = frame.tail(300).with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("never_seen")).otherwise(pl.col("session_type"))
+        .alias("session_type"))
+    fast, slow = _array(laps, model.categories, model.inputs), _matrix(laps, model.categories, model.inputs)
+    learners = [*model.point_models.values(), *model.quantile_models.values()]
+    assert len(learners) == 4  # LightGBM and XGBoost point models, two quantile models
+    for learner in learners:
+        assert _booster_predict(learner, fast).tolist() == pytest.approx(learner.predict(slow).tolist(), abs=1e-9)
