@@ -92,7 +92,7 @@ def main() -> None:
         sys.exit("no champion in the registry: run `make run` first")
     requests = real_requests()
     print(f"champion v{champion}; {len(requests)} distinct real laps; "
-          f"workers={os.environ.get('F1_SERVING_WORKERS', '1 (default)')}, cpus={os.cpu_count()}")
+          f"workers={os.environ.get('F1_SERVING_WORKERS', '2 (default)')}, cpus={os.cpu_count()}")
     with tempfile.TemporaryDirectory() as tmp:
         keys = Path(tmp) / "api_keys.json"
         _, key = KeyStore(keys).create("viewer", "benchmark")

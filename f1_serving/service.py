@@ -42,7 +42,7 @@ info = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 @bentoml.asgi_app(info, path="/")
 @bentoml.service(
     name="f1_laptime",
-    workers=int(os.environ.get("F1_SERVING_WORKERS", "1")),
+    workers=int(os.environ.get("F1_SERVING_WORKERS", "2")),  # one per core of the target machine
     threads=int(os.environ.get("F1_SERVING_THREADS", "1")),
     traffic={"timeout": 60},
     logging={"access": {"request_content_type": False, "response_content_type": False}},
