@@ -109,24 +109,42 @@ def _train(instance, job) -> bool:
     return True
 
 
+def _drift(instance, job, sessions: tuple[str, ...] = ()) -> bool:
+    started = time.perf_counter()
+    config = {**QUIET, "ops": {"drift_reports": {"config": {"sessions": list(sessions)}}}}
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=config)
+    if not result.success:
+        click.echo("drift reports FAILED", err=True)
+        _print_failure(result)
+        return False
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    click.echo(f"drift: {meta['sessions'].value} session(s) compared with champion "
+               f"v{meta['champion_version'].value} in {time.perf_counter() - started:.0f} s, "
+               f"{meta.get('drifted_sessions').value if 'drifted_sessions' in meta else 0} drifted; "
+               f"reports in {settings.drift_reports_dir()}, numbers in drift_history")
+    return True
+
+
 @main.command()
 @click.option("--session", "sessions", multiple=True, help="Only these partition keys (repeatable).")
 @click.option("--skip-training", is_flag=True, help="Ingest only.")
 def run(sessions: tuple[str, ...], skip_training: bool) -> None:
-    """Ingest every session the configured sources offer, then train and promote a model."""
+    """Ingest every session the configured sources offer, train and promote a model, then report
+    every session's drift against the champion."""
     from f1_assets.definitions import defs as load_defs
 
     instance = _instance()
     definitions = load_defs()
     failed = _ingest(instance, definitions.resolve_job_def("ingest_session_job"), sessions)
     trained = skip_training or _train(instance, definitions.resolve_job_def("train_model_job"))
+    reported = skip_training or not trained or _drift(instance, definitions.resolve_job_def("drift_job"))
     path = settings.warehouse_path()
     click.echo(f"\nDagster instance: {os.environ['DAGSTER_HOME']}  (make ui, then http://127.0.0.1:3000)")
     click.echo(f"query it: .venv/bin/python -c \"import duckdb; duckdb.connect('{path}', read_only=True)"
                f".sql('FROM sessions').show()\"")
     if failed:
         click.echo(f"\n{len(failed)} session(s) failed: {', '.join(failed)}", err=True)
-    if failed or not trained:
+    if failed or not trained or not reported:
         sys.exit(1)
 
 
@@ -136,6 +154,17 @@ def train() -> None:
     from f1_assets.definitions import defs as load_defs
 
     if not _train(_instance(), load_defs().resolve_job_def("train_model_job")):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--session", "sessions", multiple=True,
+              help="Report on these sessions (repeatable); default: those without a report against the champion.")
+def drift(sessions: tuple[str, ...]) -> None:
+    """Drift reports (Evidently) of warehouse sessions against the champion's training reference."""
+    from f1_assets.definitions import defs as load_defs
+
+    if not _drift(_instance(), load_defs().resolve_job_def("drift_job"), sessions):
         sys.exit(1)
 
 

@@ -52,14 +52,17 @@ MODEL_FEATURES = [name for name in FEATURES if name not in LEVEL_FEATURES]
 MODEL_CATEGORICAL = [name for name in CATEGORICAL_FEATURES if name in MODEL_FEATURES]
 
 
+def relative_pace(frame: pl.DataFrame) -> pl.DataFrame:
+    """The features as the trees see them: pace levels as differences from the reference pace."""
+    return frame.with_columns((pl.col(name) - pl.col("reference_fc_s")).alias(name) for name in PACE_FEATURES)
+
+
 def _matrix(frame: pl.DataFrame, categories: dict[str, list[str]], inputs: list[str]):
     """The model's inputs as pandas (both libraries read its categorical columns natively), with
     the categories fixed at training so an unseen circuit is a missing value, not a new code."""
     import pandas as pd
 
-    data = frame.with_columns(
-        (pl.col(name) - pl.col("reference_fc_s")).alias(name) for name in PACE_FEATURES
-    ).select(inputs).to_pandas()
+    data = relative_pace(frame).select(inputs).to_pandas()
     for name in categories:
         data[name] = pd.Categorical(data[name], categories=categories[name])
     return data

@@ -20,6 +20,7 @@ EXPERIMENT = "f1-laptime"
 CHAMPION, CHALLENGER = "champion", "challenger"
 # registered-model tag holding the versions that have been champion, oldest first (for rollback)
 HISTORY_TAG = "champion_history"
+REFERENCE_FILE = "reference.parquet"
 
 
 def client():
@@ -64,6 +65,33 @@ def log_model(model: SessionFamilyModel, example: pl.DataFrame) -> str:
             registered_model_name=MODEL_NAME,
         )
     return str(info.registered_model_version)
+
+
+def log_reference(reference: pl.DataFrame) -> None:
+    """Stores, in the active run, the sample of training laps drift is measured against."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / REFERENCE_FILE
+        reference.write_parquet(path)
+        mlflow.log_artifact(str(path), artifact_path="reference")
+
+
+def reference(version: str) -> pl.DataFrame:
+    """The training reference of a model version (`log_reference`)."""
+    import mlflow
+
+    from mlflow.exceptions import MlflowException
+
+    run_id = client().get_model_version(MODEL_NAME, version).run_id
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=f"reference/{REFERENCE_FILE}", dst_path=tmp)
+        except MlflowException as exc:
+            raise LookupError(f"model v{version} has no training reference (run {run_id}); drift is "
+                              f"measured against one: train a model with this code (`f1 train`)") from exc
+        return pl.read_parquet(path)
 
 
 def _signature(inputs, outputs):

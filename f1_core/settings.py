@@ -12,6 +12,8 @@
 | F1_MLFLOW_TRACKING_URI | sqlite:///$F1_DATA_DIR/mlflow.db (artifacts in $F1_DATA_DIR/mlartifacts) |
 | F1_PROFILE            | default (dagster_home); postgres (dagster_home/postgres)     |
 | F1_API_KEYS           | $F1_DATA_DIR/api_keys.json (hashed keys of the service)     |
+| F1_DRIFT_REPORTS      | $F1_DATA_DIR/drift_reports (Evidently HTML, one per session)  |
+| F1_ALERT_WEBHOOK_URL  | unset: alerts go to the log only; else POSTed there as JSON |
 | F1_PREDICTION_LOG     | $F1_DATA_DIR/prediction_log (the service's JSON-lines log)   |
 """
 
@@ -107,3 +109,11 @@ def api_keys_path() -> Path:
 
 def prediction_log_dir() -> Path:
     return _env_path("F1_PREDICTION_LOG", data_dir() / "prediction_log")
+
+
+def drift_reports_dir() -> Path:
+    return _env_path("F1_DRIFT_REPORTS", data_dir() / "drift_reports")
+
+
+def alert_webhook_url() -> str | None:
+    return os.environ.get("F1_ALERT_WEBHOOK_URL") or None

@@ -164,6 +164,12 @@ def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
     scored = pl.concat([holdout, predicted, baselines(train, holdout, predicted["prediction"])],
                        how="horizontal")
     results.update({f"holdout_{k}": v for k, v in metrics.summary(scored).items()})
+    # per family too: live monitoring compares a session's error with its own family's
+    kinds = scored.select(family(pl.col("session_type"))).to_series()
+    for name in FAMILIES:
+        part = metrics.summary(scored.filter(kinds == name))
+        if "mae_clean" in part:
+            results[f"holdout_mae_clean_{name}"] = part["mae_clean"]
     cross_validated = pl.concat(cv_parts)
     results.update({f"cv_{k}": v for k, v in metrics.summary(cross_validated).items() if k.startswith("mae")})
     for name in BASELINES:

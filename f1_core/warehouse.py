@@ -94,6 +94,37 @@ TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
 }
 
 
+# Tables the pipeline appends to over time (not replaced with a session's re-ingestion).
+HISTORY_TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
+    "drift_history": ("One row per drift report: a session against the champion's training reference.", [
+        ("session_key", "VARCHAR NOT NULL", "the session"),
+        ("champion_version", "VARCHAR NOT NULL", "registry version of the model whose reference and error were used"),
+        ("computed_at", "TIMESTAMP NOT NULL", "when the report was made (UTC)"),
+        ("laps", "INTEGER NOT NULL", "clean laps of the session compared"),
+        ("features_compared", "INTEGER NOT NULL", "model inputs compared (those present on both sides)"),
+        ("features_drifted", "INTEGER NOT NULL", "inputs whose PSI reached the threshold"),
+        ("share_drifted", "DOUBLE NOT NULL", "features_drifted / features_compared"),
+        ("drifted_features", "VARCHAR[]", "the drifted inputs, largest PSI first"),
+        ("live_mae_clean", "DOUBLE", "the champion's clean-lap MAE on this session, seconds"),
+        ("train_mae_clean", "DOUBLE", "the champion's clean-lap MAE on its holdout, seconds"),
+        ("error_ratio", "DOUBLE", "live_mae_clean / train_mae_clean"),
+        ("classification", "VARCHAR NOT NULL", "none, data (inputs moved), concept (error rose, inputs did not) or both"),
+        ("thresholds", "VARCHAR NOT NULL", "the thresholds used, JSON"),
+        ("report_path", "VARCHAR NOT NULL", "the Evidently HTML report"),
+    ]),
+    "drift_features": ("Per report and model input: the drift numbers Evidently computed.", [
+        ("session_key", "VARCHAR NOT NULL", "the session"),
+        ("champion_version", "VARCHAR NOT NULL", "registry version of the reference's model"),
+        ("computed_at", "TIMESTAMP NOT NULL", "the report (drift_history.computed_at)"),
+        ("feature", "VARCHAR NOT NULL", "model input"),
+        ("psi", "DOUBLE NOT NULL", "population stability index against the training reference"),
+        ("js_distance", "DOUBLE NOT NULL", "Jensen-Shannon distance against the training reference"),
+        ("ks_p_value", "DOUBLE", "Kolmogorov-Smirnov p-value (continuous inputs only)"),
+        ("drifted", "BOOLEAN NOT NULL", "psi reached the threshold"),
+    ]),
+}
+
+
 class WarehouseLockedError(RuntimeError):
     """Another process kept the warehouse file locked for longer than we wait."""
 
@@ -132,9 +163,9 @@ def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float = 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Creates the tables and their documentation once; a write to an existing warehouse skips it."""
     existing = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    if set(TABLES) <= existing:
+    if set(TABLES) | set(HISTORY_TABLES) <= existing:
         return
-    for table, (doc, columns) in TABLES.items():
+    for table, (doc, columns) in (TABLES | HISTORY_TABLES).items():
         body = ", ".join(f"{name} {ddl}" for name, ddl, _ in columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
         con.execute(f"COMMENT ON TABLE {table} IS '{_quote(doc)}'")
@@ -173,10 +204,30 @@ def replace_session(path: str | Path, session_key: str, tables: dict[str, pl.Dat
             raise
 
 
+def append(path: str | Path, tables: dict[str, pl.DataFrame]) -> None:
+    """Appends rows to history tables, all in one transaction."""
+    unknown = set(tables) - set(HISTORY_TABLES)
+    if unknown:
+        raise ValueError(f"not history tables: {sorted(unknown)}")
+    with connect(path) as con:
+        create_tables(con)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table, frame in tables.items():
+                columns = [name for name, _, _ in HISTORY_TABLES[table][1]]
+                con.register("incoming", frame.select(columns))
+                con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+                con.unregister("incoming")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
 def replace_table(path: str | Path, table: str, frame: pl.DataFrame, comment: str) -> None:
     """Replaces a derived table (one computed from the others, e.g. lap_features) whole."""
-    if table in TABLES:
-        raise ValueError(f"{table} is a source table: write it with replace_session")
+    if table in TABLES or table in HISTORY_TABLES:
+        raise ValueError(f"{table} is a source or history table: write it with replace_session or append")
     with connect(path) as con:
         con.execute("BEGIN TRANSACTION")
         try:

@@ -7,6 +7,7 @@ import polars as pl
 from f1_assets.defs.metadata import preview
 from f1_assets.defs.warehouse.resources import WarehouseResource
 from f1_core import settings
+from f1_core.drift import reference_sample
 from f1_core.features import FEATURES
 from f1_core.model import ModelParams
 from f1_core.training import BASELINES, data_version, load_warehouse, train_and_evaluate, training_frame
@@ -77,6 +78,7 @@ def lap_time_model(context: dg.AssetExecutionContext, config: TrainingConfig) ->
             figure.savefig(Path(tmp) / name, dpi=110)
         mlflow.log_artifacts(tmp, artifact_path="evaluation")
     version = registry.log_model(result.model, result.holdout.head(50))
+    registry.log_reference(reference_sample(frame.filter(pl.col("event").is_in(result.train_events))))
     run_id = mlflow.active_run().info.run_id
     best_baseline = min(result.metrics[f"holdout_{b}_mae_clean"] for b in BASELINES)
     metrics = result.metrics

@@ -1,0 +1,57 @@
+import dagster as dg
+import polars as pl
+
+from f1_assets.defs.metadata import preview
+from f1_assets.defs.monitoring.resources import AlertResource
+from f1_assets.defs.warehouse.resources import WarehouseResource
+from f1_core import settings
+from f1_core.drift import DriftThresholds, describe
+
+WAREHOUSE_INPUTS = [dg.AssetKey(["warehouse", t]) for t in ("laps", "sessions", "weather")]
+
+
+class DriftConfig(dg.Config, DriftThresholds):
+    """Drift thresholds (f1_core.drift explains the defaults) and which sessions to report on:
+    none named means every session that has no report against the current champion yet."""
+
+    sessions: list[str] = []
+
+
+@dg.asset(group_name="monitoring", kinds={"evidently", "duckdb"}, deps=[*WAREHOUSE_INPUTS, "champion_model"],
+          pool="duckdb_warehouse")
+def drift_reports(context: dg.AssetExecutionContext, config: DriftConfig, warehouse: WarehouseResource,
+                  alerts: AlertResource) -> dg.MaterializeResult:
+    """Each session against the champion's training reference (Evidently: PSI, Jensen-Shannon,
+    KS), classified as data drift, concept drift, both or none; HTML reports in
+    $F1_DRIFT_REPORTS, numbers in the `drift_history` and `drift_features` tables. A drifted
+    session raises an alert."""
+    from f1_core import monitoring, registry
+
+    version = registry.version_of(registry.CHAMPION)
+    if version is None:
+        context.log.warning("no champion yet: nothing to measure drift against")
+        return dg.MaterializeResult(metadata={"champion_version": "none", "sessions": 0})
+    keys = config.sessions or monitoring.sessions_without_report(warehouse.path, version)
+    thresholds = DriftThresholds(**{k: getattr(config, k) for k in DriftThresholds.model_fields})
+    done = monitoring.session_drift(warehouse.path, keys, version, thresholds, settings.drift_reports_dir())
+    for item in done:
+        if item.result.classification != "none":
+            alerts.send("drift", describe(item.session_key, item.result), {
+                "session_key": item.session_key, "classification": item.result.classification,
+                "champion_version": version, "drifted_features": item.result.drifted_features,
+                "share_drifted": item.result.share_drifted, "live_mae_clean": item.result.live_mae_clean,
+                "train_mae_clean": item.result.train_mae_clean, "report": str(item.report_path)})
+    summary = pl.DataFrame({
+        "session_key": [i.session_key for i in done],
+        "classification": [i.result.classification for i in done],
+        "share_drifted": [round(i.result.share_drifted, 3) for i in done],
+        "live_mae_clean": [i.result.live_mae_clean for i in done],
+    }, schema={"session_key": pl.String, "classification": pl.String, "share_drifted": pl.Float64,
+               "live_mae_clean": pl.Float64})
+    return dg.MaterializeResult(metadata={
+        "champion_version": version,
+        "sessions": len(done),
+        "drifted_sessions": sum(i.result.classification != "none" for i in done),
+        "reports": preview(summary, rows=50),
+        **({"latest_report": dg.MetadataValue.path(str(done[-1].report_path))} if done else {}),
+    })

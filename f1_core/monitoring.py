@@ -1,0 +1,104 @@
+"""Drift reports of warehouse sessions against the champion: computed, stored as HTML and as rows
+of `drift_history` and `drift_features`. Plain Python: the Dagster asset, the tests and the
+benchmarks call this."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+from f1_core import drift, registry, warehouse
+from f1_core.features import lap_features
+from f1_core.model import family, relative_pace
+from f1_core.training import load_warehouse
+
+
+# below this many reference laps of the session's family, the whole reference is used
+MIN_REFERENCE_ROWS = 300
+
+
+@dataclass
+class SessionDrift:
+    session_key: str
+    result: drift.DriftResult
+    report_path: Path
+
+
+def sessions_without_report(path: Path | str, version: str) -> list[str]:
+    """Warehouse sessions that have no drift report against champion `version` yet."""
+    with warehouse.connect(path) as con:
+        warehouse.create_tables(con)
+        rows = con.execute(
+            "SELECT session_key FROM sessions WHERE session_key NOT IN "
+            "(SELECT session_key FROM drift_history WHERE champion_version = ?) ORDER BY session_key",
+            [version]).fetchall()
+    return [row[0] for row in rows]
+
+
+def session_drift(path: Path | str, session_keys: list[str], version: str,
+                  thresholds: drift.DriftThresholds, reports_dir: Path) -> list[SessionDrift]:
+    """Drift of each session against champion `version`'s training reference, its clean-lap
+    error against the champion's holdout error; each report is written to `reports_dir` and its
+    numbers appended to the history tables."""
+    if not session_keys:
+        return []
+    model = registry.load(version)
+    reference = registry.reference(version)
+    run_metrics = registry.model_card(version)["metrics"]
+    inputs = drift.drift_inputs(sorted({name for m in model.models.values() for name in m.inputs}))
+    laps, sessions, weather = load_warehouse(path, session_keys)
+    features = lap_features(laps, sessions, weather)
+    features = features.with_columns(model.predict(features)["lap_time"].alias("prediction"))
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    done = []
+    for key in session_keys:
+        current = features.filter(pl.col("session_key") == key)
+        if current.height == 0:
+            continue
+        scored = current.filter(pl.col("clean") & pl.col("lap_time_s").is_not_null())
+        live_mae = float((scored["prediction"] - scored["lap_time_s"]).abs().mean()) if scored.height else None
+        kind = current.select(family(pl.col("session_type"))).item(0, 0)
+        # a session is compared with its own family: a qualifying session always looks unlike races
+        same = reference.filter(family(pl.col("session_type")) == kind)
+        train_mae = run_metrics.get(f"holdout_mae_clean_{kind}", run_metrics.get("holdout_mae_clean"))
+        result = drift.compare(relative_pace(same if same.height >= MIN_REFERENCE_ROWS else reference),
+                               relative_pace(current), inputs, thresholds, live_mae, train_mae)
+        report = reports_dir / f"{key}.html"
+        tmp = report.with_suffix(".html.tmp")
+        tmp.write_text(result.html)
+        tmp.replace(report)  # a reader never sees half a report
+        done.append(SessionDrift(key, result, report))
+    warehouse.append(path, history_rows(done, version, thresholds))
+    return done
+
+
+def history_rows(done: list[SessionDrift], version: str,
+                 thresholds: drift.DriftThresholds) -> dict[str, pl.DataFrame]:
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    summary, per_feature = [], []
+    for item in done:
+        r = item.result
+        ordered = r.features.filter(pl.col("drifted")).sort("psi", descending=True)["feature"].to_list()
+        summary.append({
+            "session_key": item.session_key, "champion_version": version, "computed_at": now,
+            "laps": r.laps, "features_compared": r.features.height, "features_drifted": len(ordered),
+            "share_drifted": r.share_drifted, "drifted_features": ordered,
+            "live_mae_clean": r.live_mae_clean, "train_mae_clean": r.train_mae_clean,
+            "error_ratio": r.error_ratio, "classification": r.classification,
+            "thresholds": json.dumps(thresholds.model_dump()), "report_path": str(item.report_path),
+        })
+        per_feature.append(r.features.with_columns(
+            pl.lit(item.session_key).alias("session_key"), pl.lit(version).alias("champion_version"),
+            pl.lit(now).alias("computed_at")))
+    history = pl.DataFrame(summary, schema={
+        "session_key": pl.String, "champion_version": pl.String, "computed_at": pl.Datetime("us"),
+        "laps": pl.Int32, "features_compared": pl.Int32, "features_drifted": pl.Int32,
+        "share_drifted": pl.Float64, "drifted_features": pl.List(pl.String),
+        "live_mae_clean": pl.Float64, "train_mae_clean": pl.Float64, "error_ratio": pl.Float64,
+        "classification": pl.String, "thresholds": pl.String, "report_path": pl.String})
+    features = pl.concat(per_feature) if per_feature else pl.DataFrame()
+    return {"drift_history": history, "drift_features": features} if per_feature else {"drift_history": history}

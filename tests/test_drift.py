@@ -1,0 +1,115 @@
+"""Drift reports: Evidently's numbers on real laps, the classification, the Dagster asset with its
+history tables, check and webhook alert."""
+
+import json
+import threading
+from pathlib import Path
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from f1_core import drift, settings, warehouse
+from f1_core.model import relative_pace
+from f1_core.training import load_warehouse, training_frame
+from tests.test_training import fill_warehouse
+
+
+@pytest.fixture(scope="module")
+def frame(tmp_path_factory):
+    path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
+    fill_warehouse(path, rounds=range(1, 6))
+    return relative_pace(training_frame(*load_warehouse(path)))
+
+
+INPUTS = ["tyre_life", "prev_lap_time_s", "rolling_clean_mean_s", "fuel_kg", "air_temp_change_c",
+          "degradation_s_per_lap", "stint"]
+
+
+def test_a_session_like_its_reference_does_not_drift_and_a_shifted_one_does(frame):
+    reference = frame.filter(pl.col("event") != "2023-05")
+    current = frame.filter(pl.col("event") == "2023-05")
+    thresholds = drift.DriftThresholds(share_drifted=0.5)
+    same = drift.compare(reference, current, INPUTS, thresholds, live_mae_clean=0.5, train_mae_clean=0.5)
+    assert set(same.features["feature"]) == set(INPUTS)
+    assert same.features.filter(pl.col("feature") == "prev_lap_time_s")["ks_p_value"][0] is not None
+    assert same.features.filter(pl.col("feature") == "tyre_life")["ks_p_value"][0] is None  # not pace
+    assert same.classification == "none", same.features
+    # tyres three times older and every pace input two seconds off: the inputs moved
+    shifted = current.with_columns(pl.col("tyre_life") * 3, pl.col("stint") + 2,
+                                   *(pl.col(n) + 2.0 for n in ("prev_lap_time_s", "rolling_clean_mean_s",
+                                                               "degradation_s_per_lap", "fuel_kg")))
+    moved = drift.compare(reference, shifted, INPUTS, thresholds, live_mae_clean=0.5, train_mae_clean=0.5)
+    assert moved.classification == "data"
+    assert {"tyre_life", "prev_lap_time_s"} <= set(moved.drifted_features)
+    assert moved.features.filter(pl.col("feature") == "tyre_life")["psi"][0] > 0.2
+    assert "<html" in moved.html.lower()
+    assert "tyre_life (PSI" in drift.describe("s", moved)
+
+
+@pytest.mark.parametrize("share,ratio,laps,expected", [
+    (0.1, 1.0, 500, "none"), (0.7, 1.0, 500, "data"), (0.1, 2.0, 500, "concept"), (0.7, 2.0, 500, "both"),
+    (0.7, 2.0, 10, "none"),  # too few laps to say anything
+])
+def test_classification(share, ratio, laps, expected):
+    result = drift.DriftResult(pl.DataFrame(), share, laps, ratio, 1.0, "", "")
+    assert drift.classify(result, drift.DriftThresholds()) == expected
+
+
+class Webhook(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):
+        Webhook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_drift_reports_asset_stores_history_and_alerts(monkeypatch):
+    fill_warehouse(settings.warehouse_path(), rounds=range(1, 6))
+    server = HTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("F1_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    from f1_assets.definitions import defs
+
+    definitions = defs()
+    try:
+        with dg.instance_for_test() as instance:
+            trained = definitions.resolve_job_def("train_model_job").execute_in_process(
+                instance=instance, run_config={"ops": {"lap_time_model": {"config": {"n_estimators": 60, "cv_folds": 2}}}})
+            assert trained.success
+            job = definitions.resolve_job_def("drift_job")
+            first = job.execute_in_process(instance=instance)  # every session, default thresholds
+            sessions = warehouse.query(settings.warehouse_path(), "SELECT session_key FROM sessions")["session_key"]
+            history = warehouse.query(settings.warehouse_path(), "SELECT * FROM drift_history")
+            assert first.success and sorted(history["session_key"]) == sorted(sessions)
+            assert (history["champion_version"] == "1").all() and history["train_mae_clean"].min() > 0
+            features = warehouse.query(settings.warehouse_path(), "SELECT * FROM drift_features")
+            assert features.height == history["features_compared"].sum()
+            for report in history["report_path"]:
+                assert "<html" in Path(report).read_text()[:2000].lower()
+            # a second run finds nothing new to report on
+            again = job.execute_in_process(instance=instance)
+            meta = again.get_asset_materialization_events()[0].materialization.metadata
+            assert meta["sessions"].value == 0
+
+            Webhook.received.clear()
+            session = sessions[0]
+            strict = {"ops": {"drift_reports": {"config": {"sessions": [session], "share_drifted": 0.0}}}}
+            flagged = job.execute_in_process(instance=instance, run_config=strict)
+            check = [e.asset_check_evaluation_data for e in flagged.all_events
+                     if e.event_type_value == "ASSET_CHECK_EVALUATION"][0]
+            assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+            assert session in check.metadata["drifted_sessions"].value
+            assert len(Webhook.received) == 1
+            alert = Webhook.received[0]
+            assert alert["kind"] == "drift" and alert["details"]["session_key"] == session
+            assert alert["details"]["classification"] in ("data", "both") and session in alert["text"]
+            assert "PSI" in alert["text"] and alert["details"]["drifted_features"]
+    finally:
+        server.shutdown()
+        server.server_close()
