@@ -102,3 +102,60 @@ def history_rows(done: list[SessionDrift], version: str,
         "classification": pl.String, "thresholds": pl.String, "report_path": pl.String})
     features = pl.concat(per_feature) if per_feature else pl.DataFrame()
     return {"drift_history": history, "drift_features": features} if per_feature else {"drift_history": history}
+
+
+def predicted_sessions(predictions: pl.DataFrame, sessions: pl.DataFrame) -> list[str]:
+    """The session keys the logged predictions are about."""
+    asked = predictions.select(pl.col("season").cast(pl.Int64), "event", "session").unique()
+    return sessions.with_columns(pl.col("season").cast(pl.Int64)).join(
+        asked, left_on=["season", "event_name", "session_name"], right_on=["season", "event", "session"]
+    )["session_key"].to_list()
+
+
+def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """The service's logged predictions next to the laps as they were observed (one row per
+    session, driver, lap and model version: the latest prediction when a lap was asked twice)."""
+    from f1_core.features import clean_lap
+
+    if predictions.height == 0:
+        return pl.DataFrame(schema=LIVE_SCHEMA)
+    keys = sessions.select("session_key", pl.col("season").cast(pl.Int64), pl.col("event_name").alias("event"),
+                           pl.col("session_name").alias("session"))
+    observed = laps.select("session_key", "driver", pl.col("lap_number").cast(pl.Int64), "compound",
+                           pl.col("lap_time_s").alias("observed"), clean_lap().alias("clean"))
+    return (
+        predictions.filter(~pl.col("degraded") & pl.col("model_version").is_not_null())
+        .with_columns(pl.col("season").cast(pl.Int64), pl.col("lap_number").cast(pl.Int64))
+        .sort("logged_at")
+        .unique(["season", "event", "session", "driver", "lap_number", "model_version"], keep="last")
+        .join(keys, on=["season", "event", "session"], how="inner")
+        .join(observed, on=["session_key", "driver", "lap_number"], how="inner")
+        .filter(pl.col("observed").is_not_null())
+        .select(
+            "session_key", "driver", "lap_number", "compound", pl.col("model_version").cast(pl.String),
+            pl.col("lap_time").alias("prediction"), "lower", "upper", "observed", "clean",
+            (pl.col("lap_time") - pl.col("observed")).abs().alias("abs_error"),
+            ((pl.col("observed") >= pl.col("lower")) & (pl.col("observed") <= pl.col("upper"))).alias("covered"),
+            pl.col("logged_at").cast(pl.String),
+        )
+        .cast(LIVE_SCHEMA)
+        .sort("session_key", "driver", "lap_number", "model_version")
+    )
+
+
+LIVE_SCHEMA = {"session_key": pl.String, "driver": pl.String, "lap_number": pl.Int64, "compound": pl.String,
+               "model_version": pl.String, "prediction": pl.Float64, "lower": pl.Float64, "upper": pl.Float64,
+               "observed": pl.Float64, "clean": pl.Boolean, "abs_error": pl.Float64, "covered": pl.Boolean,
+               "logged_at": pl.String}
+
+# live MAE per session, driver, compound and model version (DuckDB GROUPING SETS over live_predictions)
+LIVE_ACCURACY_SQL = """
+SELECT session_key, driver, compound, model_version,
+       count(*) AS laps, count(*) FILTER (WHERE clean) AS clean_laps,
+       avg(abs_error) AS mae_all, avg(abs_error) FILTER (WHERE clean) AS mae_clean,
+       avg(covered::INTEGER) FILTER (WHERE clean) AS coverage_clean
+FROM live_predictions
+GROUP BY GROUPING SETS ((session_key, model_version), (session_key, driver, model_version),
+                        (session_key, compound, model_version), (model_version))
+ORDER BY session_key NULLS FIRST, model_version, driver NULLS FIRST, compound NULLS FIRST
+"""

@@ -55,3 +55,29 @@ def drift_reports(context: dg.AssetExecutionContext, config: DriftConfig, wareho
         "reports": preview(summary, rows=50),
         **({"latest_report": dg.MetadataValue.path(str(done[-1].report_path))} if done else {}),
     })
+
+
+@dg.asset(group_name="monitoring", kinds={"polars", "duckdb"}, deps=WAREHOUSE_INPUTS, pool="duckdb_warehouse",
+          automation_condition=dg.AutomationCondition.eager())
+def live_accuracy(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The service's prediction log joined with the observed laps: `live_predictions` (one row per
+    predicted lap) and `live_accuracy` (live MAE on clean and all laps, and interval coverage, per
+    session, driver, compound and model version). Refreshed whenever laps land."""
+    from f1_core import monitoring, prediction_log
+
+    predictions = prediction_log.read(settings.prediction_log_dir())
+    joined = pl.DataFrame(schema=monitoring.LIVE_SCHEMA)
+    if predictions.height:
+        sessions = warehouse.query("SELECT * FROM sessions")
+        laps = warehouse.query("SELECT * FROM laps WHERE session_key IN (SELECT unnest(?))",
+                               [monitoring.predicted_sessions(predictions, sessions)])
+        joined = monitoring.live_predictions(predictions, laps, sessions)
+    warehouse.replace_table("live_predictions", joined, "The service's predictions next to the observed laps.")
+    accuracy = warehouse.query(monitoring.LIVE_ACCURACY_SQL)
+    warehouse.replace_table("live_accuracy", accuracy, "Live MAE per session, driver, compound and model version.")
+    overall = accuracy.filter(pl.col("session_key").is_null())
+    return dg.MaterializeResult(metadata={
+        "predicted_laps": joined.height,
+        "by_model_version": preview(overall.select("model_version", "laps", "clean_laps", "mae_clean",
+                                                   "coverage_clean")),
+    })

@@ -1,0 +1,60 @@
+"""Live accuracy: the service's prediction log joined with the laps as observed."""
+
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from f1_assets.defs.monitoring.assets import live_accuracy
+from f1_assets.defs.warehouse.resources import WarehouseResource
+from f1_core import settings, warehouse
+from f1_core.prediction_log import PredictionLog
+from tests.test_training import fill_warehouse
+
+
+def logged(laps: pl.DataFrame, version: str, offset: float, width: float, when: datetime, degraded=False):
+    return laps.select(
+        pl.lit(when.isoformat()).alias("logged_at"), pl.lit(2023).alias("season"),
+        pl.lit("Bahrain Grand Prix").alias("event"), pl.lit("Race").alias("session"), "driver", "lap_number",
+        (pl.col("lap_time_s") + offset).alias("lap_time"), (pl.col("lap_time_s") + offset - width).alias("lower"),
+        (pl.col("lap_time_s") + offset + width).alias("upper"), pl.lit(version).alias("model_version"),
+        pl.lit(degraded).alias("degraded"))
+
+
+def test_live_mae_per_model_version_session_driver_and_compound():
+    fill_warehouse(settings.warehouse_path(), rounds=[1])
+    laps = warehouse.query(settings.warehouse_path(), "SELECT * FROM laps WHERE driver IN ('VER', 'HAM') "
+                                                      "AND lap_number BETWEEN 2 AND 20 AND lap_time_s IS NOT NULL")
+    now = datetime.now(timezone.utc)
+    log = PredictionLog(settings.prediction_log_dir())
+    # v1 asked twice for VER's lap 5: the later answer counts
+    log.append(logged(laps.filter((pl.col("driver") == "VER") & (pl.col("lap_number") == 5)), "1", 50.0, 0.5,
+                      now - timedelta(minutes=1)))
+    log.append(logged(laps, "1", 1.0, 0.5, now))
+    log.append(logged(laps.filter(pl.col("lap_number") <= 10), "2", -2.0, 3.0, now))
+    log.append(logged(laps, "", 0.0, 0.0, now, degraded=True).with_columns(pl.lit(None, pl.String).alias("model_version")))
+    log.close()
+
+    result = dg.materialize([live_accuracy], resources={"warehouse": WarehouseResource()})
+    assert result.success
+    rows = warehouse.query(settings.warehouse_path(), "SELECT * FROM live_predictions")
+    assert rows.height == laps.height + laps.filter(pl.col("lap_number") <= 10).height  # no duplicate, no degraded
+    accuracy = warehouse.query(settings.warehouse_path(), "SELECT * FROM live_accuracy")
+    overall = {r["model_version"]: r for r in accuracy.filter(pl.col("session_key").is_null()).iter_rows(named=True)}
+    assert overall["1"]["mae_all"] == pytest.approx(1.0) and overall["1"]["coverage_clean"] == 0.0
+    assert overall["2"]["mae_all"] == pytest.approx(2.0) and overall["2"]["coverage_clean"] == 1.0
+    assert overall["1"]["laps"] == laps.height
+    per_driver = accuracy.filter(pl.col("driver").is_not_null() & (pl.col("model_version") == "1"))
+    assert sorted(per_driver["driver"]) == ["HAM", "VER"]
+    per_compound = accuracy.filter(pl.col("compound").is_not_null())
+    assert set(per_compound["compound"]) == set(laps["compound"].drop_nulls())
+    clean = laps.filter((pl.col("track_status") == "1") & pl.col("pit_in_time_s").is_null()
+                        & pl.col("pit_out_time_s").is_null() & ~pl.col("deleted") & pl.col("is_accurate"))
+    assert overall["1"]["clean_laps"] == clean.height
+
+
+def test_with_no_prediction_logged_the_tables_are_empty_not_missing():
+    fill_warehouse(settings.warehouse_path(), rounds=[1])
+    assert dg.materialize([live_accuracy], resources={"warehouse": WarehouseResource()}).success
+    assert warehouse.query(settings.warehouse_path(), "SELECT count(*) AS n FROM live_predictions")["n"][0] == 0
