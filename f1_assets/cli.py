@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -166,6 +167,71 @@ def drift(sessions: tuple[str, ...]) -> None:
 
     if not _drift(_instance(), load_defs().resolve_job_def("drift_job"), sessions):
         sys.exit(1)
+
+
+@main.command()
+@click.argument("session")
+@click.option("--archive", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=lambda: settings.archive_dir(), help="A folder in the layout of ../shared/f1data/archive.")
+@click.option("--speed", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Session seconds per wall-clock second.")
+@click.option("--url", default="http://127.0.0.1:3001", show_default=True, help="The prediction service.")
+@click.option("--api-key", envvar="F1_API_KEY", required=True, help="A viewer key (or F1_API_KEY).")
+@click.option("--ingest-every", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Wall-clock seconds between ingestions of the landed laps.")
+@click.option("--max-laps", type=click.IntRange(min=1), default=None, help="Stop after this many laps.")
+def replay(session: str, archive: Path, speed: float, url: str, api_key: str, ingest_every: float,
+           max_laps: int | None) -> None:
+    """Play an archived SESSION lap by lap: predictions from the service as laps start, laps
+    landing in $F1_LIVE_DIR and ingested as they end."""
+    import httpx
+
+    from f1_assets.definitions import defs as load_defs
+    from f1_core import replay as playback
+
+    try:
+        ref, raw = playback.load(archive, session)
+    except KeyError as exc:
+        raise click.BadParameter(exc.args[0], param_hint="SESSION") from None
+    instance, job = _instance(), load_defs().resolve_job_def("ingest_session_job")
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
+    last_ingest = [time.monotonic()]
+
+    def predict(requests):
+        answers = []
+        for start in range(0, len(requests), 1000):
+            answer = client.post("/predict", json={"laps": requests[start:start + 1000]})
+            answer.raise_for_status()
+            answers += answer.json()
+        return answers
+
+    def ingest(state, force=False):
+        if force or time.monotonic() - last_ingest[0] >= ingest_every:
+            _ingest_quietly(instance, job, ref.key)
+            last_ingest[0] = time.monotonic()
+
+    def progress(state):
+        mae = "-" if state.live_mae is None else f"{state.live_mae:.3f} s"
+        click.echo(f"\rlaps {state.laps_played}/{state.laps_total}  predicted {state.predicted}  "
+                   f"live MAE {mae}  model v{state.model_version or '-'}  failed requests "
+                   f"{state.failed_requests}   ", nl=False)
+
+    click.echo(f"replaying {ref.key} at {speed:g}x into {settings.live_dir()}")
+    with client:
+        state = playback.replay(ref, raw, settings.live_dir(), predict, speed=speed, on_progress=progress,
+                                on_landed=ingest, max_laps=max_laps)
+    ingest(state, force=True)
+    click.echo("\ndone")
+
+
+def _ingest_quietly(instance, job, key: str) -> None:
+    from f1_assets.defs.ingestion.partitions import session_partitions
+
+    if key not in instance.get_dynamic_partitions(session_partitions.name):
+        instance.add_dynamic_partitions(session_partitions.name, [key])
+    result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET)
+    if not result.success:
+        _print_failure(result)
 
 
 @main.command()

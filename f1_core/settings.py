@@ -4,7 +4,8 @@
 |-----------------------|--------------------------------------------------------------|
 | F1_DATA_DIR           | <project>/data                                               |
 | F1_WAREHOUSE          | $F1_DATA_DIR/warehouse.duckdb                                |
-| F1_SOURCES            | archive,fastf1-cache when ../shared/f1data exists, else fastf1 |
+| F1_SOURCES            | live,archive,fastf1-cache when ../shared/f1data exists, else live,fastf1 |
+| F1_LIVE_DIR           | $F1_DATA_DIR/live (sessions landing lap by lap, archive layout) |
 | F1_ARCHIVE_DIR        | ../shared/f1data/archive                                     |
 | F1_HTTP_CACHE_DIR     | ../shared/f1data/livetiming/http_cache                       |
 | F1_FASTF1_CACHE_DIR   | $F1_DATA_DIR/fastf1_cache                                    |
@@ -25,7 +26,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_F1DATA = PROJECT_ROOT.parent / "shared" / "f1data"
-SOURCE_NAMES = ("archive", "fastf1-cache", "fastf1")
+SOURCE_NAMES = ("live", "archive", "fastf1-cache", "fastf1")
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -56,7 +57,7 @@ def fastf1_cache_dir() -> Path:
 def source_names() -> list[str]:
     value = os.environ.get("F1_SOURCES")
     if value is None:
-        return ["archive", "fastf1-cache"] if SHARED_F1DATA.is_dir() else ["fastf1"]
+        return ["live", "archive", "fastf1-cache"] if SHARED_F1DATA.is_dir() else ["live", "fastf1"]
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in SOURCE_NAMES]
     if unknown or not names:
@@ -117,3 +118,7 @@ def drift_reports_dir() -> Path:
 
 def alert_webhook_url() -> str | None:
     return os.environ.get("F1_ALERT_WEBHOOK_URL") or None
+
+
+def live_dir() -> Path:
+    return _env_path("F1_LIVE_DIR", data_dir() / "live")

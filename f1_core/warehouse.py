@@ -28,7 +28,7 @@ TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
         ("session_name", "VARCHAR NOT NULL", "FastF1 session name, e.g. Race, Sprint Shootout"),
         ("session_type", "VARCHAR NOT NULL", "practice, qualifying, sprint_qualifying, sprint or race"),
         ("event_date", "DATE", "date of the event's main race"),
-        ("source", "VARCHAR NOT NULL", "archive, fastf1-cache or fastf1"),
+        ("source", "VARCHAR NOT NULL", "live, archive, fastf1-cache or fastf1"),
         ("data_version", "VARCHAR NOT NULL", "hash of the raw tables the source delivered"),
         ("laps_in_source", "INTEGER NOT NULL", "laps the source delivered"),
         ("laps_loaded", "INTEGER NOT NULL", "laps in the laps table (source minus quarantined)"),

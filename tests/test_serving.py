@@ -23,7 +23,12 @@ from f1_core.sources.archive import ArchiveSource
 from f1_core.standardize import standardize
 from f1_core.training import load_warehouse, train_and_evaluate, training_frame
 from f1_serving.local import LocalService
-from tests.conftest import ARCHIVE
+import dagster as dg
+
+from f1_assets.defs.monitoring.assets import live_accuracy
+from f1_assets.defs.warehouse.resources import WarehouseResource
+from f1_core import warehouse
+from tests.conftest import ARCHIVE, copy_archive
 from tests.test_training import SMALL, fill_warehouse, register
 
 SPAIN_2023 = "2023-07-spanish-grand-prix-race"  # not among the training races (rounds 1-6)
@@ -318,3 +323,39 @@ def test_with_no_model_the_service_answers_degraded_from_the_baseline(tmp_path, 
     assert first == {"lap_time": None, "lower": None, "upper": None, "model_version": None, "degraded": True}
     previous = spain.laps.filter((pl.col("driver") == "VER") & (pl.col("lap_number") == 29))["lap_time_s"][0]
     assert thirtieth["degraded"] is True and thirtieth["lap_time"] == pytest.approx(previous)
+
+
+def test_replay_plays_a_session_through_the_service_into_the_warehouse(service, spain, tmp_path, monkeypatch):
+    """`f1 replay` on a copy of the archive: predictions from the service as laps start, source
+    rows landing in the live folder as they end, ingested by the pipeline (source `live`), and
+    the live accuracy computed from the prediction log."""
+    from f1_assets.cli import main
+
+    archive = copy_archive(tmp_path / "archive", [SPAIN_2023])
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+    monkeypatch.setenv("F1_API_KEY", service.keys["viewer"])
+    played = CliRunner().invoke(main, ["replay", SPAIN_2023, "--archive", str(archive), "--speed", "5000",
+                                       "--url", service.url, "--max-laps", "150", "--ingest-every", "1"])
+    assert played.exit_code == 0, played.output
+    last = played.output.split("\r")[-1]
+    assert "laps 150/150" in last and "failed requests 0" in last
+    champion = registry.version_of(registry.CHAMPION)
+    assert f"model v{champion}" in last
+    landed = (settings.live_dir() / "2023/07_spanish-grand-prix/race/laps.csv").read_text().splitlines()
+    assert len(landed) == 151  # header and the laps that ended
+    session = warehouse.query(settings.warehouse_path(),
+                              "SELECT source, laps_loaded FROM sessions WHERE session_key = ?", [SPAIN_2023])
+    assert session.rows() == [("live", 150)]
+    dg.materialize([live_accuracy], resources={"warehouse": WarehouseResource()})
+    accuracy = warehouse.query(settings.warehouse_path(), "SELECT * FROM live_accuracy WHERE session_key = ? "
+                               "AND driver IS NULL AND compound IS NULL AND model_version = ?", [SPAIN_2023, champion])
+    assert accuracy["laps"][0] >= 100 and 0 < accuracy["mae_all"][0] < 5
+
+
+def test_replay_names_a_session_the_archive_does_not_have(service, monkeypatch):
+    from f1_assets.cli import main
+
+    monkeypatch.setenv("F1_API_KEY", service.keys["viewer"])
+    played = CliRunner().invoke(main, ["replay", "2031-01-nowhere-race", "--url", service.url])
+    assert played.exit_code == 2 and "2031-01-nowhere-race is not in" in played.output

@@ -24,6 +24,10 @@ def build_source(name: str) -> SessionSource:
         from f1_core.sources.archive import ArchiveSource
 
         return ArchiveSource(settings.archive_dir())
+    if name == "live":
+        from f1_core.sources.archive import LiveSource
+
+        return LiveSource(settings.live_dir())
     from f1_core.sources.fastf1_source import FastF1Source
 
     if name == "fastf1-cache":

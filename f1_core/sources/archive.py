@@ -65,3 +65,16 @@ class ArchiveSource:
             laps_path=str(laps_path),
             weather_path=str(weather_path) if weather is not None else None,
         )
+
+
+class LiveSource(ArchiveSource):
+    """Sessions landing lap by lap (`f1 replay`, or a live-timing client) in the archive's layout
+    under $F1_LIVE_DIR. First among the sources: a session's live copy is the one ingested.
+    An empty folder is an empty catalogue, not an error."""
+
+    name = "live"
+
+    def catalog(self, seasons: list[int] | None = None) -> list[SessionRef]:
+        if not (self.root / "manifest.csv").is_file():
+            return []
+        return super().catalog(seasons)
