@@ -137,6 +137,10 @@ def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl
             (pl.col("lap_time") - pl.col("observed")).abs().alias("abs_error"),
             ((pl.col("observed") >= pl.col("lower")) & (pl.col("observed") <= pl.col("upper"))).alias("covered"),
             pl.col("logged_at").cast(pl.String),
+            pl.col("shadow_lap_time").alias("shadow_prediction") if "shadow_lap_time" in predictions.columns
+            else pl.lit(None, pl.Float64).alias("shadow_prediction"),
+            pl.col("shadow_version").cast(pl.String) if "shadow_version" in predictions.columns
+            else pl.lit(None, pl.String).alias("shadow_version"),
         )
         .cast(LIVE_SCHEMA)
         .sort("session_key", "driver", "lap_number", "model_version")
@@ -146,7 +150,7 @@ def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl
 LIVE_SCHEMA = {"session_key": pl.String, "driver": pl.String, "lap_number": pl.Int64, "compound": pl.String,
                "model_version": pl.String, "prediction": pl.Float64, "lower": pl.Float64, "upper": pl.Float64,
                "observed": pl.Float64, "clean": pl.Boolean, "abs_error": pl.Float64, "covered": pl.Boolean,
-               "logged_at": pl.String}
+               "logged_at": pl.String, "shadow_prediction": pl.Float64, "shadow_version": pl.String}
 
 # live MAE per session, driver, compound and model version (DuckDB GROUPING SETS over live_predictions)
 LIVE_ACCURACY_SQL = """
@@ -159,3 +163,26 @@ GROUP BY GROUPING SETS ((session_key, model_version), (session_key, driver, mode
                         (session_key, compound, model_version), (model_version))
 ORDER BY session_key NULLS FIRST, model_version, driver NULLS FIRST, compound NULLS FIRST
 """
+
+
+@dataclass
+class Watch:
+    """A new champion judged on live clean laps against the previous champion's shadow
+    predictions of the same laps."""
+
+    laps: int
+    mae_champion: float | None
+    mae_shadow: float | None
+    verdict: str  # watching (too few laps yet), passed, rollback
+
+
+def watch(live: pl.DataFrame, champion: str, previous: str, laps_needed: int, margin: float) -> Watch:
+    rows = live.filter((pl.col("model_version") == champion) & (pl.col("shadow_version") == previous)
+                       & pl.col("clean") & pl.col("shadow_prediction").is_not_null())
+    if rows.height == 0:
+        return Watch(0, None, None, "watching")
+    ours = float(rows["abs_error"].mean())
+    theirs = float((rows["shadow_prediction"] - rows["observed"]).abs().mean())
+    if rows.height < laps_needed:
+        return Watch(rows.height, ours, theirs, "watching")
+    return Watch(rows.height, ours, theirs, "rollback" if ours > theirs * (1 + margin) else "passed")

@@ -229,6 +229,12 @@ def _set_champion(version: str) -> None:
     mlflow_client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
 
 
+def previous_champion() -> str | None:
+    """The champion before the current one (what a rollback would restore), None if there is none."""
+    history = [str(v) for v in _history()] if version_of(CHAMPION) else []
+    return history[-2] if len(history) >= 2 and history[-1] == version_of(CHAMPION) else None
+
+
 def rollback() -> tuple[str, str]:
     """Restores the previous champion. Returns (demoted version, restored version)."""
     history = [str(v) for v in _history()]

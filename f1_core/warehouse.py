@@ -241,6 +241,6 @@ def replace_table(path: str | Path, table: str, frame: pl.DataFrame, comment: st
             raise
 
 
-def query(path: str | Path, sql: str, params: list | None = None) -> pl.DataFrame:
-    with connect(path, read_only=True) as con:
+def query(path: str | Path, sql: str, params: list | None = None, wait_seconds: float = 120.0) -> pl.DataFrame:
+    with connect(path, read_only=True, wait_seconds=wait_seconds) as con:
         return con.execute(sql, params or []).pl()

@@ -24,6 +24,10 @@ class LoadedModel:
     version: str
     model: SessionFamilyModel
     card: dict
+    # the champion before this one, predicting the same laps in the shadow so a promotion can be
+    # judged on live laps (and rolled back); not loadable or none: None
+    shadow_version: str | None = None
+    shadow: SessionFamilyModel | None = None
 
 
 class Champion:
@@ -61,7 +65,8 @@ class Champion:
             if not force and failed_at is not None and time.monotonic() - failed_at < self.retry_seconds:
                 return current
             try:
-                loaded = LoadedModel(version, registry.load(version), registry.model_card(version))
+                loaded = LoadedModel(version, registry.load(version), registry.model_card(version),
+                                     *self._shadow(current))
             except Exception as exc:
                 self._failed[version] = time.monotonic()
                 self._error(f"champion v{version} failed to load, still serving "
@@ -73,6 +78,18 @@ class Champion:
             logger.info("now serving champion v%s (was %s)", version,
                         f"v{current.version}" if current else "no model")
             return loaded
+
+    def _shadow(self, current: LoadedModel | None) -> tuple[str | None, SessionFamilyModel | None]:
+        try:
+            previous = registry.previous_champion()
+            if previous is None:
+                return None, None
+            if current is not None and current.version == previous:
+                return previous, current.model
+            return previous, registry.load(previous)
+        except Exception as exc:  # serving the champion matters more than its shadow
+            logger.error("previous champion not loaded as shadow: %r", exc)
+            return None, None
 
     def _error(self, message: str) -> None:
         self.last_error = message

@@ -141,6 +141,8 @@ class LapTimeService:
                                           pl.lit(degraded).alias("degraded"))
         self.predictions.labels(version or "none", str(degraded).lower()).inc(len(laps))
         self.version_gauge.set(int(version) if version else 0)
+        shadow = (loaded.shadow.predict(features)["lap_time"] if loaded and loaded.shadow
+                  else pl.Series([None] * len(laps), dtype=pl.Float64))
         self.log.append(pl.concat([
             pl.DataFrame({
                 "logged_at": [datetime.now(timezone.utc).isoformat()] * len(laps),
@@ -148,7 +150,11 @@ class LapTimeService:
                 "season": [lap.season for lap in laps], "event": [lap.event for lap in laps],
                 "session": [lap.session for lap in laps], "driver": [lap.driver for lap in laps],
             }),
-            features.select(FEATURES), predictions], how="horizontal"))
+            features.select(FEATURES), predictions,
+            pl.DataFrame({"shadow_lap_time": shadow,
+                          "shadow_version": [loaded.shadow_version if loaded else None] * len(laps)},
+                         schema={"shadow_lap_time": pl.Float64, "shadow_version": pl.String}),
+        ], how="horizontal"))
         return predictions.to_dicts()
 
 

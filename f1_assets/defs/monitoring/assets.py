@@ -81,3 +81,43 @@ def live_accuracy(warehouse: WarehouseResource) -> dg.MaterializeResult:
         "by_model_version": preview(overall.select("model_version", "laps", "clean_laps", "mae_clean",
                                                    "coverage_clean")),
     })
+
+
+class WatchConfig(dg.Config):
+    """After a promotion, the new champion is judged on `laps` live clean laps against the
+    previous champion's shadow predictions of the same laps; worse by more than `margin` (a share
+    of the previous champion's MAE) and it is rolled back."""
+
+    laps: int = 200
+    margin: float = 0.05
+
+
+@dg.asset(group_name="monitoring", kinds={"mlflow"}, deps=["live_accuracy"],
+          automation_condition=dg.AutomationCondition.eager())
+def champion_watch(context: dg.AssetExecutionContext, config: WatchConfig, warehouse: WarehouseResource,
+                   alerts: AlertResource) -> dg.MaterializeResult:
+    """The newest promotion on live laps: watching, passed, or rolled back (with an alert)."""
+    from f1_core import monitoring, registry
+
+    champion, previous = registry.version_of(registry.CHAMPION), registry.previous_champion()
+    if champion is None or previous is None:
+        return dg.MaterializeResult(metadata={"verdict": "nothing to watch", "champion": champion or "none"})
+    judged = registry.client().get_model_version(registry.MODEL_NAME, champion).tags.get("live_watch")
+    if judged:
+        return dg.MaterializeResult(metadata={"verdict": f"already {judged}", "champion": champion})
+    live = warehouse.query("SELECT * FROM live_predictions")
+    result = monitoring.watch(live, champion, previous, config.laps, config.margin)
+    if result.verdict == "rollback":
+        demoted, restored = registry.rollback()
+        text = (f"champion v{demoted} rolled back to v{restored}: clean-lap MAE {result.mae_champion:.3f} s "
+                f"on {result.laps} live laps vs {result.mae_shadow:.3f} s for v{restored} on the same laps "
+                f"(margin {config.margin:.0%})")
+        alerts.send("rollback", text, {"demoted": demoted, "restored": restored, "laps": result.laps,
+                                       "mae_champion": result.mae_champion, "mae_previous": result.mae_shadow})
+    if result.verdict in ("passed", "rollback"):
+        registry.client().set_model_version_tag(registry.MODEL_NAME, champion, "live_watch", result.verdict)
+    context.log.info(f"champion v{champion} vs v{previous}: {result}")
+    return dg.MaterializeResult(metadata={
+        "champion": champion, "previous": previous, "verdict": result.verdict, "laps": result.laps,
+        "mae_champion": result.mae_champion, "mae_previous": result.mae_shadow,
+    })

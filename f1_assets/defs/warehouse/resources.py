@@ -16,8 +16,8 @@ class WarehouseResource(dg.ConfigurableResource):
     def replace_table(self, table: str, frame: pl.DataFrame, comment: str) -> None:
         warehouse.replace_table(self.path, table, frame, comment)
 
-    def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
-        return warehouse.query(self.path, sql, params)
+    def query(self, sql: str, params: list | None = None, wait_seconds: float = 120.0) -> pl.DataFrame:
+        return warehouse.query(self.path, sql, params, wait_seconds)
 
 
 @dg.definitions
