@@ -28,14 +28,16 @@ class SessionDrift:
     report_path: Path
 
 
-def sessions_without_report(path: Path | str, version: str) -> list[str]:
-    """Warehouse sessions that have no drift report against champion `version` yet."""
+def sessions_to_report(path: Path | str, version: str) -> list[str]:
+    """Warehouse sessions with no drift report against champion `version`, or written again since
+    their last one (a live session whose laps keep landing)."""
     with warehouse.connect(path) as con:
         warehouse.create_tables(con)
-        rows = con.execute(
-            "SELECT session_key FROM sessions WHERE session_key NOT IN "
-            "(SELECT session_key FROM drift_history WHERE champion_version = ?) ORDER BY session_key",
-            [version]).fetchall()
+        rows = con.execute("""
+            SELECT s.session_key FROM sessions s
+            LEFT JOIN (SELECT session_key, max(computed_at) AS last FROM drift_history
+                       WHERE champion_version = ? GROUP BY 1) d USING (session_key)
+            WHERE d.last IS NULL OR s.ingested_at > d.last ORDER BY s.session_key""", [version]).fetchall()
     return [row[0] for row in rows]
 
 

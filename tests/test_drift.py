@@ -96,6 +96,11 @@ def test_drift_reports_asset_stores_history_and_alerts(monkeypatch):
             again = job.execute_in_process(instance=instance)
             meta = again.get_asset_materialization_events()[0].materialization.metadata
             assert meta["sessions"].value == 0
+            # a session written again (laps landing live) is reported again, alone
+            fill_warehouse(settings.warehouse_path(), rounds=[1])
+            refreshed = job.execute_in_process(instance=instance)
+            meta = refreshed.get_asset_materialization_events()[0].materialization.metadata
+            assert meta["sessions"].value == 1 and "bahrain" in meta["reports"].value
 
             Webhook.received.clear()
             session = sessions[0]

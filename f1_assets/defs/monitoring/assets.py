@@ -12,13 +12,14 @@ WAREHOUSE_INPUTS = [dg.AssetKey(["warehouse", t]) for t in ("laps", "sessions", 
 
 class DriftConfig(dg.Config, DriftThresholds):
     """Drift thresholds (f1_core.drift explains the defaults) and which sessions to report on:
-    none named means every session that has no report against the current champion yet."""
+    none named means every session with no report against the current champion, or written
+    again since its last one."""
 
     sessions: list[str] = []
 
 
 @dg.asset(group_name="monitoring", kinds={"evidently", "duckdb"}, deps=[*WAREHOUSE_INPUTS, "champion_model"],
-          pool="duckdb_warehouse")
+          pool="duckdb_warehouse", automation_condition=dg.AutomationCondition.eager())
 def drift_reports(context: dg.AssetExecutionContext, config: DriftConfig, warehouse: WarehouseResource,
                   alerts: AlertResource) -> dg.MaterializeResult:
     """Each session against the champion's training reference (Evidently: PSI, Jensen-Shannon,
@@ -31,7 +32,7 @@ def drift_reports(context: dg.AssetExecutionContext, config: DriftConfig, wareho
     if version is None:
         context.log.warning("no champion yet: nothing to measure drift against")
         return dg.MaterializeResult(metadata={"champion_version": "none", "sessions": 0})
-    keys = config.sessions or monitoring.sessions_without_report(warehouse.path, version)
+    keys = config.sessions or monitoring.sessions_to_report(warehouse.path, version)
     thresholds = DriftThresholds(**{k: getattr(config, k) for k in DriftThresholds.model_fields})
     done = monitoring.session_drift(warehouse.path, keys, version, thresholds, settings.drift_reports_dir())
     for item in done:
