@@ -169,7 +169,12 @@ def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae:
                   f"{baseline_mae:.3f} s")
     elif champion == challenger_version:
         promoted, reason = False, "the challenger is already the champion"
+    elif (holdout := _unseen_by(champion, holdout)).height == 0:
+        promoted, reason = False, (f"every holdout event was in champion v{champion}'s training: "
+                                   f"no fair comparison")
     else:
+        # both scored on laps neither trained on (the challenger's holdout grows as data comes)
+        rows[f"challenger v{challenger_version}"] = ours = _score(challenger_model, holdout)
         theirs = rows.setdefault(f"champion v{champion}", _score(load(champion), holdout))
         better = ours["mae_clean"] <= theirs["mae_clean"] * (1 - margin)
         covered = (abs(ours["coverage_clean"] - nominal)
@@ -186,6 +191,14 @@ def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae:
     if promoted:
         _set_champion(challenger_version)
     return Decision(promoted, challenger_version, champion, reason, report)
+
+
+def _unseen_by(version: str, holdout: pl.DataFrame) -> pl.DataFrame:
+    """The holdout laps from events model `version` was not trained on (its run's `train_events`
+    tag; a model without the tag is taken at its word that it saw none)."""
+    run_id = client().get_model_version(MODEL_NAME, version).run_id
+    seen = client().get_run(run_id).data.tags.get("train_events", "") if run_id else ""
+    return holdout.filter(~pl.col("event").is_in([e for e in seen.split(",") if e]))
 
 
 def _score(model: SessionFamilyModel, holdout: pl.DataFrame) -> dict[str, float]:

@@ -1,10 +1,7 @@
 """Drift reports: Evidently's numbers on real laps, the classification, the Dagster asset with its
 history tables, check and webhook alert."""
 
-import json
-import threading
 from pathlib import Path
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import dagster as dg
 import polars as pl
@@ -57,64 +54,45 @@ def test_classification(share, ratio, laps, expected):
     assert drift.classify(result, drift.DriftThresholds()) == expected
 
 
-class Webhook(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):
-        Webhook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-def test_drift_reports_asset_stores_history_and_alerts(monkeypatch):
+def test_drift_reports_asset_stores_history_and_alerts(webhook):
     fill_warehouse(settings.warehouse_path(), rounds=range(1, 6))
-    server = HTTPServer(("127.0.0.1", 0), Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("F1_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
     from f1_assets.definitions import defs
 
     definitions = defs()
-    try:
-        with dg.instance_for_test() as instance:
-            trained = definitions.resolve_job_def("train_model_job").execute_in_process(
-                instance=instance, run_config={"ops": {"lap_time_model": {"config": {"n_estimators": 60, "cv_folds": 2}}}})
-            assert trained.success
-            job = definitions.resolve_job_def("drift_job")
-            first = job.execute_in_process(instance=instance)  # every session, default thresholds
-            sessions = warehouse.query(settings.warehouse_path(), "SELECT session_key FROM sessions")["session_key"]
-            history = warehouse.query(settings.warehouse_path(), "SELECT * FROM drift_history")
-            assert first.success and sorted(history["session_key"]) == sorted(sessions)
-            assert (history["champion_version"] == "1").all() and history["train_mae_clean"].min() > 0
-            features = warehouse.query(settings.warehouse_path(), "SELECT * FROM drift_features")
-            assert features.height == history["features_compared"].sum()
-            for report in history["report_path"]:
-                assert "<html" in Path(report).read_text()[:2000].lower()
-            # a second run finds nothing new to report on
-            again = job.execute_in_process(instance=instance)
-            meta = again.get_asset_materialization_events()[0].materialization.metadata
-            assert meta["sessions"].value == 0
-            # a session written again (laps landing live) is reported again, alone
-            fill_warehouse(settings.warehouse_path(), rounds=[1])
-            refreshed = job.execute_in_process(instance=instance)
-            meta = refreshed.get_asset_materialization_events()[0].materialization.metadata
-            assert meta["sessions"].value == 1 and "bahrain" in meta["reports"].value
+    with dg.instance_for_test() as instance:
+        trained = definitions.resolve_job_def("train_model_job").execute_in_process(
+            instance=instance, run_config={"ops": {"lap_time_model": {"config": {"n_estimators": 60, "cv_folds": 2}}}})
+        assert trained.success
+        job = definitions.resolve_job_def("drift_job")
+        first = job.execute_in_process(instance=instance)  # every session, default thresholds
+        sessions = warehouse.query(settings.warehouse_path(), "SELECT session_key FROM sessions")["session_key"]
+        history = warehouse.query(settings.warehouse_path(), "SELECT * FROM drift_history")
+        assert first.success and sorted(history["session_key"]) == sorted(sessions)
+        assert (history["champion_version"] == "1").all() and history["train_mae_clean"].min() > 0
+        features = warehouse.query(settings.warehouse_path(), "SELECT * FROM drift_features")
+        assert features.height == history["features_compared"].sum()
+        for report in history["report_path"]:
+            assert "<html" in Path(report).read_text()[:2000].lower()
+        # a second run finds nothing new to report on
+        again = job.execute_in_process(instance=instance)
+        meta = again.get_asset_materialization_events()[0].materialization.metadata
+        assert meta["sessions"].value == 0
+        # a session written again (laps landing live) is reported again, alone
+        fill_warehouse(settings.warehouse_path(), rounds=[1])
+        refreshed = job.execute_in_process(instance=instance)
+        meta = refreshed.get_asset_materialization_events()[0].materialization.metadata
+        assert meta["sessions"].value == 1 and "bahrain" in meta["reports"].value
 
-            Webhook.received.clear()
-            session = sessions[0]
-            strict = {"ops": {"drift_reports": {"config": {"sessions": [session], "share_drifted": 0.0}}}}
-            flagged = job.execute_in_process(instance=instance, run_config=strict)
-            check = [e.asset_check_evaluation_data for e in flagged.all_events
-                     if e.event_type_value == "ASSET_CHECK_EVALUATION"][0]
-            assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-            assert session in check.metadata["drifted_sessions"].value
-            assert len(Webhook.received) == 1
-            alert = Webhook.received[0]
-            assert alert["kind"] == "drift" and alert["details"]["session_key"] == session
-            assert alert["details"]["classification"] in ("data", "both") and session in alert["text"]
-            assert "PSI" in alert["text"] and alert["details"]["drifted_features"]
-    finally:
-        server.shutdown()
-        server.server_close()
+        webhook.clear()
+        session = sessions[0]
+        strict = {"ops": {"drift_reports": {"config": {"sessions": [session], "share_drifted": 0.0}}}}
+        flagged = job.execute_in_process(instance=instance, run_config=strict)
+        check = [e.asset_check_evaluation_data for e in flagged.all_events
+                 if e.event_type_value == "ASSET_CHECK_EVALUATION"][0]
+        assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+        assert session in check.metadata["drifted_sessions"].value
+        assert len(webhook) == 1
+        alert = webhook[0]
+        assert alert["kind"] == "drift" and alert["details"]["session_key"] == session
+        assert alert["details"]["classification"] in ("data", "both") and session in alert["text"]
+        assert "PSI" in alert["text"] and alert["details"]["drifted_features"]
