@@ -11,7 +11,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-serve clean
+.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-serve bench-loop clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -54,6 +54,9 @@ bench-accuracy: .venv/.synced
 
 bench-serve: .venv/.synced
 	.venv/bin/python benchmarks/serve_load.py
+
+bench-loop: .venv/.synced
+	.venv/bin/python benchmarks/loop_budget.py
 
 bench-ingest: .venv/.synced
 	.venv/bin/python benchmarks/ingest.py
