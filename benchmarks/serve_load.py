@@ -3,7 +3,9 @@
 Starts the service on a free port (keys and prediction log in a temporary folder, so the
 project's own are untouched), then sends real laps from the warehouse: single-lap requests at
 concurrency 1, 8 and 32 (30 s each, every request a different lap), and 1000-lap batches. The
-load generator (aiohttp, one process) runs on the same machine and shares its cores.
+load generator (aiohttp, one process) runs on the same machine and shares its cores. Beside the
+latencies it prints, from the service's own metrics, the laps predicted together per batch and
+the time a batch and its features took.
 
     .venv/bin/python benchmarks/serve_load.py [--seconds 30]
 """
@@ -82,6 +84,17 @@ async def load(url: str, key: str, bodies: list[dict], concurrency: int, seconds
             "p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95), "p99": np.percentile(ms, 99)}
 
 
+def batch_totals(url: str) -> dict[str, float]:
+    """The service's own counters of batches (Prometheus, summed over its workers)."""
+    wanted = ("f1_batch_laps_sum", "f1_batch_laps_count", "f1_batch_seconds_sum", "f1_feature_seconds_sum")
+    totals = dict.fromkeys(wanted, 0.0)
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in totals:
+            totals[name] += float(value)
+    return totals
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -101,13 +114,19 @@ def main() -> None:
             singles = [{"laps": [r]} for r in requests]
             asyncio.run(load(service.url, key, singles, 4, 3.0))  # warm-up, not reported
             print(f"{'single-lap requests':<22} {'requests':>8} {'errors':>6} {'req/s':>7} "
-                  f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
+                  f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'laps/batch':>10} {'batch ms':>8} {'features ms':>11}")
             for concurrency in (1, 8, 32):
+                before = batch_totals(service.url)
                 r = asyncio.run(load(service.url, key, singles, concurrency, args.seconds))
+                d = {k: v - before[k] for k, v in batch_totals(service.url).items()}
+                batches = max(d["f1_batch_laps_count"], 1)
                 print(f"{'concurrency ' + str(concurrency):<22} {r['requests']:>8} {r['errors']:>6} "
-                      f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f}")
-            batch = [{"laps": requests[i * 1000 % len(requests):][:1000]} for i in range(args.batches)]
-            batch = [b for b in batch if len(b["laps"]) == 1000]
+                      f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} "
+                      f"{d['f1_batch_laps_sum'] / batches:>10.1f} {d['f1_batch_seconds_sum'] / batches * 1000:>8.1f} "
+                      f"{d['f1_feature_seconds_sum'] / batches * 1000:>11.1f}")
+            # every batch a different window of the real laps, wrapping round
+            batch = [{"laps": [requests[(i * 1000 + j) % len(requests)] for j in range(1000)]}
+                     for i in range(args.batches)]
             times, errors = [], 0
             with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
                 for body in batch:

@@ -48,7 +48,6 @@ def _print_failure(result) -> None:
 
 def _ingest(instance, job, sessions: tuple[str, ...]) -> list[str]:
     """One ingestion run per session; returns the sessions that failed."""
-    from f1_assets.defs.ingestion.partitions import session_partitions
     from f1_assets.defs.ingestion.resources import SessionSourceResource
     from f1_core import warehouse
 
@@ -59,13 +58,10 @@ def _ingest(instance, job, sessions: tuple[str, ...]) -> list[str]:
     unknown = [key for key in keys if key not in catalog]
     if unknown:
         raise click.BadParameter(f"not in any source's catalogue: {', '.join(unknown)}", param_hint="--session")
-    known = set(instance.get_dynamic_partitions(session_partitions.name))
-    instance.add_dynamic_partitions(session_partitions.name, [k for k in keys if k not in known])
     failed: list[str] = []
     started = time.perf_counter()
     for number, key in enumerate(keys, 1):
-        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False,
-                                        run_config=QUIET)
+        result = _ingest_one(instance, job, key)
         click.echo(f"[{number:>3}/{len(keys)}] {key:<55} {'ok' if result.success else 'FAILED'}"
                    f"  (run {result.run_id[:8]})")
         if not result.success:
@@ -207,7 +203,9 @@ def replay(session: str, archive: Path, speed: float, url: str, api_key: str, in
 
     def ingest(state, force=False):
         if force or time.monotonic() - last_ingest[0] >= ingest_every:
-            _ingest_quietly(instance, job, ref.key)
+            result = _ingest_one(instance, job, ref.key)
+            if not result.success:
+                _print_failure(result)
             last_ingest[0] = time.monotonic()
 
     def progress(state):
@@ -224,14 +222,13 @@ def replay(session: str, archive: Path, speed: float, url: str, api_key: str, in
     click.echo("\ndone")
 
 
-def _ingest_quietly(instance, job, key: str) -> None:
+def _ingest_one(instance, job, key: str):
+    """One ingestion run of one session, its partition added if it is new."""
     from f1_assets.defs.ingestion.partitions import session_partitions
 
-    if key not in instance.get_dynamic_partitions(session_partitions.name):
+    if not instance.has_dynamic_partition(session_partitions.name, key):
         instance.add_dynamic_partitions(session_partitions.name, [key])
-    result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET)
-    if not result.success:
-        _print_failure(result)
+    return job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET)
 
 
 @main.command()

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 from pydantic import BaseModel
@@ -110,7 +109,7 @@ def compare(reference: pl.DataFrame, current: pl.DataFrame, inputs: list[str],
     share = features["drifted"].mean() if features.height else 0.0
     laps = int(current["clean"].sum()) if "clean" in current.columns else current.height
     result = DriftResult(features, float(share or 0.0), laps, live_mae_clean, train_mae_clean, "none",
-                         _html(snapshot))
+                         snapshot.get_html_str(as_iframe=False))
     result.classification = classify(result, thresholds)
     return result
 
@@ -139,10 +138,3 @@ def describe(session_key: str, result: DriftResult) -> str:
     return "; ".join(parts)
 
 
-def _html(snapshot) -> str:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "report.html"
-        snapshot.save_html(str(path))
-        return path.read_text()

@@ -74,7 +74,8 @@ def session_drift(path: Path | str, session_keys: list[str], version: str,
         tmp.write_text(result.html)
         tmp.replace(report)  # a reader never sees half a report
         done.append(SessionDrift(key, result, report))
-    warehouse.append(path, history_rows(done, version, thresholds))
+    if done:
+        warehouse.append(path, history_rows(done, version, thresholds))
     return done
 
 
@@ -102,8 +103,7 @@ def history_rows(done: list[SessionDrift], version: str,
         "share_drifted": pl.Float64, "drifted_features": pl.List(pl.String),
         "live_mae_clean": pl.Float64, "train_mae_clean": pl.Float64, "error_ratio": pl.Float64,
         "classification": pl.String, "thresholds": pl.String, "report_path": pl.String})
-    features = pl.concat(per_feature) if per_feature else pl.DataFrame()
-    return {"drift_history": history, "drift_features": features} if per_feature else {"drift_history": history}
+    return {"drift_history": history, "drift_features": pl.concat(per_feature)}
 
 
 def predicted_sessions(predictions: pl.DataFrame, sessions: pl.DataFrame) -> list[str]:

@@ -196,8 +196,9 @@ def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae:
 def _unseen_by(version: str, holdout: pl.DataFrame) -> pl.DataFrame:
     """The holdout laps from events model `version` was not trained on (its run's `train_events`
     tag; a model without the tag is taken at its word that it saw none)."""
-    run_id = client().get_model_version(MODEL_NAME, version).run_id
-    seen = client().get_run(run_id).data.tags.get("train_events", "") if run_id else ""
+    mlflow_client = client()
+    run_id = mlflow_client.get_model_version(MODEL_NAME, version).run_id
+    seen = mlflow_client.get_run(run_id).data.tags.get("train_events", "") if run_id else ""
     return holdout.filter(~pl.col("event").is_in([e for e in seen.split(",") if e]))
 
 
@@ -244,8 +245,9 @@ def _set_champion(version: str) -> None:
 
 def previous_champion() -> str | None:
     """The champion before the current one (what a rollback would restore), None if there is none."""
-    history = [str(v) for v in _history()] if version_of(CHAMPION) else []
-    return history[-2] if len(history) >= 2 and history[-1] == version_of(CHAMPION) else None
+    champion = version_of(CHAMPION)
+    history = [str(v) for v in _history()] if champion else []
+    return history[-2] if len(history) >= 2 and history[-1] == champion else None
 
 
 def rollback() -> tuple[str, str]:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
-import pytest
 from click.testing import CliRunner
 
 from f1_assets.defs.monitoring.sensors import TRIGGER_TAG, drift_retraining_sensor

@@ -81,6 +81,7 @@ def served(tmp_path_factory):
         version = register(result)
         run_id = registry.client().get_model_version(registry.MODEL_NAME, version).run_id
         registry.client().log_metric(run_id, "holdout_mae_clean", result.metrics["holdout_mae_clean"])
+        registry.client().set_tag(run_id, "data_version", "test-data-v1")
         registry.client().set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, version)
         keys = {role: KeyStore(settings.api_keys_path()).create(role, f"test {role}")[1] for role in ROLES}
         log = data / "service.log"
@@ -169,7 +170,7 @@ def test_model_endpoint_describes_the_champion(service):
     card = service.get("/model", "engineer").json()
     assert card["serving"] == registry.version_of(registry.CHAMPION) and not card["degraded"]
     assert card["card"]["metrics"]["holdout_mae_clean"] > 0
-    assert card["card"]["data_version"] is None or isinstance(card["card"]["data_version"], str)
+    assert card["card"]["data_version"] == "test-data-v1"
 
 
 def test_missing_or_unknown_key_is_401_and_open_endpoints_need_none(service):
@@ -309,9 +310,7 @@ def test_keys_never_reach_the_log(service):
 
 
 def test_with_no_model_the_service_answers_degraded_from_the_baseline(tmp_path, spain):
-    KeyStore(settings.api_keys_path()).create("viewer")
-    key = KeyStore(settings.api_keys_path())
-    record, secret = key.create("viewer")
+    _, secret = KeyStore(settings.api_keys_path()).create("viewer")
     laps = requests_for(spain, "VER", [1, 30])
     with LocalService({"F1_DATA_DIR": str(settings.data_dir())}, log_path=tmp_path / "log") as empty:
         assert httpx.get(empty.url + "/healthz").status_code == 200

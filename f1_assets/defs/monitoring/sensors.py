@@ -3,6 +3,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from f1_assets.defs.warehouse.resources import WarehouseResource
 
@@ -46,10 +47,8 @@ def drift_retraining_sensor(context: dg.SensorEvaluationContext,
             ORDER BY computed_at""", [since], wait_seconds=5)
     except store.WarehouseLockedError:
         return dg.SkipReason("the warehouse is being written; next tick")
-    except Exception as exc:  # no drift_history yet
-        if "drift_history" in str(exc):
-            return dg.SkipReason("no drift report yet")
-        raise
+    except duckdb.CatalogException:  # the history table is created with the first report
+        return dg.SkipReason("no drift report yet")
     if drifted.height == 0:
         return dg.SkipReason(f"no drift reported since {since}")
     last = last_retraining_start(context.instance)
