@@ -11,7 +11,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-serve bench-loop clean
+.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-serve bench-loop bench-loop-full clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -57,6 +57,9 @@ bench-serve: .venv/.synced
 
 bench-loop: .venv/.synced
 	.venv/bin/python benchmarks/loop_budget.py
+
+bench-loop-full: .venv/.synced
+	.venv/bin/python benchmarks/loop_budget.py --full
 
 bench-ingest: .venv/.synced
 	.venv/bin/python benchmarks/ingest.py

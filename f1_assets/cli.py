@@ -175,9 +175,11 @@ def drift(sessions: tuple[str, ...]) -> None:
 @click.option("--api-key", envvar="F1_API_KEY", required=True, help="A viewer key (or F1_API_KEY).")
 @click.option("--ingest-every", type=click.FloatRange(min=1), default=30.0, show_default=True,
               help="Wall-clock seconds between ingestions of the landed laps.")
+@click.option("--no-ingest", is_flag=True,
+              help="Only land the laps: the Dagster daemon's live_session_sensor ingests them.")
 @click.option("--max-laps", type=click.IntRange(min=1), default=None, help="Stop after this many laps.")
 def replay(session: str, archive: Path, speed: float, url: str, api_key: str, ingest_every: float,
-           max_laps: int | None) -> None:
+           no_ingest: bool, max_laps: int | None) -> None:
     """Play an archived SESSION lap by lap: predictions from the service as laps start, laps
     landing in $F1_LIVE_DIR and ingested as they end."""
     import httpx
@@ -202,6 +204,8 @@ def replay(session: str, archive: Path, speed: float, url: str, api_key: str, in
         return answers
 
     def ingest(state, force=False):
+        if no_ingest:
+            return
         if force or time.monotonic() - last_ingest[0] >= ingest_every:
             result = _ingest_one(instance, job, ref.key)
             if not result.success:

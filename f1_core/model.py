@@ -130,19 +130,49 @@ class LapTimeModel:
         """Fits on `train` (features, `lap_time_s`, `fuel_kg`, `clean`). The interval is not
         calibrated yet: call `calibrate_from` with predictions for laps it has not seen (out of
         fold)."""
-        import lightgbm as lgb
-        import xgboost as xgb
-
-        p = self.params
         timed = train.filter(pl.col("lap_time_s").is_not_null())
         self.categories = {
             name: sorted(timed[name].drop_nulls().unique().to_list()) for name in MODEL_CATEGORICAL}
+        self._fit_pace(timed)
+        self.point_models, self.quantile_models = self._boost(timed, self.params.n_estimators)
+        self.conformal_margin, self.fallback_margin = {}, {}
+        self.blend = list(self.point_models)
+        return self
+
+    def continued(self, train: pl.DataFrame, trees: int) -> "LapTimeModel":
+        """A new model whose point boosters continue this one's with `trees` more trees each,
+        fitted to what this one still gets wrong on `train`. It keeps this model's categories,
+        inputs and blend, and its interval: the quantile models with the conformal margins
+        calibrated for them out of fold. Continued quantile models would need new margins, and
+        margins fitted on laps the new trees learnt from would make the band too narrow (the
+        promotion gate checks its coverage on laps neither saw); a full retrain recalibrates."""
+        timed = train.filter(pl.col("lap_time_s").is_not_null())
+        new = LapTimeModel(
+            params=self.params.model_copy(update={"n_estimators": self.params.n_estimators + trees}),
+            categories=self.categories, inputs=self.inputs, blend=list(self.blend),
+            conformal_margin=dict(self.conformal_margin), fallback_margin=dict(self.fallback_margin))
+        new._fit_pace(timed)
+        new.circuit_pace = self.circuit_pace | new.circuit_pace  # circuits not in `train` stay known
+        new.point_models, _ = new._boost(timed, trees, start=self)
+        new.quantile_models = self.quantile_models
+        return new
+
+    def _fit_pace(self, timed: pl.DataFrame) -> None:
+        """The fallback for laps with no reference pace: each circuit's median fuel-corrected lap."""
         fc = timed["lap_time_s"].to_numpy() - _fuel_effect(timed)
         self.global_pace = float(np.median(fc))
         self.circuit_pace = {
             row[0]: row[1] for row in timed.with_columns(pl.Series("_fc", fc))
             .filter(pl.col("clean")).group_by("circuit_ref").agg(pl.col("_fc").median()).iter_rows()
         }
+
+    def _boost(self, timed: pl.DataFrame, trees: int, start: "LapTimeModel | None" = None):
+        """Point and quantile boosters of `trees` trees on the difference from the reference pace;
+        with `start`, only the point boosters, each continuing `start`'s of the same learner."""
+        import lightgbm as lgb
+        import xgboost as xgb
+
+        p = self.params
         # The model predicts a lap run at racing pace (green, no pit stop): what an engineer plans
         # against. Laps under yellow or safety car follow the flags, not the car, and would
         # drag every prediction toward them.
@@ -150,25 +180,27 @@ class LapTimeModel:
         x = _matrix(with_ref, self.categories, self.inputs)
         delta = (with_ref["lap_time_s"].to_numpy() - _fuel_effect(with_ref)
                  - with_ref["reference_fc_s"].to_numpy())
-        common = dict(learning_rate=p.learning_rate, n_estimators=p.n_estimators,
-                      random_state=p.seed, n_jobs=2)
+        common = dict(learning_rate=p.learning_rate, n_estimators=trees, random_state=p.seed, n_jobs=2)
         lgb_common = dict(common, num_leaves=p.num_leaves, min_child_samples=p.min_child_samples,
                           colsample_bytree=p.feature_fraction, verbose=-1)
-        self.point_models = {}
-        if "lightgbm" in p.learners:
-            self.point_models["lightgbm"] = lgb.LGBMRegressor(objective="l1", **lgb_common).fit(x, delta)
-        if "xgboost" in p.learners:
-            self.point_models["xgboost"] = xgb.XGBRegressor(
+
+        points = {}
+        learners = start.blend if start else p.learners
+        if "lightgbm" in learners:
+            init = start.point_models["lightgbm"].booster_ if start else None
+            points["lightgbm"] = lgb.LGBMRegressor(objective="l1", **lgb_common).fit(x, delta, init_model=init)
+        if "xgboost" in learners:
+            init = start.point_models["xgboost"].get_booster() if start else None
+            points["xgboost"] = xgb.XGBRegressor(
                 objective="reg:absoluteerror", max_depth=p.xgb_max_depth, tree_method="hist",
-                enable_categorical=True, colsample_bytree=p.feature_fraction, **common).fit(x, delta)
+                enable_categorical=True, colsample_bytree=p.feature_fraction, **common,
+            ).fit(x, delta, xgb_model=init)
+        if start:
+            return points, {}
         tail = (1 - p.coverage) / 2
-        self.quantile_models = {
-            q: lgb.LGBMRegressor(objective="quantile", alpha=q, **lgb_common).fit(x, delta)
-            for q in (tail, 1 - tail)
-        }
-        self.conformal_margin, self.fallback_margin = {}, {}
-        self.blend = list(self.point_models)
-        return self
+        quantiles = {q: lgb.LGBMRegressor(objective="quantile", alpha=q, **lgb_common).fit(x, delta)
+                     for q in (tail, 1 - tail)}
+        return points, quantiles
 
     def raw_predict(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Predictions with the uncalibrated band, as calibration needs them."""

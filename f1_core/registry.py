@@ -193,13 +193,18 @@ def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae:
     return Decision(promoted, challenger_version, champion, reason, report)
 
 
-def _unseen_by(version: str, holdout: pl.DataFrame) -> pl.DataFrame:
-    """The holdout laps from events model `version` was not trained on (its run's `train_events`
-    tag; a model without the tag is taken at its word that it saw none)."""
+def train_events(version: str) -> list[str]:
+    """The events model `version` was trained on (its run's `train_events` tag; a model without
+    the tag is taken at its word that it saw none)."""
     mlflow_client = client()
     run_id = mlflow_client.get_model_version(MODEL_NAME, version).run_id
     seen = mlflow_client.get_run(run_id).data.tags.get("train_events", "") if run_id else ""
-    return holdout.filter(~pl.col("event").is_in([e for e in seen.split(",") if e]))
+    return [event for event in seen.split(",") if event]
+
+
+def _unseen_by(version: str, holdout: pl.DataFrame) -> pl.DataFrame:
+    """The holdout laps from events model `version` was not trained on."""
+    return holdout.filter(~pl.col("event").is_in(train_events(version)))
 
 
 def _score(model: SessionFamilyModel, holdout: pl.DataFrame) -> dict[str, float]:

@@ -147,10 +147,8 @@ def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
     time-ordered holdout."""
     started = time.perf_counter()
     train, holdout = holdout_split(frame, holdout_share)
-    train = train.with_columns(family(pl.col("session_type")).alias("_family"))
     models, cv_parts, results, blends_chosen = {}, [], {}, []
-    for name in FAMILIES:
-        part = train.filter(pl.col("_family") == name).drop("_family")
+    for name, part in _families(train):
         if part["event"].n_unique() < 2:
             continue  # a family seen in one event only cannot be validated; the other serves it
         model, oof, cv_by_blend, chosen = _fit_family(part, params, folds)
@@ -158,8 +156,50 @@ def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
         cv_parts.append(part.with_columns(oof["lap_time"].alias("prediction")))
         results.update({f"cv_mae_clean_{name}_{b.replace('+', '_')}": v for b, v in cv_by_blend.items()})
         blends_chosen.append(f"{name}:{chosen}")
-    model = SessionFamilyModel(models)
-    train = train.drop("_family")
+    result = _evaluate(SessionFamilyModel(models), train, holdout, results, cv_parts)
+    result.blend = ", ".join(blends_chosen)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def continue_and_evaluate(frame: pl.DataFrame, champion: SessionFamilyModel, champion_events: list[str],
+                          trees: int, params: ModelParams, folds: int = 5,
+                          holdout_share: float = 0.2) -> TrainingResult:
+    """Incremental retraining: each of the champion's family models continues its boosting with
+    `trees` more trees on the training laps as they are now (the new sessions with the old, so
+    the added trees correct the champion where it is wrong without forgetting where it was right).
+    No cross-validation: the champion's blend and calibrated interval are kept. A family the
+    champion has no model of is trained in full. Evaluated on the same holdout as a full retrain."""
+    started = time.perf_counter()
+    train, holdout = holdout_split(frame, holdout_share)
+    models, cv_parts, results, blends_chosen = {}, [], {}, []
+    for name, part in _families(train):
+        if name in champion.models:
+            models[name] = champion.models[name].continued(part, trees)
+            blends_chosen.append(f"{name}:{'+'.join(models[name].blend)} (continued)")
+        elif part["event"].n_unique() >= 2:
+            models[name], oof, _, chosen = _fit_family(part, params, folds)
+            cv_parts.append(part.with_columns(oof["lap_time"].alias("prediction")))
+            blends_chosen.append(f"{name}:{chosen}")
+    for name in champion.models.keys() - models.keys():
+        models[name] = champion.models[name]  # no training laps of this family now: kept as it was
+    result = _evaluate(SessionFamilyModel(models), train, holdout, results, cv_parts)
+    # its trees have seen the champion's training events as well as today's
+    result.train_events = sorted(set(result.train_events) | set(champion_events))
+    result.blend = ", ".join(blends_chosen)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _families(train: pl.DataFrame):
+    kinds = train.select(family(pl.col("session_type"))).to_series()
+    for name in FAMILIES:
+        yield name, train.filter(kinds == name)
+
+
+def _evaluate(model: SessionFamilyModel, train: pl.DataFrame, holdout: pl.DataFrame,
+              results: dict[str, float], cv_parts: list[pl.DataFrame]) -> TrainingResult:
+    """The model and the baselines scored on the holdout, overall and per family and group."""
     predicted = model.predict(holdout).rename({"lap_time": "prediction"})
     scored = pl.concat([holdout, predicted, baselines(train, holdout, predicted["prediction"])],
                        how="horizontal")
@@ -170,16 +210,17 @@ def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
         part = metrics.summary(scored.filter(kinds == name))
         if "mae_clean" in part:
             results[f"holdout_mae_clean_{name}"] = part["mae_clean"]
-    cross_validated = pl.concat(cv_parts)
-    results.update({f"cv_{k}": v for k, v in metrics.summary(cross_validated).items() if k.startswith("mae")})
+    cross_validated = pl.concat(cv_parts) if cv_parts else train.clear().with_columns(
+        pl.lit(None, pl.Float64).alias("prediction"))
+    if cv_parts:
+        results.update({f"cv_{k}": v for k, v in metrics.summary(cross_validated).items()
+                        if k.startswith("mae")})
     for name in BASELINES:
         results.update({f"holdout_{name}_{k}": v for k, v in metrics.summary(scored, name).items()
                         if k.startswith("mae")})
     tables = {group: metrics.by_group(scored, group) for group in ("circuit_ref", "compound", "session_type")}
     return TrainingResult(
         model=model, holdout=scored, cross_validated=cross_validated, metrics=results, tables=tables,
-        blend=", ".join(blends_chosen),
         train_events=sorted(train["event"].unique().to_list()),
         holdout_events=sorted(holdout["event"].unique().to_list()),
-        seconds=time.perf_counter() - started,
     )

@@ -94,13 +94,16 @@ def test_drift_alert_retraining_and_a_new_champion_serving(tmp_path, monkeypatch
             threads = [threading.Thread(target=load) for _ in range(2)]
             for t in threads:
                 t.start()
+            # as the sensor asks (an incremental retraining), with 15 trees more instead of 100
+            config = request.run_config["ops"]["lap_time_model"]["config"]
+            assert config == {"mode": "incremental"}
             retrained = definitions.resolve_job_def("train_model_job").execute_in_process(
                 instance=instance, tags=request.tags,
-                run_config={"ops": {"lap_time_model": {"config": {
-                    "n_estimators": 15, "learners": ["lightgbm"], "cv_folds": 2}}}})
+                run_config={"ops": {"lap_time_model": {"config": config | {"incremental_trees": 15}}}})
             assert retrained.success
             meta = {m.asset_key.to_user_string(): m.materialization.metadata
                     for m in retrained.get_asset_materialization_events()}
+            assert meta["lap_time_model"]["retrain_mode"].value == "incremental"
             decision = meta["champion_model"]
             assert "Promotion decision" in decision["report"].value
             assert decision["promoted"].value, decision["report"].value

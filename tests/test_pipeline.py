@@ -9,7 +9,7 @@ import pytest
 
 from f1_assets.defs.ingestion.partitions import session_partitions
 from f1_assets.defs.ingestion.resources import SessionSourceResource
-from f1_assets.defs.ingestion.sensors import session_discovery_sensor
+from f1_assets.defs.ingestion.sensors import TRIGGER_TAG, live_session_sensor, session_discovery_sensor
 from f1_assets.cli import root_cause
 from f1_assets.definitions import defs as load_defs
 from f1_core import settings, warehouse
@@ -121,6 +121,44 @@ def test_discovery_sensor_adds_new_sessions_once(instance, monkeypatch):
     instance.add_dynamic_partitions(session_partitions.name, keys)
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         assert isinstance(session_discovery_sensor(context), dg.SkipReason)
+
+
+def test_live_sensor_ingests_a_live_session_again_each_time_laps_land(instance, monkeypatch):
+    from f1_core import replay
+
+    ref, raw = replay.load(settings.archive_dir(), JAPAN_2023)
+    answer = lambda laps: [{"lap_time": 100.0, "model_version": "1"} for _ in laps]  # noqa: E731
+    replay.replay(ref, raw, settings.live_dir(), answer, speed=1e6, tick=60, max_laps=40)
+    resources = {"session_source": SessionSourceResource()}
+
+    def tick(cursor=None):
+        with dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor) as context:
+            return live_session_sensor(context)
+
+    first = tick()
+    assert isinstance(first, dg.SensorResult), first
+    assert [r.partition_key for r in first.run_requests] == [JAPAN_2023]
+    assert first.run_requests[0].tags[TRIGGER_TAG] == "live"
+    assert first.dynamic_partitions_requests[0].partition_keys == [JAPAN_2023]
+    assert isinstance(tick(first.cursor), dg.SkipReason)  # nothing landed since
+
+    replay.replay(ref, raw, settings.live_dir(), answer, speed=1e6, tick=60, max_laps=80)  # more laps land
+    # while that session's ingestion is running, its new laps wait for the next tick
+    instance.add_run(dg.DagsterRun(job_name="ingest_session_job", run_id="running", status=dg.DagsterRunStatus.STARTED,
+                                   tags={TRIGGER_TAG: "live", "dagster/partition": JAPAN_2023}))
+    assert isinstance(tick(first.cursor), dg.SkipReason)
+    instance.report_run_failed(instance.get_run_by_id("running"))
+    second = tick(first.cursor)
+    assert isinstance(second, dg.SensorResult) and [r.partition_key for r in second.run_requests] == [JAPAN_2023]
+    assert second.run_requests[0].run_key != first.run_requests[0].run_key
+
+    # the run it asks for ingests the live copy: 80 laps, not the archive's 879
+    assert ingest(instance, JAPAN_2023).success
+    assert lap_count(JAPAN_2023) == 80
+
+    monkeypatch.setenv("F1_SOURCES", "archive")
+    resources["session_source"] = SessionSourceResource()
+    assert "not among the configured sources" in tick().skip_message
 
 
 def test_definitions_validate():

@@ -8,7 +8,7 @@ from f1_core import registry, settings, warehouse
 from f1_core.model import ModelParams
 from f1_core.sources.archive import ArchiveSource
 from f1_core.standardize import standardize
-from f1_core.training import load_warehouse, train_and_evaluate, training_frame
+from f1_core.training import continue_and_evaluate, load_warehouse, train_and_evaluate, training_frame
 
 # eight 2023 races: enough events for 3 folds and a 2-event holdout, quick to train
 SMALL = ModelParams(n_estimators=60)
@@ -135,6 +135,59 @@ def test_training_job_registers_and_promotes_with_lineage_and_metadata(monkeypat
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "evaluation")}
     assert {"evaluation/residuals_by_lap.png", "evaluation/importance.csv"} <= artifacts
     assert warehouse.query(settings.warehouse_path(), "SELECT count(*) AS n FROM lap_features")["n"][0] > 5000
+    assert run.data.tags["retrain_mode"] == "full"
+
+    # an incremental retraining continues the champion and says so in its run and metadata
+    config["ops"]["lap_time_model"]["config"] |= {"mode": "incremental", "incremental_trees": 20}
+    with dg.instance_for_test() as instance:
+        result = defs().resolve_job_def("train_model_job").execute_in_process(
+            instance=instance, run_config=config)
+        meta = {m.asset_key.to_user_string(): m.materialization.metadata
+                for m in result.get_asset_materialization_events()}
+    assert meta["lap_time_model"]["retrain_mode"].value == "incremental"
+    tags = mlflow.get_run(meta["lap_time_model"]["mlflow_run_id"].value).data.tags
+    assert tags["retrain_mode"] == "incremental" and tags["retrain_base_version"] == "1"
+    assert "(continued)" in tags["blend"]
+    assert "Promotion decision" in meta["champion_model"]["report"].value
+
+
+def test_incremental_retraining_continues_the_champions_boosters(frame):
+    """The continued model is the champion's trees plus new ones fitted on today's training laps,
+    with the champion's calibrated interval; the champion itself is left untouched."""
+    from f1_core.model import _array
+
+    early_events = sorted(frame["event"].unique().to_list())[:5]
+    champion = train_and_evaluate(frame.filter(pl.col("event").is_in(early_events)), SMALL, folds=2)
+    old = champion.model.models["race"]
+    trees = {name: _trees(m) for name, m in old.point_models.items()}
+    result = continue_and_evaluate(frame, champion.model, champion.train_events, 25, SMALL, folds=3)
+    new = result.model.models["race"]
+    assert result.holdout_events == ["2023-07", "2023-08"]
+    assert set(result.train_events) == set(champion.train_events) | {f"2023-0{r}" for r in range(1, 7)}
+    assert new.blend == old.blend and new.conformal_margin == old.conformal_margin
+    assert not any(k.startswith("cv_") for k in result.metrics)  # no cross-validation was run
+    x = _array(result.holdout.filter(pl.col("reference_fc_s").is_not_null()), new.categories, new.inputs)
+    for name, model in new.point_models.items():
+        assert _trees(model) == trees[name] + 25 and _trees(old.point_models[name]) == trees[name]
+        # the first trees are the champion's own: cut there, the new model predicts what it did
+        assert _predict_first(model, x, trees[name]).tolist() == pytest.approx(
+            _predict_first(old.point_models[name], x, trees[name]).tolist(), abs=1e-9)
+    # the interval is the champion's: its quantile models with the margins calibrated for them
+    assert new.quantile_models is old.quantile_models
+    # the new trees learnt from the new events: the holdout prediction moved, and got better
+    assert result.metrics["holdout_mae_clean"] < registry._score(champion.model, result.holdout)["mae_clean"]
+
+
+def _trees(model) -> int:
+    if hasattr(model, "booster_"):
+        return model.booster_.num_trees()
+    return model.get_booster().num_boosted_rounds()
+
+
+def _predict_first(model, x, trees: int):
+    if hasattr(model, "booster_"):
+        return model.booster_.predict(x, num_iteration=trees)
+    return model.get_booster().inplace_predict(x, iteration_range=(0, trees))
 
 
 def test_shap_contributions_add_up_to_the_prediction(frame):

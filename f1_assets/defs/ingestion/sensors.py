@@ -1,8 +1,13 @@
+import json
+
 import dagster as dg
 
 from f1_assets.defs.ingestion.jobs import ingest_session_job
 from f1_assets.defs.ingestion.partitions import session_partitions
 from f1_assets.defs.ingestion.resources import SessionSourceResource
+from f1_core import settings
+
+TRIGGER_TAG = "f1/trigger"
 
 
 def new_session_keys(instance: dg.DagsterInstance, session_source: SessionSourceResource) -> list[str]:
@@ -26,4 +31,50 @@ def session_discovery_sensor(context: dg.SensorEvaluationContext,
     return dg.SensorResult(
         run_requests=[dg.RunRequest(partition_key=key, run_key=key) for key in keys],
         dynamic_partitions_requests=[session_partitions.build_add_request(keys)],
+    )
+
+
+def live_stamps() -> dict[str, str]:
+    """Each session in the live folder and a stamp of its files (size and modification time):
+    the stamp changes whenever laps land."""
+    from f1_core.sources.archive import LiveSource
+
+    source = LiveSource(settings.live_dir())
+    stamps = {}
+    for ref in source.catalog():
+        files = sorted(p for p in (source.root / ref.locator).glob("*") if p.is_file())
+        stamps[ref.key] = ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+    return stamps
+
+
+@dg.sensor(
+    job=ingest_session_job,
+    # laps land every second or so: a 15 s tick keeps the drift alert within its 60 s budget
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Ingests each session of the live folder ($F1_LIVE_DIR) again when laps have "
+                "landed since its last ingestion (one run at a time per session).",
+)
+def live_session_sensor(context: dg.SensorEvaluationContext,
+                        session_source: SessionSourceResource) -> dg.SensorResult | dg.SkipReason:
+    if "live" not in session_source.sources:
+        return dg.SkipReason("the live source is not among the configured sources (F1_SOURCES)")
+    seen = json.loads(context.cursor or "{}")
+    changed = {key: stamp for key, stamp in live_stamps().items() if seen.get(key) != stamp}
+    # a session still being ingested keeps its old stamp: the laps landing meanwhile are
+    # picked up by the next tick, after that run, instead of queueing runs behind it
+    running = {run.tags.get("dagster/partition") for run in context.instance.get_runs(dg.RunsFilter(
+        job_name=ingest_session_job.name, tags={TRIGGER_TAG: "live"},
+        statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+                  dg.DagsterRunStatus.STARTED]))}
+    changed = {key: stamp for key, stamp in changed.items() if key not in running}
+    if not changed:
+        return dg.SkipReason("no laps landed in the live folder since the last ingestion")
+    known = set(context.instance.get_dynamic_partitions(session_partitions.name))
+    new = sorted(key for key in changed if key not in known)
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(partition_key=key, run_key=f"live:{key}:{stamp}", tags={TRIGGER_TAG: "live"})
+                      for key, stamp in sorted(changed.items())],
+        dynamic_partitions_requests=[session_partitions.build_add_request(new)] if new else [],
+        cursor=json.dumps(seen | changed),
     )

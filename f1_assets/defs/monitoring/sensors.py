@@ -5,9 +5,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from f1_assets.defs.ingestion.sensors import TRIGGER_TAG
 from f1_assets.defs.warehouse.resources import WarehouseResource
 
-TRIGGER_TAG = "f1/trigger"
 SESSIONS_TAG = "f1/drift_sessions"
 
 
@@ -15,6 +15,16 @@ def cooldown_seconds() -> float:
     """F1_RETRAIN_COOLDOWN_SECONDS (default 600): a retraining takes about a minute, and drift
     reports of the laps that keep landing meanwhile describe the same event."""
     return float(os.environ.get("F1_RETRAIN_COOLDOWN_SECONDS", "600"))
+
+
+def retrain_mode() -> str:
+    """F1_RETRAIN_MODE (default incremental): a drift-triggered retraining continues the
+    champion's boosting, which fits the 3-minute budget from alert to new champion whatever the
+    warehouse size; `full` retrains from scratch with cross-validation."""
+    mode = os.environ.get("F1_RETRAIN_MODE", "incremental")
+    if mode not in ("full", "incremental"):
+        raise ValueError(f"F1_RETRAIN_MODE is {mode!r}: it must be 'full' or 'incremental'")
+    return mode
 
 
 def last_retraining_start(instance: dg.DagsterInstance) -> float | None:
@@ -61,7 +71,8 @@ def drift_retraining_sensor(context: dg.SensorEvaluationContext,
     event = f"drift:v{champion}:{','.join(sessions)}:{drifted['computed_at'][-1]}"
     context.log.info(f"retraining for {event}")
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=event, tags={
+        run_requests=[dg.RunRequest(run_key=event, run_config=dg.RunConfig(
+            ops={"lap_time_model": {"config": {"mode": retrain_mode()}}}), tags={
             TRIGGER_TAG: "drift", SESSIONS_TAG: ",".join(sessions)[:4000],
             "f1/drift_classes": ",".join(sorted(drifted["classification"].unique().to_list())),
             "f1/champion_before": champion})],

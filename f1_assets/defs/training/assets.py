@@ -1,5 +1,6 @@
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -10,7 +11,8 @@ from f1_core import settings
 from f1_core.drift import reference_sample
 from f1_core.features import FEATURES
 from f1_core.model import ModelParams
-from f1_core.training import BASELINES, data_version, load_warehouse, train_and_evaluate, training_frame
+from f1_core.training import (BASELINES, continue_and_evaluate, data_version, load_warehouse, train_and_evaluate,
+                              training_frame)
 
 WAREHOUSE_INPUTS = [dg.AssetKey(["warehouse", t]) for t in ("laps", "sessions", "weather")]
 
@@ -37,6 +39,11 @@ class TrainingConfig(dg.Config, ModelParams):
 
     cv_folds: int = 5
     holdout_share: float = 0.2
+    # full: cross-validate and fit from scratch. incremental: continue the champion's boosting
+    # with `incremental_trees` more trees on today's training laps (a fraction of the time; no
+    # champion yet means a full retrain). The run records which it did (tag `retrain_mode`).
+    mode: Literal["full", "incremental"] = "full"
+    incremental_trees: int = 100
 
     def params(self) -> ModelParams:
         return ModelParams(**{k: v for k, v in self.model_dump().items() if k in ModelParams.model_fields})
@@ -55,11 +62,12 @@ def lap_time_model(context: dg.AssetExecutionContext, config: TrainingConfig) ->
 
     mlflow = context.resources.mlflow
     frame = context.resources.warehouse.query("SELECT * FROM lap_features")
-    result = train_and_evaluate(frame, config.params(), config.cv_folds, config.holdout_share)
+    result, mode = fit(frame, config)
+    context.log.info(f"retraining mode: {mode}")
     version_of_data = frame["data_version"][0]
     mlflow.log_params(config.model_dump() | {"features": len(FEATURES)})
     mlflow.log_metrics(result.metrics | {"training_seconds": result.seconds})
-    mlflow.set_tags({
+    mlflow.set_tags(mode | {
         "data_version": version_of_data,
         "code_version": reports.code_version(settings.PROJECT_ROOT),
         "circuits": ",".join(sorted(frame["circuit_ref"].unique().to_list())),
@@ -87,6 +95,7 @@ def lap_time_model(context: dg.AssetExecutionContext, config: TrainingConfig) ->
          "best_baseline_mae_clean": best_baseline},
         metadata={
             "model_version": version,
+            "retrain_mode": mode["retrain_mode"],
             "blend": result.blend,
             "mlflow_run_id": run_id,
             "data_version": version_of_data,
@@ -95,12 +104,30 @@ def lap_time_model(context: dg.AssetExecutionContext, config: TrainingConfig) ->
             "holdout_coverage_clean": metrics["holdout_coverage_clean"],
             "holdout_width_clean": metrics["holdout_width_clean"],
             "best_baseline_mae_clean": best_baseline,
-            "cv_mae_clean": metrics["cv_mae_clean"],
+            **({"cv_mae_clean": metrics["cv_mae_clean"]} if "cv_mae_clean" in metrics else {}),
             "training_seconds": result.seconds,
             "per_session_type": preview(result.tables["session_type"]),
             "top_features": preview(importance.head(10)),
         },
     )
+
+
+def fit(frame: pl.DataFrame, config: TrainingConfig):
+    """The training result and the tags saying how it was made (`retrain_mode`, and for an
+    incremental one the champion version it continued)."""
+    from f1_core import registry
+
+    champion = registry.version_of(registry.CHAMPION) if config.mode == "incremental" else None
+    if champion is None:
+        result = train_and_evaluate(frame, config.params(), config.cv_folds, config.holdout_share)
+        reason = "no champion to continue" if config.mode == "incremental" else "requested"
+        return result, {"retrain_mode": "full", "retrain_mode_reason": reason}
+    result = continue_and_evaluate(frame, registry.load(champion), registry.train_events(champion),
+                                   config.incremental_trees, config.params(), config.cv_folds,
+                                   config.holdout_share)
+    return result, {"retrain_mode": "incremental", "retrain_base_version": champion,
+                    "retrain_mode_reason": f"continued champion v{champion} with "
+                                           f"{config.incremental_trees} trees per booster"}
 
 
 class PromotionConfig(dg.Config):
