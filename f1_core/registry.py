@@ -154,11 +154,18 @@ class Decision:
 
 
 def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae: float,
-                   margin: float, coverage_tolerance: float, nominal: float = 0.9) -> Decision:
+                   margin: float, coverage_tolerance: float, nominal: float = 0.9,
+                   focus: list[str] | None = None, regression_tolerance: float = 0.01) -> Decision:
     """Promotes the challenger to champion when it beats the champion on the same holdout laps by
     `margin` (share of the champion's clean-lap MAE) and its interval coverage is no further from
     the `nominal` 90% than the champion's (plus `coverage_tolerance`): an interval that covers
-    more by being wider is not better. With no champion yet, it must beat the best baseline."""
+    more by being wider is not better. With no champion yet, it must beat the best baseline.
+
+    With `focus` sessions (a drift-launched retraining: the drifted sessions, whose later laps the
+    holdout keeps), the margin is asked on those sessions' laps, where conditions changed, and the
+    rest of the holdout must be no worse than `regression_tolerance` (share of the champion's MAE):
+    a model that learnt the new conditions is not held back because the old ones dominate the
+    holdout, nor let through if it forgot them."""
     champion = version_of(CHAMPION)
     challenger_model = load(challenger_version)
     rows = {f"challenger v{challenger_version}": _score(challenger_model, holdout)}
@@ -174,17 +181,37 @@ def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae:
                                    f"no fair comparison")
     else:
         # both scored on laps neither trained on (the challenger's holdout grows as data comes)
+        champion_model = load(champion)
         rows[f"challenger v{challenger_version}"] = ours = _score(challenger_model, holdout)
-        theirs = rows.setdefault(f"champion v{champion}", _score(load(champion), holdout))
-        better = ours["mae_clean"] <= theirs["mae_clean"] * (1 - margin)
+        theirs = rows.setdefault(f"champion v{champion}", _score(champion_model, holdout))
         covered = (abs(ours["coverage_clean"] - nominal)
                    <= abs(theirs["coverage_clean"] - nominal) + coverage_tolerance)
-        promoted = better and covered
-        reason = (f"clean-lap MAE {ours['mae_clean']:.3f} s vs champion {theirs['mae_clean']:.3f} s "
-                  f"(needs {margin:.0%} better: {'yes' if better else 'no'}); coverage "
-                  f"{ours['coverage_clean']:.3f} vs {theirs['coverage_clean']:.3f} "
-                  f"(distance to {nominal:.0%} within {coverage_tolerance:.3f} of the champion's: "
-                  f"{'ok' if covered else 'worse'})")
+        coverage = (f"coverage {ours['coverage_clean']:.3f} vs {theirs['coverage_clean']:.3f} "
+                    f"(distance to {nominal:.0%} within {coverage_tolerance:.3f} of the champion's: "
+                    f"{'ok' if covered else 'worse'})")
+        in_focus = pl.col("session_key").is_in(focus or [])
+        focused, rest = holdout.filter(in_focus), holdout.filter(~in_focus)
+        if focused.filter(pl.col("clean")).height and rest.filter(pl.col("clean")).height:
+            models = {"challenger": (f"challenger v{challenger_version}", challenger_model),
+                      "champion": (f"champion v{champion}", champion_model)}
+            mae = {}
+            for part, laps in (("drifted sessions", focused), ("rest", rest)):
+                for who, (name, model) in models.items():
+                    rows[f"{name}, {part}"] = score = _score(model, laps)
+                    mae[part, who] = score["mae_clean"]
+            better = mae["drifted sessions", "challenger"] <= mae["drifted sessions", "champion"] * (1 - margin)
+            kept = mae["rest", "challenger"] <= mae["rest", "champion"] * (1 + regression_tolerance)
+            promoted = better and kept and covered
+            reason = (f"on the drifted sessions' held-out laps clean-lap MAE {mae['drifted sessions', 'challenger']:.3f} s "
+                      f"vs champion {mae['drifted sessions', 'champion']:.3f} s (needs {margin:.0%} better: "
+                      f"{'yes' if better else 'no'}); on the rest {mae['rest', 'challenger']:.3f} s vs "
+                      f"{mae['rest', 'champion']:.3f} s (at most {regression_tolerance:.0%} worse: "
+                      f"{'yes' if kept else 'no'}); {coverage}")
+        else:
+            better = ours["mae_clean"] <= theirs["mae_clean"] * (1 - margin)
+            promoted = better and covered
+            reason = (f"clean-lap MAE {ours['mae_clean']:.3f} s vs champion {theirs['mae_clean']:.3f} s "
+                      f"(needs {margin:.0%} better: {'yes' if better else 'no'}); {coverage}")
     report = _report(challenger_version, champion, promoted, reason, rows, holdout, baseline_mae)
     mlflow_client = client()
     mlflow_client.set_registered_model_alias(MODEL_NAME, CHALLENGER, challenger_version)

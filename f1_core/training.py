@@ -7,6 +7,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import polars as pl
@@ -51,20 +52,41 @@ def data_version(sessions: pl.DataFrame) -> str:
     return hashlib.sha256(repr(pairs).encode()).hexdigest()[:16]
 
 
-def holdout_split(frame: pl.DataFrame, share: float = 0.2) -> tuple[pl.DataFrame, pl.DataFrame]:
+# Of a drifted session the holdout would keep whole (the newest sessions are the holdout), the
+# laps up to this share of its length join training: a retraining learns from the new conditions,
+# and is judged on the rest of that session, which neither model saw.
+LEARN_SHARE = 0.5
+
+
+def holdout_split(frame: pl.DataFrame, share: float = 0.2,
+                  learn_from: Sequence[str] = ()) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
     """The most recent events (by date) holding at least `share` of the laps are the holdout:
-    the model is judged on weekends after everything it learned from."""
+    the model is judged on weekends after everything it learned from. Sessions in `learn_from`
+    (drifted ones) are split instead: their laps before the cut train, the later ones are held out
+    (a lap's features only use laps that ended before it started, so the held-out laps' times stay
+    unseen). Returns train, holdout, and each split session's first held-out lap number."""
     per_event = frame.group_by("event").agg(pl.len().alias("laps"), pl.col("event_date").max()).sort(
         "event_date", "event", descending=True)
     total = per_event["laps"].sum()
-    holdout, kept = [], 0
+    events, kept = [], 0
     for event, laps in per_event.select("event", "laps").iter_rows():
         if kept >= share * total:
             break
-        holdout.append(event)
+        events.append(event)
         kept += laps
-    in_holdout = pl.col("event").is_in(holdout)
-    return frame.filter(~in_holdout), frame.filter(in_holdout)
+    cuts = dict(
+        frame.filter(pl.col("event").is_in(events) & pl.col("session_key").is_in(list(learn_from)))
+        .group_by("session_key").agg((pl.col("lap_number").max() * LEARN_SHARE).floor().cast(pl.Int64) + 1)
+        .iter_rows())
+    held = held_out(events, cuts)
+    return frame.filter(~held), frame.filter(held), cuts
+
+
+def held_out(events: list[str], cuts: dict[str, int]) -> pl.Expr:
+    """Laps of the holdout: those of the holdout `events`, but for split sessions only from their
+    cut on."""
+    cut = pl.col("session_key").replace_strict(cuts, default=0, return_dtype=pl.Int64)
+    return pl.col("event").is_in(events) & (pl.col("lap_number") >= cut)
 
 
 def event_folds(frame: pl.DataFrame, folds: int) -> list[np.ndarray]:
@@ -126,6 +148,7 @@ class TrainingResult:
     blend: str = ""  # the learners whose mean the model predicts, chosen by cross-validation
     train_events: list[str] = field(default_factory=list)
     holdout_events: list[str] = field(default_factory=list)
+    holdout_cuts: dict[str, int] = field(default_factory=dict)  # split sessions' first held-out lap
     seconds: float = 0.0
 
 
@@ -141,12 +164,12 @@ def _fit_family(train: pl.DataFrame, params: ModelParams, folds: int):
 
 
 def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
-                       holdout_share: float = 0.2) -> TrainingResult:
+                       holdout_share: float = 0.2, learn_from: Sequence[str] = ()) -> TrainingResult:
     """Per session family: cross-validates by event, fits on all training events, calibrates the
     90% interval on out-of-fold predictions. Then evaluates the model and the baselines on the
     time-ordered holdout."""
     started = time.perf_counter()
-    train, holdout = holdout_split(frame, holdout_share)
+    train, holdout, cuts = holdout_split(frame, holdout_share, learn_from)
     models, cv_parts, results, blends_chosen = {}, [], {}, []
     for name, part in _families(train):
         if part["event"].n_unique() < 2:
@@ -157,6 +180,7 @@ def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
         results.update({f"cv_mae_clean_{name}_{b.replace('+', '_')}": v for b, v in cv_by_blend.items()})
         blends_chosen.append(f"{name}:{chosen}")
     result = _evaluate(SessionFamilyModel(models), train, holdout, results, cv_parts)
+    result.holdout_cuts = cuts
     result.blend = ", ".join(blends_chosen)
     result.seconds = time.perf_counter() - started
     return result
@@ -164,14 +188,14 @@ def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
 
 def continue_and_evaluate(frame: pl.DataFrame, champion: SessionFamilyModel, champion_events: list[str],
                           trees: int, params: ModelParams, folds: int = 5,
-                          holdout_share: float = 0.2) -> TrainingResult:
+                          holdout_share: float = 0.2, learn_from: Sequence[str] = ()) -> TrainingResult:
     """Incremental retraining: each of the champion's family models continues its boosting with
     `trees` more trees on the training laps as they are now (the new sessions with the old, so
     the added trees correct the champion where it is wrong without forgetting where it was right).
     No cross-validation: the champion's blend and calibrated interval are kept. A family the
     champion has no model of is trained in full. Evaluated on the same holdout as a full retrain."""
     started = time.perf_counter()
-    train, holdout = holdout_split(frame, holdout_share)
+    train, holdout, cuts = holdout_split(frame, holdout_share, learn_from)
     models, cv_parts, results, blends_chosen = {}, [], {}, []
     for name, part in _families(train):
         if name in champion.models:
@@ -184,6 +208,7 @@ def continue_and_evaluate(frame: pl.DataFrame, champion: SessionFamilyModel, cha
     for name in champion.models.keys() - models.keys():
         models[name] = champion.models[name]  # no training laps of this family now: kept as it was
     result = _evaluate(SessionFamilyModel(models), train, holdout, results, cv_parts)
+    result.holdout_cuts = cuts
     # its trees have seen the champion's training events as well as today's
     result.train_events = sorted(set(result.train_events) | set(champion_events))
     result.blend = ", ".join(blends_chosen)

@@ -96,7 +96,7 @@ def test_drift_alert_retraining_and_a_new_champion_serving(tmp_path, monkeypatch
                 t.start()
             # as the sensor asks (an incremental retraining), with 15 trees more instead of 100
             config = request.run_config["ops"]["lap_time_model"]["config"]
-            assert config == {"mode": "incremental"}
+            assert config == {"mode": "incremental", "learn_from_sessions": [SAUDI_QUALIFYING]}
             retrained = definitions.resolve_job_def("train_model_job").execute_in_process(
                 instance=instance, tags=request.tags,
                 run_config={"ops": {"lap_time_model": {"config": config | {"incremental_trees": 15}}}})

@@ -2,6 +2,7 @@
 bad input, the hot swap of the champion under load, a model that fails to load, degraded mode."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -358,3 +359,22 @@ def test_replay_names_a_session_the_archive_does_not_have(service, monkeypatch):
     monkeypatch.setenv("F1_API_KEY", service.keys["viewer"])
     played = CliRunner().invoke(main, ["replay", "2031-01-nowhere-race", "--url", service.url])
     assert played.exit_code == 2 and "2031-01-nowhere-race is not in" in played.output
+
+
+def test_make_bento_packages_the_service_with_the_locked_packages(tmp_path):
+    """`make bento` builds a Bento from bentofile.yaml: the service code and the Python packages
+    exactly as uv.lock pins them (into a private BentoML home)."""
+    built = subprocess.run(["make", "bento"], cwd=settings.PROJECT_ROOT, capture_output=True, text=True,
+                           env={**os.environ, "BENTOML_HOME": str(tmp_path / "bentoml"),
+                                "BENTOML_DO_NOT_TRACK": "true"}, timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    bentos = list((tmp_path / "bentoml" / "bentos" / "f1_laptime").glob("*/bento.yaml"))
+    assert len(bentos) == 1, built.stdout
+    bento = bentos[0].parent
+    assert (bento / "src" / "f1_serving" / "service.py").is_file() and (bento / "src" / "f1_core" / "features.py").is_file()
+    requirements = (bento / "env" / "python" / "requirements.txt").read_text()
+    lock = (settings.PROJECT_ROOT / "uv.lock").read_text()
+    for package in ("bentoml", "lightgbm", "xgboost-cpu", "polars", "mlflow"):
+        version = re.search(rf'name = "{package}"\nversion = "([^"]+)"', lock).group(1)
+        assert f"{package}=={version}" in requirements, package
+    assert "\nxgboost==" not in requirements  # the CPU build only, not the 700 MB CUDA one

@@ -48,6 +48,25 @@ def test_holdout_is_the_most_recent_events_and_never_trained_on(frame):
     assert result.metrics["holdout_mae_clean"] < result.metrics["holdout_baseline_rolling_mean_mae_clean"]
 
 
+def test_a_drifted_session_in_the_holdout_trains_on_its_first_half_and_is_judged_on_the_rest(frame):
+    from f1_core.training import holdout_split
+
+    newest = frame.filter(pl.col("event") == "2023-08")["session_key"][0]
+    train, holdout, cuts = holdout_split(frame, 0.2, learn_from=[newest, "2023-01-bahrain-grand-prix-race"])
+    session_laps = frame.filter(pl.col("session_key") == newest)
+    assert cuts == {newest: session_laps["lap_number"].max() // 2 + 1}  # older sessions train anyway
+    early = train.filter(pl.col("session_key") == newest)
+    assert early.height and early["lap_number"].max() < cuts[newest] <= holdout.filter(
+        pl.col("session_key") == newest)["lap_number"].min()
+    assert train.height + holdout.height == frame.height
+    assert train.join(holdout, on=["session_key", "driver", "lap_number"]).height == 0
+
+    champion = train_and_evaluate(frame, SMALL, folds=3)
+    result = continue_and_evaluate(frame, champion.model, champion.train_events, 25, SMALL, learn_from=[newest])
+    assert result.holdout_cuts == cuts and "2023-08" in result.train_events
+    assert result.holdout.height == holdout.height
+
+
 def test_intervals_contain_the_prediction_and_cover_about_ninety_percent(frame):
     result = train_and_evaluate(frame, SMALL, folds=3)
     holdout = result.holdout
@@ -108,6 +127,26 @@ def test_gate_promotes_better_models_refuses_worse_ones_and_rollback_restores(fr
     assert registry.version_of("champion") == v1
     with pytest.raises(RuntimeError, match="no earlier champion"):
         registry.rollback()
+
+
+def test_after_drift_the_gate_asks_the_margin_on_the_drifted_sessions_and_no_regression_elsewhere(frame):
+    from f1_core.training import holdout_split
+
+    newest = frame.filter(pl.col("event") == "2023-08")["session_key"][0]
+    _, holdout, cuts = holdout_split(frame, 0.2, learn_from=[newest])
+    good = train_and_evaluate(frame, SMALL, folds=3)
+    v1 = register(good)
+    assert registry.promotion_gate(v1, holdout, 1e9, 0.02, 0.01).promoted
+    worse = train_and_evaluate(frame, ModelParams(n_estimators=2, learning_rate=0.01, learners=["lightgbm"]), folds=3)
+    v2 = register(worse)
+    # worse everywhere: whatever it does on the drifted laps, the rest of the holdout stops it
+    refused = registry.promotion_gate(v2, holdout, 1e9, -1.0, 1.0, focus=list(cuts), regression_tolerance=0.0)
+    assert not refused.promoted and "at most 0% worse: no" in refused.reason, refused.reason
+    assert f"| champion v{v1}, drifted sessions |" in refused.report and f"| challenger v{v2}, rest |" in refused.report
+    v3 = register(good)  # as good as v1 everywhere: promoted only when the margin asks for nothing more
+    assert not registry.promotion_gate(v3, holdout, 1e9, 0.02, 0.01, focus=list(cuts)).promoted
+    passed = registry.promotion_gate(v3, holdout, 1e9, 0.0, 0.01, focus=list(cuts))
+    assert passed.promoted and passed.reason.startswith("on the drifted sessions' held-out laps")
 
 
 def test_training_job_registers_and_promotes_with_lineage_and_metadata(monkeypatch):

@@ -49,8 +49,8 @@ def live_stamps() -> dict[str, str]:
 
 @dg.sensor(
     job=ingest_session_job,
-    # laps land every second or so: a 15 s tick keeps the drift alert within its 60 s budget
-    minimum_interval_seconds=15,
+    # laps land every second or so: a 10 s tick keeps the drift alert within its 60 s budget
+    minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Ingests each session of the live folder ($F1_LIVE_DIR) again when laps have "
                 "landed since its last ingestion (one run at a time per session).",
