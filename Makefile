@@ -11,7 +11,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-serve bench-loop bench-loop-full clean
+.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-serve bench-serve-floor bench-loop bench-loop-full clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -54,6 +54,10 @@ bench-accuracy: .venv/.synced
 
 bench-serve: .venv/.synced
 	.venv/bin/python benchmarks/serve_load.py
+
+# BentoML's own floor on this machine: the same contract with no work behind it
+bench-serve-floor: .venv/.synced
+	.venv/bin/python benchmarks/serve_load.py --floor
 
 bench-loop: .venv/.synced
 	.venv/bin/python benchmarks/loop_budget.py

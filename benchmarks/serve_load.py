@@ -7,7 +7,10 @@ load generator (aiohttp, one process) runs on the same machine and shares its co
 latencies it prints, from the service's own metrics, the laps predicted together per batch and
 the time a batch and its features took.
 
-    .venv/bin/python benchmarks/serve_load.py [--seconds 30]
+With `--floor` it measures benchmarks/serve_floor.py instead (same contract and workers, no work
+of its own), single-lap requests only: the latency BentoML and the load generator cost here.
+
+    .venv/bin/python benchmarks/serve_load.py [--seconds 30] [--floor]
 """
 
 from __future__ import annotations
@@ -99,7 +102,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--floor", action="store_true", help="measure benchmarks/serve_floor.py")
     args = parser.parse_args()
+    if args.floor:
+        return floor(args.seconds)
     champion = registry.version_of(registry.CHAMPION)
     if champion is None:
         sys.exit("no champion in the registry: run `make run` first")
@@ -137,6 +143,22 @@ def main() -> None:
             ms = np.array(times) * 1000
             print(f"1000-lap batches: {len(ms)} requests, {errors} errors, p50 {np.percentile(ms, 50):.0f} ms, "
                   f"max {ms.max():.0f} ms, {1000 / np.median(times):.0f} laps/s")
+
+
+def floor(seconds: float) -> None:
+    requests = real_requests()
+    print(f"serve_floor.py (no auth, features, model or log); {len(requests)} distinct real laps; "
+          f"workers={os.environ.get('F1_SERVING_WORKERS', '2 (default)')}, cpus={os.cpu_count()}")
+    with tempfile.TemporaryDirectory() as tmp, \
+            LocalService(log_path=Path(tmp) / "service.log", target="benchmarks.serve_floor:Floor") as service:
+        singles = [{"laps": [r]} for r in requests]
+        asyncio.run(load(service.url, "none", singles, 4, 3.0))  # warm-up, not reported
+        print(f"{'single-lap requests':<22} {'requests':>8} {'errors':>6} {'req/s':>7} "
+              f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
+        for concurrency in (1, 8, 32):
+            r = asyncio.run(load(service.url, "none", singles, concurrency, seconds))
+            print(f"{'concurrency ' + str(concurrency):<22} {r['requests']:>8} {r['errors']:>6} "
+                  f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f}")
 
 
 if __name__ == "__main__":

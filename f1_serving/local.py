@@ -26,12 +26,13 @@ class LocalService:
     it answers /healthz; leaving the block stops it and every worker it started."""
 
     def __init__(self, env: dict[str, str] | None = None, log_path: Path | None = None,
-                 start_timeout: float = 90.0):
+                 start_timeout: float = 90.0, target: str = "f1_serving.service:LapTimeService"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
         self.log_path = log_path
         self.start_timeout = start_timeout
+        self.target = target
         self.process: subprocess.Popen | None = None
         self._log = None
 
@@ -39,7 +40,7 @@ class LocalService:
         bentoml = Path(sys.executable).with_name("bentoml")
         self._log = open(self.log_path, "ab") if self.log_path else None
         self.process = subprocess.Popen(
-            [str(bentoml), "serve", "f1_serving.service:LapTimeService", "--host", "127.0.0.1",
+            [str(bentoml), "serve", self.target, "--host", "127.0.0.1",
              "--port", str(self.port)],
             cwd=settings.PROJECT_ROOT, env=self.env, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
             start_new_session=True)  # its own process group: stopping it stops its workers
