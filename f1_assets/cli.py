@@ -81,12 +81,13 @@ def _ingest(instance, job, sessions: tuple[str, ...]) -> list[str]:
     return failed
 
 
-def _train(instance, job) -> bool:
+def _train(instance, job, training: dict | None = None) -> bool:
     # MLflow narrates every artifact it writes; the summary below says what matters
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     started = time.perf_counter()
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
+    config = {**QUIET, "ops": {"lap_time_model": {"config": training or {}}}}
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=config)
     if not result.success:
         click.echo("training FAILED", err=True)
         _print_failure(result)
@@ -95,7 +96,8 @@ def _train(instance, job) -> bool:
             for m in result.get_asset_materialization_events()}
     model, champion = meta["lap_time_model"], meta["champion_model"]
     click.echo(
-        f"\nmodel f1-laptime v{model['model_version'].value} in {time.perf_counter() - started:.0f} s: "
+        f"\nmodel f1-laptime v{model['model_version'].value} ({model['retrain_mode'].value}) "
+        f"in {time.perf_counter() - started:.0f} s: "
         f"holdout clean-lap MAE {model['holdout_mae_clean'].value:.3f} s "
         f"(best baseline {model['best_baseline_mae_clean'].value:.3f} s), "
         f"90% interval coverage {model['holdout_coverage_clean'].value:.3f}"
@@ -146,11 +148,19 @@ def run(sessions: tuple[str, ...], skip_training: bool) -> None:
 
 
 @main.command()
-def train() -> None:
+@click.option("--incremental", is_flag=True,
+              help="Continue the champion's boosting instead of training from scratch.")
+@click.option("--trees", type=click.IntRange(min=1), default=100, show_default=True,
+              help="With --incremental: trees added to each point booster.")
+@click.option("--learn-from", "learn_from", multiple=True,
+              help="A drifted session whose first half trains even if the holdout holds it (repeatable).")
+def train(incremental: bool, trees: int, learn_from: tuple[str, ...]) -> None:
     """Rebuild lap_features from the warehouse, train, register, and run the promotion gate."""
     from f1_assets.definitions import defs as load_defs
 
-    if not _train(_instance(), load_defs().resolve_job_def("train_model_job")):
+    training = {"mode": "incremental" if incremental else "full", "incremental_trees": trees,
+                "learn_from_sessions": list(learn_from)}
+    if not _train(_instance(), load_defs().resolve_job_def("train_model_job"), training):
         sys.exit(1)
 
 

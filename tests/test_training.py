@@ -149,7 +149,7 @@ def test_after_drift_the_gate_asks_the_margin_on_the_drifted_sessions_and_no_reg
     assert passed.promoted and passed.reason.startswith("on the drifted sessions' held-out laps")
 
 
-def test_training_job_registers_and_promotes_with_lineage_and_metadata(monkeypatch):
+def test_training_job_registers_and_promotes_with_lineage_and_metadata(monkeypatch, tmp_path):
     fill_warehouse(settings.warehouse_path())
     from f1_assets.definitions import defs
 
@@ -176,18 +176,20 @@ def test_training_job_registers_and_promotes_with_lineage_and_metadata(monkeypat
     assert warehouse.query(settings.warehouse_path(), "SELECT count(*) AS n FROM lap_features")["n"][0] > 5000
     assert run.data.tags["retrain_mode"] == "full"
 
-    # an incremental retraining continues the champion and says so in its run and metadata
-    config["ops"]["lap_time_model"]["config"] |= {"mode": "incremental", "incremental_trees": 20}
-    with dg.instance_for_test() as instance:
-        result = defs().resolve_job_def("train_model_job").execute_in_process(
-            instance=instance, run_config=config)
-        meta = {m.asset_key.to_user_string(): m.materialization.metadata
-                for m in result.get_asset_materialization_events()}
-    assert meta["lap_time_model"]["retrain_mode"].value == "incremental"
-    tags = mlflow.get_run(meta["lap_time_model"]["mlflow_run_id"].value).data.tags
+    # `f1 train --incremental` continues the champion and says so, in its output and its run
+    import re
+
+    from click.testing import CliRunner
+
+    from f1_assets.cli import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    trained = CliRunner().invoke(main, ["train", "--incremental", "--trees", "20"])
+    assert trained.exit_code == 0, trained.output
+    assert "model f1-laptime v2 (incremental)" in trained.output and "promotion: " in trained.output
+    tags = mlflow.get_run(re.search(r"\(run (\w+)\)", trained.output).group(1)).data.tags
     assert tags["retrain_mode"] == "incremental" and tags["retrain_base_version"] == "1"
     assert "(continued)" in tags["blend"]
-    assert "Promotion decision" in meta["champion_model"]["report"].value
 
 
 def test_incremental_retraining_continues_the_champions_boosters(frame):
