@@ -18,8 +18,8 @@ Two scenarios:
   against that champion, it says so and measures no step 2.
 
 Each step runs as the daemon would run it, in this process (Dagster's in-process executor), so the
-figures hold no daemon polling delay; the sensor ticks every 15 s and the eager automation every
-30 s by default, which a deployment adds.
+figures hold no daemon polling delay (the live and monitoring sensors tick every 10 s, the drift
+sensor every 15 s) nor a new process per run, which a deployment adds.
 
     .venv/bin/python benchmarks/loop_budget.py [--full]
 """

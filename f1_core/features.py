@@ -127,6 +127,8 @@ def lap_features(laps: pl.DataFrame, sessions: pl.DataFrame,
         "lap_time_s", "clean", "representative",
         # not features: the baselines' predictions are built from these
         "prev_clean_lap_time_s", "rolling_clean_lap_time_s",
+        # not features: when the lap started and ended (session seconds), to split a session in time
+        "lap_start_time_s", "session_time_s",
     )
 
 

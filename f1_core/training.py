@@ -53,18 +53,19 @@ def data_version(sessions: pl.DataFrame) -> str:
 
 
 # Of a drifted session the holdout would keep whole (the newest sessions are the holdout), the
-# laps up to this share of its length join training: a retraining learns from the new conditions,
-# and is judged on the rest of that session, which neither model saw.
+# laps that ended by the middle of it (the median lap end, in session time) join training: a
+# retraining learns from the new conditions, and is judged on the rest of that session.
 LEARN_SHARE = 0.5
 
 
 def holdout_split(frame: pl.DataFrame, share: float = 0.2,
-                  learn_from: Sequence[str] = ()) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+                  learn_from: Sequence[str] = ()) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, float]]:
     """The most recent events (by date) holding at least `share` of the laps are the holdout:
     the model is judged on weekends after everything it learned from. Sessions in `learn_from`
-    (drifted ones) are split instead: their laps before the cut train, the later ones are held out
-    (a lap's features only use laps that ended before it started, so the held-out laps' times stay
-    unseen). Returns train, holdout, and each split session's first held-out lap number."""
+    (drifted ones) are split in time instead: laps that ended before the cut train, laps that
+    started from it on are held out, laps running across it are in neither. A lap's features
+    only use laps that ended before it started, so no training lap's features hold a held-out
+    lap. Returns train, holdout, and each split session's cut (session seconds)."""
     per_event = frame.group_by("event").agg(pl.len().alias("laps"), pl.col("event_date").max()).sort(
         "event_date", "event", descending=True)
     total = per_event["laps"].sum()
@@ -76,17 +77,29 @@ def holdout_split(frame: pl.DataFrame, share: float = 0.2,
         kept += laps
     cuts = dict(
         frame.filter(pl.col("event").is_in(events) & pl.col("session_key").is_in(list(learn_from)))
-        .group_by("session_key").agg((pl.col("lap_number").max() * LEARN_SHARE).floor().cast(pl.Int64) + 1)
-        .iter_rows())
-    held = held_out(events, cuts)
-    return frame.filter(~held), frame.filter(held), cuts
+        .group_by("session_key").agg(pl.col("session_time_s").quantile(LEARN_SHARE))
+        .drop_nulls().iter_rows())
+    return frame.filter(in_training(events, cuts)), frame.filter(held_out(events, cuts)), cuts
 
 
-def held_out(events: list[str], cuts: dict[str, int]) -> pl.Expr:
-    """Laps of the holdout: those of the holdout `events`, but for split sessions only from their
-    cut on."""
-    cut = pl.col("session_key").replace_strict(cuts, default=0, return_dtype=pl.Int64)
-    return pl.col("event").is_in(events) & (pl.col("lap_number") >= cut)
+def _cut(cuts: dict[str, float]) -> pl.Expr:
+    return pl.col("session_key").replace_strict(cuts, default=None, return_dtype=pl.Float64)
+
+
+def held_out(events: list[str], cuts: dict[str, float]) -> pl.Expr:
+    """Laps of the holdout: those of the holdout `events`, but of a split session only the laps
+    that started at or after its cut."""
+    cut = _cut(cuts)
+    later = pl.when(cut.is_null()).then(True).otherwise(pl.col("lap_start_time_s") >= cut)
+    return pl.col("event").is_in(events) & later.fill_null(False)
+
+
+def in_training(events: list[str], cuts: dict[str, float]) -> pl.Expr:
+    """Laps of the training set: those outside the holdout `events`, and of a split session the
+    laps that ended before its cut."""
+    cut = _cut(cuts)
+    earlier = pl.when(cut.is_null()).then(False).otherwise(pl.col("session_time_s") < cut)
+    return ~pl.col("event").is_in(events) | earlier.fill_null(False)
 
 
 def event_folds(frame: pl.DataFrame, folds: int) -> list[np.ndarray]:
@@ -148,7 +161,7 @@ class TrainingResult:
     blend: str = ""  # the learners whose mean the model predicts, chosen by cross-validation
     train_events: list[str] = field(default_factory=list)
     holdout_events: list[str] = field(default_factory=list)
-    holdout_cuts: dict[str, int] = field(default_factory=dict)  # split sessions' first held-out lap
+    holdout_cuts: dict[str, float] = field(default_factory=dict)  # split sessions' cut, session seconds
     seconds: float = 0.0
 
 
@@ -179,11 +192,7 @@ def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
         cv_parts.append(part.with_columns(oof["lap_time"].alias("prediction")))
         results.update({f"cv_mae_clean_{name}_{b.replace('+', '_')}": v for b, v in cv_by_blend.items()})
         blends_chosen.append(f"{name}:{chosen}")
-    result = _evaluate(SessionFamilyModel(models), train, holdout, results, cv_parts)
-    result.holdout_cuts = cuts
-    result.blend = ", ".join(blends_chosen)
-    result.seconds = time.perf_counter() - started
-    return result
+    return _evaluate(SessionFamilyModel(models), train, holdout, results, cv_parts, cuts, blends_chosen, started)
 
 
 def continue_and_evaluate(frame: pl.DataFrame, champion: SessionFamilyModel, champion_events: list[str],
@@ -197,8 +206,14 @@ def continue_and_evaluate(frame: pl.DataFrame, champion: SessionFamilyModel, cha
     started = time.perf_counter()
     train, holdout, cuts = holdout_split(frame, holdout_share, learn_from)
     models, cv_parts, results, blends_chosen = {}, [], {}, []
+    # laps of events the champion's trees learnt from are no holdout for a model that keeps them
+    # (a session it was trained on the first part of, say); the gate leaves them out too
+    holdout = holdout.filter(~pl.col("event").is_in(champion_events))
+    if holdout.height == 0:
+        raise ValueError("every holdout event is one the champion was trained on: an incremental "
+                         "retraining would have nothing to be judged on; run a full retraining")
     for name, part in _families(train):
-        if name in champion.models:
+        if name in champion.models and part.height:
             models[name] = champion.models[name].continued(part, trees)
             blends_chosen.append(f"{name}:{'+'.join(models[name].blend)} (continued)")
         elif part["event"].n_unique() >= 2:
@@ -207,12 +222,9 @@ def continue_and_evaluate(frame: pl.DataFrame, champion: SessionFamilyModel, cha
             blends_chosen.append(f"{name}:{chosen}")
     for name in champion.models.keys() - models.keys():
         models[name] = champion.models[name]  # no training laps of this family now: kept as it was
-    result = _evaluate(SessionFamilyModel(models), train, holdout, results, cv_parts)
-    result.holdout_cuts = cuts
+    result = _evaluate(SessionFamilyModel(models), train, holdout, results, cv_parts, cuts, blends_chosen, started)
     # its trees have seen the champion's training events as well as today's
     result.train_events = sorted(set(result.train_events) | set(champion_events))
-    result.blend = ", ".join(blends_chosen)
-    result.seconds = time.perf_counter() - started
     return result
 
 
@@ -223,7 +235,8 @@ def _families(train: pl.DataFrame):
 
 
 def _evaluate(model: SessionFamilyModel, train: pl.DataFrame, holdout: pl.DataFrame,
-              results: dict[str, float], cv_parts: list[pl.DataFrame]) -> TrainingResult:
+              results: dict[str, float], cv_parts: list[pl.DataFrame], cuts: dict[str, float],
+              blends: list[str], started: float) -> TrainingResult:
     """The model and the baselines scored on the holdout, overall and per family and group."""
     predicted = model.predict(holdout).rename({"lap_time": "prediction"})
     scored = pl.concat([holdout, predicted, baselines(train, holdout, predicted["prediction"])],
@@ -248,4 +261,5 @@ def _evaluate(model: SessionFamilyModel, train: pl.DataFrame, holdout: pl.DataFr
         model=model, holdout=scored, cross_validated=cross_validated, metrics=results, tables=tables,
         train_events=sorted(train["event"].unique().to_list()),
         holdout_events=sorted(holdout["event"].unique().to_list()),
+        holdout_cuts=cuts, blend=", ".join(blends), seconds=time.perf_counter() - started,
     )

@@ -143,14 +143,22 @@ def test_live_sensor_ingests_a_live_session_again_each_time_laps_land(instance, 
     assert isinstance(tick(first.cursor), dg.SkipReason)  # nothing landed since
 
     replay.replay(ref, raw, settings.live_dir(), answer, speed=1e6, tick=60, max_laps=80)  # more laps land
-    # while that session's ingestion is running, its new laps wait for the next tick
-    instance.add_run(dg.DagsterRun(job_name="ingest_session_job", run_id="running", status=dg.DagsterRunStatus.STARTED,
-                                   tags={TRIGGER_TAG: "live", "dagster/partition": JAPAN_2023}))
+    # while that session is being ingested (here by a replay), its new laps wait for the next tick
+    instance.add_run(dg.DagsterRun(job_name="ingest_session_job", run_id="replay", status=dg.DagsterRunStatus.STARTED,
+                                   tags={"dagster/partition": JAPAN_2023}))
     assert isinstance(tick(first.cursor), dg.SkipReason)
-    instance.report_run_failed(instance.get_run_by_id("running"))
+    instance.report_run_failed(instance.get_run_by_id("replay"))
     second = tick(first.cursor)
     assert isinstance(second, dg.SensorResult) and [r.partition_key for r in second.run_requests] == [JAPAN_2023]
     assert second.run_requests[0].run_key != first.run_requests[0].run_key
+    assert isinstance(tick(second.cursor), dg.SkipReason)
+
+    # a live ingestion that failed, with no lap landed since, is tried once more
+    instance.add_run(dg.DagsterRun(job_name="ingest_session_job", run_id="failed", status=dg.DagsterRunStatus.FAILURE,
+                                   tags={TRIGGER_TAG: "live", "dagster/partition": JAPAN_2023}))
+    retry = tick(second.cursor)
+    assert isinstance(retry, dg.SensorResult)
+    assert retry.run_requests[0].run_key == second.run_requests[0].run_key + ":retry"
 
     # the run it asks for ingests the live copy: 80 laps, not the archive's 879
     assert ingest(instance, JAPAN_2023).success

@@ -60,21 +60,32 @@ def live_session_sensor(context: dg.SensorEvaluationContext,
     if "live" not in session_source.sources:
         return dg.SkipReason("the live source is not among the configured sources (F1_SOURCES)")
     seen = json.loads(context.cursor or "{}")
-    changed = {key: stamp for key, stamp in live_stamps().items() if seen.get(key) != stamp}
-    # a session still being ingested keeps its old stamp: the laps landing meanwhile are
-    # picked up by the next tick, after that run, instead of queueing runs behind it
+    stamps = live_stamps()
+    changed = {key: stamp for key, stamp in stamps.items() if seen.get(key) != stamp}
+    # a session still being ingested (by this sensor, `f1 replay` or discovery) keeps its old
+    # stamp: the laps landing meanwhile are picked up by the next tick, after that run
     running = {run.tags.get("dagster/partition") for run in context.instance.get_runs(dg.RunsFilter(
-        job_name=ingest_session_job.name, tags={TRIGGER_TAG: "live"},
+        job_name=ingest_session_job.name,
         statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                   dg.DagsterRunStatus.STARTED]))}
     changed = {key: stamp for key, stamp in changed.items() if key not in running}
+    run_keys = {key: f"live:{key}:{stamp}" for key, stamp in changed.items()}
+    # a session whose last live ingestion failed, with no lap landed since, is tried again once
+    for key, stamp in stamps.items():
+        if key in changed or key in running:
+            continue
+        last = context.instance.get_runs(dg.RunsFilter(
+            job_name=ingest_session_job.name, tags={TRIGGER_TAG: "live", "dagster/partition": key}), limit=1)
+        if last and last[0].status == dg.DagsterRunStatus.FAILURE:  # (the run key makes it once)
+            changed[key] = stamp
+            run_keys[key] = f"live:{key}:{stamp}:retry"
     if not changed:
         return dg.SkipReason("no laps landed in the live folder since the last ingestion")
     known = set(context.instance.get_dynamic_partitions(session_partitions.name))
     new = sorted(key for key in changed if key not in known)
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(partition_key=key, run_key=f"live:{key}:{stamp}", tags={TRIGGER_TAG: "live"})
-                      for key, stamp in sorted(changed.items())],
+        run_requests=[dg.RunRequest(partition_key=key, run_key=run_keys[key], tags={TRIGGER_TAG: "live"})
+                      for key in sorted(changed)],
         dynamic_partitions_requests=[session_partitions.build_add_request(new)] if new else [],
         cursor=json.dumps(seen | changed),
     )

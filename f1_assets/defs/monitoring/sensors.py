@@ -19,8 +19,9 @@ def cooldown_seconds() -> float:
 
 def retrain_mode() -> str:
     """F1_RETRAIN_MODE (default incremental): a drift-triggered retraining continues the
-    champion's boosting, which fits the 3-minute budget from alert to new champion whatever the
-    warehouse size; `full` retrains from scratch with cross-validation."""
+    champion's boosting without cross-validation (about 1 s of training on today's warehouse,
+    against about 50 s for a full one), well inside the 3-minute budget from alert to new
+    champion; `full` retrains from scratch with cross-validation."""
     mode = os.environ.get("F1_RETRAIN_MODE", "incremental")
     if mode not in ("full", "incremental"):
         raise ValueError(f"F1_RETRAIN_MODE is {mode!r}: it must be 'full' or 'incremental'")

@@ -12,8 +12,8 @@ from f1_core import settings
 from f1_core.drift import reference_sample
 from f1_core.features import FEATURES
 from f1_core.model import ModelParams
-from f1_core.training import (BASELINES, continue_and_evaluate, data_version, held_out, load_warehouse,
-                              train_and_evaluate, training_frame)
+from f1_core.training import (BASELINES, continue_and_evaluate, data_version, held_out, in_training,
+                              load_warehouse, train_and_evaluate, training_frame)
 
 WAREHOUSE_INPUTS = [dg.AssetKey(["warehouse", t]) for t in ("laps", "sessions", "weather")]
 
@@ -69,7 +69,8 @@ def lap_time_model(context: dg.AssetExecutionContext, config: TrainingConfig) ->
     result, mode = fit(frame, config)
     context.log.info(f"retraining mode: {mode}")
     version_of_data = frame["data_version"][0]
-    mlflow.log_params(config.model_dump() | {"features": len(FEATURES)})
+    # the drifted sessions are a tag: a parameter holds at most 6,000 characters
+    mlflow.log_params(config.model_dump(exclude={"learn_from_sessions"}) | {"features": len(FEATURES)})
     mlflow.log_metrics(result.metrics | {"training_seconds": result.seconds})
     mlflow.set_tags(mode | {
         "data_version": version_of_data,
@@ -79,7 +80,9 @@ def lap_time_model(context: dg.AssetExecutionContext, config: TrainingConfig) ->
         "blend": result.blend,
         "train_events": ",".join(result.train_events),
         "holdout_events": ",".join(result.holdout_events),
-        "holdout_cuts": json.dumps(result.holdout_cuts),
+        "holdout_cuts": json.dumps(result.holdout_cuts)[:5000],
+        "learn_from_sessions": ",".join(config.learn_from_sessions)[:5000],
+        "trees_per_booster": json.dumps({name: m.params.n_estimators for name, m in result.model.models.items()}),
     })
     importance = reports.feature_importance(result.model, result.holdout)
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,7 +94,8 @@ def lap_time_model(context: dg.AssetExecutionContext, config: TrainingConfig) ->
             figure.savefig(Path(tmp) / name, dpi=110)
         mlflow.log_artifacts(tmp, artifact_path="evaluation")
     version = registry.log_model(result.model, result.holdout.head(50))
-    registry.log_reference(reference_sample(frame.filter(pl.col("event").is_in(result.train_events))))
+    # the laps this training read (of a split session, only its first part)
+    registry.log_reference(reference_sample(frame.filter(in_training(result.holdout_events, result.holdout_cuts))))
     run_id = mlflow.active_run().info.run_id
     best_baseline = min(result.metrics[f"holdout_{b}_mae_clean"] for b in BASELINES)
     metrics = result.metrics
