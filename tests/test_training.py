@@ -180,7 +180,6 @@ class Nudged:
         return out.with_columns(moved.alias("lap_time"))
 
 
-
 def test_training_job_registers_and_promotes_with_lineage_and_metadata(monkeypatch, tmp_path):
     fill_warehouse(settings.warehouse_path())
     from f1_assets.definitions import defs
