@@ -15,7 +15,8 @@ Two scenarios:
   its drift report (as `make run` does; not timed). The sprint is then replayed from the frozen
   live timing, and the drift-launched retraining runs with the sensor's configuration as is
   (incremental, 100 more trees per booster, on the whole warehouse). If the sprint does not drift
-  against that champion, it says so and measures no step 2.
+  against that champion, it says so and measures no step 2; if the gate refuses the retrained
+  model, step 2 ends at the gate's decision.
 
 Each step runs as the daemon would run it, in this process (Dagster's in-process executor), so the
 figures hold no daemon polling delay (the live and monitoring sensors tick every 10 s, the drift
@@ -172,7 +173,8 @@ def main(full: bool) -> None:
               f"{meta['lap_time_model']['training_seconds'].value:.1f} s of training")
         print(f"   gate: {decision['reason'].value}")
         if not decision["promoted"].value:
-            print("   not promoted: no new champion to serve")
+            print(f"2. drift alert -> gate decision, not promoted: {gated - alerted:.1f} s (sensor, retraining and "
+                  f"gate); no new champion to serve")
             return
         new = decision["champion_version"].value
         ham = standardize(raw).laps.filter(pl.col("driver") == "HAM")
