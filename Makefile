@@ -11,7 +11,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-serve bench-serve-floor bench-loop bench-loop-full clean
+.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-serve bench-serve-floor bench-loop bench-loop-full bench-loop-daemon clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -64,6 +64,10 @@ bench-loop: .venv/.synced
 
 bench-loop-full: .venv/.synced
 	.venv/bin/python benchmarks/loop_budget.py --full
+
+# the closed loop under a running dagster-daemon, nothing run by hand
+bench-loop-daemon: .venv/.synced
+	.venv/bin/python benchmarks/loop_daemon.py
 
 bench-ingest: .venv/.synced
 	.venv/bin/python benchmarks/ingest.py

@@ -43,13 +43,8 @@ QUALIFYING = "2021-21-saudi-arabian-grand-prix-qualifying"
 WET_SPRINT = "2025-06-miami-grand-prix-sprint"
 
 
-def main(full: bool) -> None:
-    played = WET_SPRINT if full else QUALIFYING
-    tmp = Path(tempfile.mkdtemp(prefix="f1-loop-"))
-    os.environ.update({"F1_DATA_DIR": str(tmp / "data"), "F1_WAREHOUSE": str(tmp / "data" / "warehouse.duckdb"),
-                       "DAGSTER_HOME": str(tmp / "dagster_home"), "MLFLOW_LOGGING_LEVEL": "WARNING",
-                       "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
-    (tmp / "dagster_home").mkdir()
+def webhook() -> tuple[list[tuple[float, dict]], HTTPServer]:
+    """An alert webhook on a free local port: the (arrival time, body) of each alert, and the server."""
     alerts: list[tuple[float, dict]] = []
 
     class Hook(BaseHTTPRequestHandler):
@@ -63,6 +58,17 @@ def main(full: bool) -> None:
 
     hook = HTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=hook.serve_forever, daemon=True).start()
+    return alerts, hook
+
+
+def main(full: bool) -> None:
+    played = WET_SPRINT if full else QUALIFYING
+    tmp = Path(tempfile.mkdtemp(prefix="f1-loop-"))
+    os.environ.update({"F1_DATA_DIR": str(tmp / "data"), "F1_WAREHOUSE": str(tmp / "data" / "warehouse.duckdb"),
+                       "DAGSTER_HOME": str(tmp / "dagster_home"), "MLFLOW_LOGGING_LEVEL": "WARNING",
+                       "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+    (tmp / "dagster_home").mkdir()
+    alerts, hook = webhook()
     os.environ["F1_ALERT_WEBHOOK_URL"] = f"http://127.0.0.1:{hook.server_port}/"
 
     import dagster as dg
