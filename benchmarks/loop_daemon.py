@@ -87,6 +87,7 @@ def main() -> None:
                 time.sleep(1)
             print("setup: service and daemon up", flush=True)
             ref, raw = replay.load(settings.archive_dir(), QUALIFYING)
+            started_at = time.time()
             state = replay.replay(ref, raw, settings.live_dir(),
                                   lambda laps: client.post("/predict", json={"laps": laps}).json(), speed=20000)
             landed = time.perf_counter()
@@ -108,6 +109,7 @@ def main() -> None:
                 return
             print(f"2. drift alert -> new champion v{registry.version_of(registry.CHAMPION)} serving: "
                   f"{serving - alerted:.1f} s; budget 180 s")
+            print_runs(instance, since=started_at)
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         try:
@@ -116,6 +118,21 @@ def main() -> None:
             os.killpg(daemon.pid, signal.SIGKILL)
         daemon_log.close()
         hook.shutdown()
+
+
+def print_runs(instance, since: float) -> None:
+    """The daemon's runs since the replay began: when each was created (from the replay's start),
+    how long it waited in the queue and how long it ran."""
+    import dagster as dg
+
+    records = [r for r in instance.get_run_records(dg.RunsFilter(), limit=50)
+               if r.create_timestamp.timestamp() >= since and r.end_time]
+    for r in sorted(records, key=lambda r: r.create_timestamp):
+        created = r.create_timestamp.timestamp()
+        started = r.start_time or created
+        print(f"   {r.dagster_run.tags.get('dagster/sensor_name', '?'):<24} {r.dagster_run.job_name:<20} "
+              f"created at {created - since:6.1f} s, queued {started - created:5.1f} s, ran {r.end_time - started:5.1f} s "
+              f"({r.dagster_run.status.value.lower()})")
 
 
 def wait(probe, seconds: float):
