@@ -11,7 +11,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-serve bench-serve-floor bench-loop bench-loop-full bench-loop-daemon clean
+.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -58,6 +58,10 @@ bench-serve: .venv/.synced
 # BentoML's own floor on this machine: the same contract with no work behind it
 bench-serve-floor: .venv/.synced
 	.venv/bin/python benchmarks/serve_load.py --floor
+
+# where one served lap's time goes, step by step, in process
+bench-serve-batch: .venv/.synced
+	.venv/bin/python benchmarks/serve_batch.py
 
 bench-loop: .venv/.synced
 	.venv/bin/python benchmarks/loop_budget.py

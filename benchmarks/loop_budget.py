@@ -27,38 +27,19 @@ sensor every 15 s) nor a new process per run, which a deployment adds.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from f1_core.alerts import AlertReceiver  # noqa: E402
+
 QUALIFYING = "2021-21-saudi-arabian-grand-prix-qualifying"
 # the wet 2025 Miami sprint (frozen live timing): unlike every other session, whatever the champion learnt
 WET_SPRINT = "2025-06-miami-grand-prix-sprint"
-
-
-def webhook() -> tuple[list[tuple[float, dict]], HTTPServer]:
-    """An alert webhook on a free local port: the (arrival time, body) of each alert, and the server."""
-    alerts: list[tuple[float, dict]] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):
-            alerts.append((time.perf_counter(), json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    hook = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
-    return alerts, hook
 
 
 def main(full: bool) -> None:
@@ -68,8 +49,8 @@ def main(full: bool) -> None:
                        "DAGSTER_HOME": str(tmp / "dagster_home"), "MLFLOW_LOGGING_LEVEL": "WARNING",
                        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
     (tmp / "dagster_home").mkdir()
-    alerts, hook = webhook()
-    os.environ["F1_ALERT_WEBHOOK_URL"] = f"http://127.0.0.1:{hook.server_port}/"
+    alerts = AlertReceiver().start()
+    os.environ["F1_ALERT_WEBHOOK_URL"] = alerts.url
 
     import dagster as dg
     import httpx
@@ -113,7 +94,7 @@ def main(full: bool) -> None:
         started = time.perf_counter()
         # as after `make run`: every session already has its report, so only the new one is reported
         assert definitions.resolve_job_def("drift_job").execute_in_process(instance=instance).success
-        alerts.clear()
+        alerts.received.clear()
         # the drift those reports found was acted on before this weekend: the sensor's cursor moves past it
         cursor = drift_retraining_sensor(dg.build_sensor_context(
             instance=instance, resources={"warehouse": WarehouseResource()})).cursor
@@ -151,7 +132,7 @@ def main(full: bool) -> None:
         assert ingest.execute_in_process(partition_key=played, instance=instance).success
         ingested = time.perf_counter()
         assert definitions.resolve_job_def("drift_job").execute_in_process(instance=instance).success
-        alerted = next((t for t, a in alerts if a["details"]["session_key"] == played), None)
+        alerted = alerts.arrival(played)
         if alerted is None:
             report = warehouse.query(settings.warehouse_path(), "SELECT classification, share_drifted, "
                                      "error_ratio FROM drift_history WHERE session_key = ?", [played])
@@ -193,7 +174,7 @@ def main(full: bool) -> None:
         serving = time.perf_counter()
         print(f"2. drift alert -> new champion v{new} serving: {serving - alerted:.1f} s "
               f"(sensor, retraining and gate {gated - alerted:.1f} s, swap seen {serving - gated:.1f} s); budget 180 s")
-    hook.shutdown()
+    alerts.stop()
 
 
 if __name__ == "__main__":

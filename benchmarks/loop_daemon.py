@@ -28,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.loop_budget import QUALIFYING, webhook  # noqa: E402
+from benchmarks.loop_budget import QUALIFYING  # noqa: E402
+from f1_core.alerts import AlertReceiver  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -38,9 +39,9 @@ def main() -> None:
     home = tmp / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    alerts, hook = webhook()
+    alerts = AlertReceiver().start()
     os.environ.update({"F1_DATA_DIR": str(tmp / "data"), "F1_WAREHOUSE": str(tmp / "data" / "warehouse.duckdb"),
-                       "DAGSTER_HOME": str(home), "F1_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{hook.server_port}/",
+                       "DAGSTER_HOME": str(home), "F1_ALERT_WEBHOOK_URL": alerts.url,
                        "MLFLOW_LOGGING_LEVEL": "WARNING", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
 
     import dagster as dg
@@ -68,8 +69,8 @@ def main() -> None:
     first = registry.version_of(registry.CHAMPION)
     # as after `make run`, the sessions already ingested have their drift reports
     assert definitions.resolve_job_def("drift_job").execute_in_process(instance=instance).success
-    drifted = [a["details"]["session_key"] for _, a in alerts]
-    alerts.clear()
+    drifted = [a["details"]["session_key"] for a in alerts.bodies()]
+    alerts.received.clear()
     _, key = KeyStore(settings.api_keys_path()).create("viewer")
     print(f"setup: {len(keys)} races ingested, champion v{first}, their drift reports written "
           f"(drifted: {', '.join(drifted) or 'none'})", flush=True)
@@ -93,7 +94,7 @@ def main() -> None:
             landed = time.perf_counter()
             print(f"replayed {state.laps_played} laps of {QUALIFYING} (no ingestion of its own); live MAE "
                   f"{state.live_mae:.3f} s with champion v{first}", flush=True)
-            alerted = wait(lambda: next((t for t, a in alerts if a["details"]["session_key"] == QUALIFYING), None), 300)
+            alerted = wait(lambda: alerts.arrival(QUALIFYING), 300)
             if alerted is None:
                 print("no drift alert within 300 s; see", tmp / "daemon.log")
                 return
@@ -117,7 +118,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(daemon.pid, signal.SIGKILL)
         daemon_log.close()
-        hook.shutdown()
+        alerts.stop()
 
 
 def print_runs(instance, since: float) -> None:

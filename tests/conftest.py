@@ -1,13 +1,11 @@
-import json
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from f1_core import settings
+from f1_core.alerts import AlertReceiver
 from f1_core.catalog import session_key
 
 ARCHIVE = settings.SHARED_F1DATA / "archive"
@@ -53,22 +51,7 @@ def copy_archive(destination: Path, keys: list[str]) -> Path:
 
 @pytest.fixture
 def webhook(monkeypatch):
-    """An alert webhook on a free local port (F1_ALERT_WEBHOOK_URL points at it): the JSON
-    bodies it received, in order."""
-    received: list = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("F1_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/alerts")
-    yield received
-    server.shutdown()
-    server.server_close()
+    """An alert webhook on a free local port (F1_ALERT_WEBHOOK_URL points at it)."""
+    with AlertReceiver() as receiver:
+        monkeypatch.setenv("F1_ALERT_WEBHOOK_URL", receiver.url)
+        yield receiver

@@ -65,7 +65,7 @@ def test_drift_alert_retraining_and_a_new_champion_serving(tmp_path, monkeypatch
                                       "SELECT * FROM drift_history WHERE session_key = ?", [SAUDI_QUALIFYING])
             assert history["classification"][0] in ("data", "both"), history.row(0, named=True)
             assert "<html" in Path(history["report_path"][0]).read_text()[:2000].lower()
-            alerts = [a for a in webhook if a["details"]["session_key"] == SAUDI_QUALIFYING]
+            alerts = [a for a in webhook.bodies() if a["details"]["session_key"] == SAUDI_QUALIFYING]
             assert len(alerts) == 1 and alerts[0]["kind"] == "drift"
 
             # the sensor fires once for this drift event

@@ -83,7 +83,7 @@ def test_drift_reports_asset_stores_history_and_alerts(webhook):
         meta = refreshed.get_asset_materialization_events()[0].materialization.metadata
         assert meta["sessions"].value == 1 and "bahrain" in meta["reports"].value
 
-        webhook.clear()
+        webhook.received.clear()
         session = sessions[0]
         strict = {"ops": {"drift_reports": {"config": {"sessions": [session], "share_drifted": 0.0}}}}
         flagged = job.execute_in_process(instance=instance, run_config=strict)
@@ -91,8 +91,8 @@ def test_drift_reports_asset_stores_history_and_alerts(webhook):
                  if e.event_type_value == "ASSET_CHECK_EVALUATION"][0]
         assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
         assert session in check.metadata["drifted_sessions"].value
-        assert len(webhook) == 1
-        alert = webhook[0]
+        assert len(webhook.bodies()) == 1
+        alert = webhook.bodies()[0]
         assert alert["kind"] == "drift" and alert["details"]["session_key"] == session
         assert alert["details"]["classification"] in ("data", "both") and session in alert["text"]
         assert "PSI" in alert["text"] and alert["details"]["drifted_features"]

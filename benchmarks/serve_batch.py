@@ -1,0 +1,83 @@
+"""Where a served batch's time goes, in process and single-threaded as a service worker runs it:
+the features of one lap (and the stages of `features.lap_features`), then the champion's
+prediction (the float matrix and each booster), for real requests built from the warehouse of
+`make run`. Medians of repeated calls, in milliseconds.
+
+    .venv/bin/python benchmarks/serve_batch.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ["POLARS_MAX_THREADS"] = "1"  # as in the service's workers
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import polars as pl  # noqa: E402
+
+from f1_core import features, registry, settings, warehouse  # noqa: E402
+from f1_core.catalog import circuit_of_event  # noqa: E402
+from f1_core.live import features_for, pipeline_rows, request_for, session_row  # noqa: E402
+from f1_core.model import _array, _booster_predict  # noqa: E402
+
+
+def median_ms(call, repeat: int = 200) -> float:
+    for _ in range(5):
+        call()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    path = settings.warehouse_path()
+    session = warehouse.query(path, "SELECT * FROM sessions WHERE session_type = 'race' "
+                                    "ORDER BY event_date DESC LIMIT 1").row(0, named=True)
+    laps = warehouse.query(path, "SELECT * FROM laps WHERE session_key = ?", [session["session_key"]])
+    driver = laps.filter(pl.col("driver") == laps["driver"][0])
+    middle = int(driver["lap_number"].median())
+    request = request_for(driver, middle, season=session["season"], event=session["event_name"],
+                          session=session["session_name"])
+    print(f"one lap: {session['session_key']}, {request.driver} lap {middle} "
+          f"({len(request.previous_laps)} previous laps)")
+    print(f"features_for (the whole feature step)      {median_ms(lambda: features_for([request])):7.2f} ms")
+
+    rows, weather = pipeline_rows(request, "k")
+    lap_rows = pl.DataFrame(rows, schema=features.LAP_INPUT, strict=False)
+    sessions = pl.DataFrame([session_row(request, "k", circuit_of_event(request.event))],
+                            schema=features.SESSION_INPUT, strict=False)
+    readings = pl.DataFrame([weather] if weather else [], schema=features.WEATHER_INPUT, strict=False)
+    print(f"  lap_features                             {median_ms(lambda: features.lap_features(lap_rows, sessions, readings)):7.2f} ms")
+    frame = lap_rows.join(sessions, on="session_key", how="left").with_columns(
+        features.representative_lap().alias("representative"),
+        features.fuel_kg(pl.col("lap_number"), pl.col("total_laps"), pl.col("session_type")).alias("fuel_kg"),
+    ).with_columns((pl.col("lap_time_s") - pl.col("fuel_kg").fill_null(0.0) * features.FUEL_SECONDS_PER_KG).alias("_fc"))
+    history = features._driver_history(frame)
+    field = features._field_state(history)
+    print(f"    driver history                         {median_ms(lambda: features._driver_history(frame)):7.2f} ms")
+    print(f"    field state                            {median_ms(lambda: features._field_state(history)):7.2f} ms")
+    print(f"    weather at the lap's start             {median_ms(lambda: features._weather_at_start(field, readings)):7.2f} ms")
+
+    champion = registry.version_of(registry.CHAMPION)
+    if champion is None:
+        sys.exit("no champion in the registry: run `make run` first")
+    model = registry.load(champion)
+    served = features_for([request])
+    print(f"champion v{champion} predict                       {median_ms(lambda: model.predict(served)):7.2f} ms")
+    family = model.models["race"]
+    x = _array(served, family.categories, family.inputs)
+    print(f"  float matrix (_array)                    {median_ms(lambda: _array(served, family.categories, family.inputs)):7.2f} ms")
+    for name, booster in [*family.point_models.items(), *family.quantile_models.items()]:
+        label = name if isinstance(name, str) else f"quantile {name:.2f}"
+        print(f"  booster {label:<32} {median_ms(lambda: _booster_predict(booster, x)):7.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
