@@ -35,7 +35,6 @@ from pydantic import BaseModel
 from f1_core.features import CATEGORICAL_FEATURES, FEATURES
 from f1_core.model import PACE_FEATURES
 
-CLASSES = ("none", "data", "concept", "both")
 REFERENCE_ROWS = 5000
 
 
@@ -70,7 +69,8 @@ class DriftResult:
 
     @property
     def drifted_features(self) -> list[str]:
-        return self.features.filter(pl.col("drifted"))["feature"].to_list()
+        """The drifted inputs, largest PSI first."""
+        return self.features.filter(pl.col("drifted")).sort("psi", descending=True)["feature"].to_list()
 
     @property
     def error_ratio(self) -> float | None:
@@ -107,8 +107,8 @@ def compare(reference: pl.DataFrame, current: pl.DataFrame, inputs: list[str],
     }, schema={"feature": pl.String, "psi": pl.Float64, "js_distance": pl.Float64, "ks_p_value": pl.Float64}
     ).with_columns((pl.col("psi") >= thresholds.psi).alias("drifted"))
     share = features["drifted"].mean() if features.height else 0.0
-    laps = int(current["clean"].sum()) if "clean" in current.columns else current.height
-    result = DriftResult(features, float(share or 0.0), laps, live_mae_clean, train_mae_clean, "none",
+    laps = int(current["clean"].sum())
+    result = DriftResult(features, float(share), laps, live_mae_clean, train_mae_clean, "none",
                          snapshot.get_html_str(as_iframe=False))
     result.classification = classify(result, thresholds)
     return result

@@ -52,9 +52,13 @@ MODEL_FEATURES = [name for name in FEATURES if name not in LEVEL_FEATURES]
 MODEL_CATEGORICAL = [name for name in CATEGORICAL_FEATURES if name in MODEL_FEATURES]
 
 
+def _relative(name: str) -> pl.Expr:
+    return (pl.col(name) - pl.col("reference_fc_s")).alias(name)
+
+
 def relative_pace(frame: pl.DataFrame) -> pl.DataFrame:
     """The features as the trees see them: pace levels as differences from the reference pace."""
-    return frame.with_columns((pl.col(name) - pl.col("reference_fc_s")).alias(name) for name in PACE_FEATURES)
+    return frame.with_columns(_relative(name) for name in PACE_FEATURES)
 
 
 def _matrix(frame: pl.DataFrame, categories: dict[str, list[str]], inputs: list[str]):
@@ -79,7 +83,7 @@ def _array(frame: pl.DataFrame, categories: dict[str, list[str]], inputs: list[s
             codes = {category: float(code) for code, category in enumerate(categories[name])}
             columns.append(pl.col(name).replace_strict(codes, default=None, return_dtype=pl.Float64))
         elif name in PACE_FEATURES:
-            columns.append((pl.col(name) - pl.col("reference_fc_s")).cast(pl.Float64))
+            columns.append(_relative(name).cast(pl.Float64))
         else:
             columns.append(pl.col(name).cast(pl.Float64))
     return frame.select(columns).to_numpy()
@@ -235,7 +239,7 @@ class LapTimeModel:
                 if group.sum() >= 30:  # fewer laps cannot pin a 90% quantile down
                     margins[str(kind)] = _conformal_quantile(scores[group], level)
 
-    def _predict(self, frame: pl.DataFrame) -> dict[str, np.ndarray]:
+    def _predict(self, frame: pl.DataFrame, interval: bool = True) -> dict[str, np.ndarray]:
         fuel = _fuel_effect(frame)
         reference = frame["reference_fc_s"].to_numpy().astype(float)
         has_ref = ~np.isnan(reference)
@@ -252,19 +256,21 @@ class LapTimeModel:
             x = _array(frame.filter(pl.Series(has_ref)), self.categories, self.inputs)
             base = reference[has_ref] + fuel[has_ref]
             delta = np.mean([_booster_predict(self.point_models[name], x) for name in self.blend], axis=0)
+            point[has_ref] = base + delta
+            if not interval:
+                return {"lap_time": point}
             lo_q, hi_q = sorted(self.quantile_models)
             lo = _booster_predict(self.quantile_models[lo_q], x)
             hi = _booster_predict(self.quantile_models[hi_q], x)
-            point[has_ref] = base + delta
             # the band always contains the point prediction, whatever the quantile models say
             lower[has_ref] = base + np.minimum(lo, delta) - margin[has_ref]
             upper[has_ref] = base + np.maximum(hi, delta) + margin[has_ref]
-        return {"lap_time": point, "lower": lower, "upper": upper}
+        return {"lap_time": point, "lower": lower, "upper": upper} if interval else {"lap_time": point}
 
-    def predict(self, features: pl.DataFrame) -> pl.DataFrame:
-        """`lap_time`, `lower`, `upper` in seconds, one row per row of `features`."""
-        out = self._predict(features)
-        return pl.DataFrame(out)
+    def predict(self, features: pl.DataFrame, interval: bool = True) -> pl.DataFrame:
+        """`lap_time`, `lower`, `upper` (only `lap_time` without `interval`) in seconds, one row
+        per row of `features`."""
+        return pl.DataFrame(self._predict(features, interval))
 
     def feature_importance(self) -> pl.DataFrame:
         """Total gain per model input, averaged over the blended models (each normalised to 1)."""
@@ -334,16 +340,17 @@ class SessionFamilyModel:
                 routes.append((name if name in self.models else next(iter(self.models)), rows))
         return routes
 
-    def _apply(self, frame: pl.DataFrame, method: str) -> pl.DataFrame:
+    def _apply(self, frame: pl.DataFrame, method: str, **kwargs) -> pl.DataFrame:
         parts = [
-            getattr(self.models[name], method)(frame[rows]).with_columns(pl.Series("_row", rows))
+            getattr(self.models[name], method)(frame[rows], **kwargs).with_columns(pl.Series("_row", rows))
             for name, rows in self._route(frame)
         ]
         return pl.concat(parts).sort("_row").drop("_row")
 
-    def predict(self, features: pl.DataFrame) -> pl.DataFrame:
-        """`lap_time`, `lower`, `upper` in seconds, one row per row of `features`."""
-        return self._apply(features, "predict")
+    def predict(self, features: pl.DataFrame, interval: bool = True) -> pl.DataFrame:
+        """`lap_time`, `lower`, `upper` (only `lap_time` without `interval`) in seconds, one row
+        per row of `features`."""
+        return self._apply(features, "predict", interval=interval)
 
     def contributions(self, frame: pl.DataFrame) -> pl.DataFrame:
         return self._apply(frame, "contributions")

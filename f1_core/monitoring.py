@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from f1_core import drift, registry, warehouse
-from f1_core.features import lap_features
+from f1_core.features import clean_lap, lap_features
 from f1_core.model import family, relative_pace
 from f1_core.training import load_warehouse
 
@@ -85,7 +85,7 @@ def history_rows(done: list[SessionDrift], version: str,
     summary, per_feature = [], []
     for item in done:
         r = item.result
-        ordered = r.features.filter(pl.col("drifted")).sort("psi", descending=True)["feature"].to_list()
+        ordered = r.drifted_features
         summary.append({
             "session_key": item.session_key, "champion_version": version, "computed_at": now,
             "laps": r.laps, "features_compared": r.features.height, "features_drifted": len(ordered),
@@ -117,7 +117,6 @@ def predicted_sessions(predictions: pl.DataFrame, sessions: pl.DataFrame) -> lis
 def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """The service's logged predictions next to the laps as they were observed (one row per
     session, driver, lap and model version: the latest prediction when a lap was asked twice)."""
-    from f1_core.features import clean_lap
 
     if predictions.height == 0:
         return pl.DataFrame(schema=LIVE_SCHEMA)

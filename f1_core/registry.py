@@ -177,13 +177,15 @@ def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae:
                   f"{baseline_mae:.3f} s")
     elif champion == challenger_version:
         promoted, reason = False, "the challenger is already the champion"
-    elif (holdout := _unseen_by(champion, holdout)).height == 0:
+    elif (unseen := _unseen_by(champion, holdout)).height == 0:
         promoted, reason = False, (f"every holdout event was in champion v{champion}'s training: "
                                    f"no fair comparison")
     else:
         # both scored on laps neither trained on (the challenger's holdout grows as data comes)
         champion_model = load(champion)
-        rows[f"challenger v{challenger_version}"] = ours = _score(challenger_model, holdout)
+        if unseen.height < holdout.height:
+            rows[f"challenger v{challenger_version}"] = ours = _score(challenger_model, unseen)
+        holdout = unseen
         theirs = rows.setdefault(f"champion v{champion}", _score(champion_model, holdout))
         covered = (abs(ours["coverage_clean"] - nominal)
                    <= abs(theirs["coverage_clean"] - nominal) + coverage_tolerance)
@@ -277,9 +279,9 @@ def _set_champion(version: str) -> None:
     mlflow_client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
 
 
-def previous_champion() -> str | None:
-    """The champion before the current one (what a rollback would restore), None if there is none."""
-    champion = version_of(CHAMPION)
+def previous_champion(champion: str | None) -> str | None:
+    """The champion before `champion`, the current one as the caller read the alias (what a
+    rollback would restore), None if there is none."""
     history = [str(v) for v in _history()] if champion else []
     return history[-2] if len(history) >= 2 and history[-1] == champion else None
 

@@ -17,6 +17,7 @@ from typing import Callable
 import polars as pl
 
 from f1_core.catalog import SessionRef
+from f1_core.features import RACE_LIKE
 from f1_core.live import request_for
 from f1_core.raw import RawSession
 from f1_core.sources.archive import ArchiveSource
@@ -88,7 +89,8 @@ def replay(ref: SessionRef, raw: RawSession, live_root: Path, predict: Callable[
     that many laps ended (a shortened replay)."""
     standard = standardize(raw)
     laps = standard.laps.filter(pl.col("lap_start_time_s").is_not_null())
-    total_laps = int(laps["lap_number"].max()) if ref.session_name.lower() in ("race", "sprint") else None
+    total_laps = int(laps["lap_number"].max()) if ref.session_type in RACE_LIKE else None
+    by_driver = laps.partition_by("driver", as_dict=True)
     weather = standard.weather.sort("session_time_s")
     # the source's weather rows in time order, landing as their time passes (unreadable times last)
     raw_weather = None if raw.weather is None else raw.weather.with_columns(
@@ -132,7 +134,7 @@ def replay(ref: SessionRef, raw: RawSession, live_root: Path, predict: Callable[
             seen = weather.filter(pl.col("session_time_s") <= now)
             reading = seen.row(-1, named=True) if seen.height else None
             requests = [
-                request_for(laps.filter(pl.col("driver") == lap["driver"]), lap["lap_number"],
+                request_for(by_driver[(lap["driver"],)], lap["lap_number"],
                             season=ref.season, event=ref.event_name, session=ref.session_name,
                             reading=reading, total_laps=total_laps).model_dump(mode="json")
                 for lap in starting.iter_rows(named=True)

@@ -243,11 +243,9 @@ def _evaluate(model: SessionFamilyModel, train: pl.DataFrame, holdout: pl.DataFr
                        how="horizontal")
     results.update({f"holdout_{k}": v for k, v in metrics.summary(scored).items()})
     # per family too: live monitoring compares a session's error with its own family's
-    kinds = scored.select(family(pl.col("session_type"))).to_series()
-    for name in FAMILIES:
-        part = metrics.summary(scored.filter(kinds == name))
-        if "mae_clean" in part:
-            results[f"holdout_mae_clean_{name}"] = part["mae_clean"]
+    for name, part in _families(scored):
+        if "mae_clean" in (summary := metrics.summary(part)):
+            results[f"holdout_mae_clean_{name}"] = summary["mae_clean"]
     cross_validated = pl.concat(cv_parts) if cv_parts else train.clear().with_columns(
         pl.lit(None, pl.Float64).alias("prediction"))
     if cv_parts:

@@ -59,9 +59,10 @@ class Batcher:
             items = [item for entry in batch for item in entry[0]]
             try:
                 results = list(self.predict(items))
-            except Exception:
+            except Exception as exc:
                 if len(batch) == 1:
-                    self._settle(batch[0], None)
+                    logger.exception("prediction of %d items failed", len(items))
+                    self._answer(batch[0], None, exc)
                     continue
                 # one request may have broken the batch: each is predicted alone, so only it fails
                 for entry in batch:
@@ -73,7 +74,7 @@ class Batcher:
                 start += len(entry[0])
 
     def _settle(self, entry: tuple, results: list | None) -> None:
-        items, future, loop = entry
+        items = entry[0]
         error = None
         if results is None:
             try:
@@ -81,6 +82,11 @@ class Batcher:
             except Exception as exc:
                 logger.exception("prediction of %d items failed", len(items))
                 error = exc
+        self._answer(entry, results, error)
+
+    @staticmethod
+    def _answer(entry: tuple, results: list | None, error: Exception | None) -> None:
+        _, future, loop = entry
         loop.call_soon_threadsafe(_resolve, future, results, error)
 
 

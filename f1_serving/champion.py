@@ -66,7 +66,7 @@ class Champion:
                 return current
             try:
                 loaded = LoadedModel(version, registry.load(version), registry.model_card(version),
-                                     *self._shadow(current))
+                                     *self._shadow(version, current))
             except Exception as exc:
                 self._failed[version] = time.monotonic()
                 self._error(f"champion v{version} failed to load, still serving "
@@ -79,9 +79,9 @@ class Champion:
                         f"v{current.version}" if current else "no model")
             return loaded
 
-    def _shadow(self, current: LoadedModel | None) -> tuple[str | None, SessionFamilyModel | None]:
+    def _shadow(self, champion: str, current: LoadedModel | None) -> tuple[str | None, SessionFamilyModel | None]:
         try:
-            previous = registry.previous_champion()
+            previous = registry.previous_champion(champion)
             if previous is None:
                 return None, None
             if current is not None and current.version == previous:

@@ -141,7 +141,7 @@ class LapTimeService:
                                           pl.lit(degraded).alias("degraded"))
         self.predictions.labels(version or "none", str(degraded).lower()).inc(len(laps))
         self.version_gauge.set(int(version) if version else 0)
-        shadow = (loaded.shadow.predict(features)["lap_time"] if loaded and loaded.shadow
+        shadow = (loaded.shadow.predict(features, interval=False)["lap_time"] if loaded and loaded.shadow
                   else pl.Series([None] * len(laps), dtype=pl.Float64))
         self.log.append(pl.concat([
             pl.DataFrame({

@@ -5,7 +5,6 @@ import dagster as dg
 from f1_assets.defs.ingestion.jobs import ingest_session_job
 from f1_assets.defs.ingestion.partitions import session_partitions
 from f1_assets.defs.ingestion.resources import SessionSourceResource
-from f1_core import settings
 
 TRIGGER_TAG = "f1/trigger"
 
@@ -37,9 +36,9 @@ def session_discovery_sensor(context: dg.SensorEvaluationContext,
 def live_stamps() -> dict[str, str]:
     """Each session in the live folder and a stamp of its files (size and modification time):
     the stamp changes whenever laps land."""
-    from f1_core.sources.archive import LiveSource
+    from f1_core.sources import build_source
 
-    source = LiveSource(settings.live_dir())
+    source = build_source("live")
     stamps = {}
     for ref in source.catalog():
         files = sorted(p for p in (source.root / ref.locator).glob("*") if p.is_file())
@@ -71,12 +70,13 @@ def live_session_sensor(context: dg.SensorEvaluationContext,
     changed = {key: stamp for key, stamp in changed.items() if key not in running}
     run_keys = {key: f"live:{key}:{stamp}" for key, stamp in changed.items()}
     # a session whose last live ingestion failed, with no lap landed since, is tried again once
+    # (the run key makes it once)
+    last_status = {}
+    for run in context.instance.get_runs(dg.RunsFilter(job_name=ingest_session_job.name,
+                                                       tags={TRIGGER_TAG: "live"}), limit=200):
+        last_status.setdefault(run.tags.get("dagster/partition"), run.status)  # newest first
     for key, stamp in stamps.items():
-        if key in changed or key in running:
-            continue
-        last = context.instance.get_runs(dg.RunsFilter(
-            job_name=ingest_session_job.name, tags={TRIGGER_TAG: "live", "dagster/partition": key}), limit=1)
-        if last and last[0].status == dg.DagsterRunStatus.FAILURE:  # (the run key makes it once)
+        if key not in changed and key not in running and last_status.get(key) == dg.DagsterRunStatus.FAILURE:
             changed[key] = stamp
             run_keys[key] = f"live:{key}:{stamp}:retry"
     if not changed:

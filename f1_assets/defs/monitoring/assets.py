@@ -100,7 +100,8 @@ def champion_watch(context: dg.AssetExecutionContext, config: WatchConfig, wareh
     """The newest promotion on live laps: watching, passed, or rolled back (with an alert)."""
     from f1_core import monitoring, registry
 
-    champion, previous = registry.version_of(registry.CHAMPION), registry.previous_champion()
+    champion = registry.version_of(registry.CHAMPION)
+    previous = registry.previous_champion(champion)
     if champion is None or previous is None:
         return dg.MaterializeResult(metadata={"verdict": "nothing to watch", "champion": champion or "none"})
     judged = registry.client().get_model_version(registry.MODEL_NAME, champion).tags.get("live_watch")
