@@ -55,15 +55,12 @@ def main() -> None:
                             schema=features.SESSION_INPUT, strict=False)
     readings = pl.DataFrame([weather] if weather else [], schema=features.WEATHER_INPUT, strict=False)
     print(f"  lap_features                             {median_ms(lambda: features.lap_features(lap_rows, sessions, readings)):7.2f} ms")
-    frame = lap_rows.join(sessions, on="session_key", how="left").with_columns(
-        features.representative_lap().alias("representative"),
-        features.fuel_kg(pl.col("lap_number"), pl.col("total_laps"), pl.col("session_type")).alias("fuel_kg"),
-    ).with_columns((pl.col("lap_time_s") - pl.col("fuel_kg").fill_null(0.0) * features.FUEL_SECONDS_PER_KG).alias("_fc"))
-    history = features._driver_history(frame)
-    field = features._field_state(history)
-    print(f"    driver history                         {median_ms(lambda: features._driver_history(frame)):7.2f} ms")
-    print(f"    field state                            {median_ms(lambda: features._field_state(history)):7.2f} ms")
-    print(f"    weather at the lap's start             {median_ms(lambda: features._weather_at_start(field, readings)):7.2f} ms")
+    frame = lap_rows.join(sessions, on="session_key", how="left").with_columns(features._per_lap())
+    columns = frame.select(*features.PASS_INPUT).to_dict(as_series=False)
+    print(f"    per-lap columns (polars)               {median_ms(lambda: lap_rows.join(sessions, on='session_key', how='left').with_columns(features._per_lap())):7.2f} ms")
+    print(f"    driver history (pass)                  {median_ms(lambda: features._driver_history(columns)):7.2f} ms")
+    print(f"    field state (pass)                     {median_ms(lambda: features._field_state(columns)):7.2f} ms")
+    print(f"    weather at the lap's start (pass)      {median_ms(lambda: features._weather_at_start(columns, readings)):7.2f} ms")
 
     champion = registry.version_of(registry.CHAMPION)
     if champion is None:

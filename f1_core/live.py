@@ -20,6 +20,7 @@ the pipeline's, as `tests/test_live.py` checks against whole real sessions.
 from __future__ import annotations
 
 import math
+from itertools import accumulate
 
 import polars as pl
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -177,7 +178,7 @@ def features_for(laps: list[LapToPredict], circuit_of=circuit_of_event) -> pl.Da
 
     rows, weathers, sessions = [], [], []
     for index, lap in enumerate(laps):
-        key = f"request-{index}"
+        key = f"request-{index:04d}"  # sorts as the requests do: lap_features returns them in order
         lap_rows, weather = pipeline_rows(lap, key)
         rows.extend(lap_rows)
         if weather is not None:
@@ -186,10 +187,8 @@ def features_for(laps: list[LapToPredict], circuit_of=circuit_of_event) -> pl.Da
     frame = lambda records, schema: pl.DataFrame(records, schema=schema, strict=False)  # noqa: E731
     features = lap_features(frame(rows, LAP_INPUT), frame(sessions, SESSION_INPUT),
                             frame(weathers, WEATHER_INPUT))
-    wanted = pl.DataFrame({"session_key": [f"request-{i}" for i in range(len(laps))],
-                           "lap_number": [lap.lap_number for lap in laps]},
-                          schema={"session_key": pl.String, "lap_number": pl.Int16})
-    return wanted.join(features, on=["session_key", "lap_number"], how="left", maintain_order="left")
+    # each request's lap to predict is its last row: its previous laps come before it
+    return features[[end - 1 for end in accumulate(len(lap.previous_laps) + 1 for lap in laps)]]
 
 
 def baseline_predict(features: pl.DataFrame) -> pl.DataFrame:

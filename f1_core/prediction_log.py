@@ -17,6 +17,7 @@ import socket
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -27,24 +28,28 @@ class PredictionLog:
     def __init__(self, directory: Path, flush_seconds: float = 0.5):
         self.directory = Path(directory)
         self.flush_seconds = flush_seconds
-        self._pending: list[pl.DataFrame] = []
+        self._pending: list[tuple[pl.DataFrame, tuple | None]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
-    def append(self, rows: pl.DataFrame) -> None:
-        """One row per prediction; NaN and infinities are logged as null (JSON has neither)."""
+    def append(self, rows: pl.DataFrame, shadow: tuple[str, Any] | None = None) -> None:
+        """One row per prediction; NaN and infinities are logged as null (JSON has neither).
+        `shadow`: (version, model) whose point prediction from these rows' features is logged
+        beside them as `shadow_lap_time`, made when the log is written: off the request path,
+        and for many requests in one call."""
         with self._lock:
-            self._pending.append(rows)
+            self._pending.append((rows, shadow))
 
     def flush(self) -> None:
         with self._lock:
             frames, self._pending = self._pending, []
         if not frames:
             return
-        rows = pl.concat(frames, how="diagonal_relaxed")
+        rows = pl.concat([_with_shadow(group, shadow) for group, shadow in _by_shadow(frames)],
+                         how="diagonal_relaxed")
         rows = rows.with_columns(pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c)
                                  for c, dtype in rows.schema.items() if dtype.is_float())
         now = datetime.now(timezone.utc)
@@ -66,6 +71,25 @@ class PredictionLog:
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):
             self.flush()
+
+
+def _by_shadow(entries: list[tuple[pl.DataFrame, tuple | None]]) -> list[tuple[pl.DataFrame, tuple | None]]:
+    groups: dict[int, tuple[list, tuple | None]] = {}
+    for rows, shadow in entries:
+        groups.setdefault(id(shadow[1]) if shadow else 0, ([], shadow))[0].append(rows)
+    return [(pl.concat(frames, how="diagonal_relaxed"), shadow) for frames, shadow in groups.values()]
+
+
+def _with_shadow(rows: pl.DataFrame, shadow: tuple | None) -> pl.DataFrame:
+    version, prediction = None, pl.lit(None, pl.Float64)
+    if shadow is not None:
+        try:
+            prediction = shadow[1].predict(rows, interval=False)["lap_time"]
+            version = shadow[0]
+        except Exception:  # the champion's predictions are logged whatever its shadow does
+            logger.exception("prediction log: shadow v%s could not predict %d laps", shadow[0], rows.height)
+    return rows.with_columns(prediction.alias("shadow_lap_time"),
+                             pl.lit(version, pl.String).alias("shadow_version"))
 
 
 def read(directory: Path) -> pl.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 import uuid
@@ -136,26 +137,25 @@ class LapTimeService:
         plain dicts because pydantic objects per lap would cost more than the model)."""
         version = loaded.version if loaded else None
         degraded = loaded is None
-        finite = out.select(pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c) for c in out.columns)
-        predictions = finite.with_columns(pl.lit(version, pl.String).alias("model_version"),
-                                          pl.lit(degraded).alias("degraded"))
+        # JSON has no NaN or infinity: a value the model could not make is null
+        point, lower, upper = ([v if v is None or math.isfinite(v) else None for v in out[name].to_list()]
+                               for name in ("lap_time", "lower", "upper"))
         self.predictions.labels(version or "none", str(degraded).lower()).inc(len(laps))
         self.version_gauge.set(int(version) if version else 0)
-        shadow = (loaded.shadow.predict(features, interval=False)["lap_time"] if loaded and loaded.shadow
-                  else pl.Series([None] * len(laps), dtype=pl.Float64))
-        self.log.append(pl.concat([
-            pl.DataFrame({
-                "logged_at": [datetime.now(timezone.utc).isoformat()] * len(laps),
-                "batch_id": [uuid.uuid4().hex] * len(laps),
-                "season": [lap.season for lap in laps], "event": [lap.event for lap in laps],
-                "session": [lap.session for lap in laps], "driver": [lap.driver for lap in laps],
-            }),
-            features.select(FEATURES), predictions,
-            pl.DataFrame({"shadow_lap_time": shadow,
-                          "shadow_version": [loaded.shadow_version if loaded else None] * len(laps)},
-                         schema={"shadow_lap_time": pl.Float64, "shadow_version": pl.String}),
-        ], how="horizontal"))
-        return predictions.to_dicts()
+        n = len(laps)
+        self.log.append(features.select(FEATURES).hstack([
+            pl.Series("logged_at", [datetime.now(timezone.utc).isoformat()] * n, pl.String),
+            pl.Series("batch_id", [uuid.uuid4().hex] * n, pl.String),
+            pl.Series("season", [lap.season for lap in laps], pl.Int64),
+            pl.Series("event", [lap.event for lap in laps], pl.String),
+            pl.Series("session", [lap.session for lap in laps], pl.String),
+            pl.Series("driver", [lap.driver for lap in laps], pl.String),
+            pl.Series("lap_time", point, pl.Float64), pl.Series("lower", lower, pl.Float64),
+            pl.Series("upper", upper, pl.Float64), pl.Series("model_version", [version] * n, pl.String),
+            pl.Series("degraded", [degraded] * n, pl.Boolean),
+        ]), shadow=(loaded.shadow_version, loaded.shadow) if loaded and loaded.shadow else None)
+        return [{"lap_time": p, "lower": lo, "upper": hi, "model_version": version, "degraded": degraded}
+                for p, lo, hi in zip(point, lower, upper)]
 
 
 def _plain(value):
