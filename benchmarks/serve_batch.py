@@ -50,17 +50,12 @@ def main() -> None:
     print(f"features_for (the whole feature step)      {median_ms(lambda: features_for([request])):7.2f} ms")
 
     rows, weather = pipeline_rows(request, "k")
-    lap_rows = pl.DataFrame(rows, schema=features.LAP_INPUT, strict=False)
-    sessions = pl.DataFrame([session_row(request, "k", circuit_of_event(request.event))],
-                            schema=features.SESSION_INPUT, strict=False)
-    readings = pl.DataFrame([weather] if weather else [], schema=features.WEATHER_INPUT, strict=False)
-    print(f"  lap_features                             {median_ms(lambda: features.lap_features(lap_rows, sessions, readings)):7.2f} ms")
-    frame = lap_rows.join(sessions, on="session_key", how="left").with_columns(features._per_lap())
-    columns = frame.select(*features.PASS_INPUT).to_dict(as_series=False)
-    print(f"    per-lap columns (polars)               {median_ms(lambda: lap_rows.join(sessions, on='session_key', how='left').with_columns(features._per_lap())):7.2f} ms")
-    print(f"    driver history (pass)                  {median_ms(lambda: features._driver_history(columns)):7.2f} ms")
-    print(f"    field state (pass)                     {median_ms(lambda: features._field_state(columns)):7.2f} ms")
-    print(f"    weather at the lap's start (pass)      {median_ms(lambda: features._weather_at_start(columns, readings)):7.2f} ms")
+    session_rows = [session_row(request, "k", circuit_of_event(request.event))]
+    weathers = [weather] if weather else []
+    print(f"  pipeline rows from the request           {median_ms(lambda: pipeline_rows(request, 'k')):7.2f} ms")
+    print(f"  feature_rows (every lap of the request)  {median_ms(lambda: features.feature_rows(rows, session_rows, weathers)):7.2f} ms")
+    last = features.feature_rows(rows, session_rows, weathers)[-1:]
+    print(f"  the lap's features as a polars frame     {median_ms(lambda: pl.DataFrame(last, schema=features.OUTPUT, orient='row')):7.2f} ms")
 
     champion = registry.version_of(registry.CHAMPION)
     if champion is None:

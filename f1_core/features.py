@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import deque
-from functools import cache
 
 import polars as pl
 
@@ -63,23 +62,49 @@ CATEGORICAL_FEATURES = ["circuit_ref", "session_type"]
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 
 
-def clean_lap() -> pl.Expr:
+OUTPUT = {
+    "session_key": pl.String, "driver": pl.String, "lap_number": pl.Int16,
+    **{name: pl.Float64 for name in NUMERIC_FEATURES if name != "lap_number"},
+    **{name: pl.String for name in CATEGORICAL_FEATURES},
+    # not features: what the lap turned out to be (targets and metrics filter on these)
+    "lap_time_s": pl.Float64, "clean": pl.Boolean, "representative": pl.Boolean,
+    # not features: the baselines' predictions are built from these
+    "prev_clean_lap_time_s": pl.Float64, "rolling_clean_lap_time_s": pl.Float64,
+    # not features: when the lap started and ended (session seconds), to split a session in time
+    "lap_start_time_s": pl.Float64, "session_time_s": pl.Float64,
+}
+
+
+def is_representative(lap: dict) -> bool:
+    """A lap whose time says something about pace, judged only from what a live timing feed
+    carries (so serving can judge it too): not lap 1, no pit in or out, green (an unknown status
+    is not), timed."""
+    return (lap["lap_number"] > 1 and lap["pit_in_time_s"] is None and lap["pit_out_time_s"] is None
+            and lap["track_status"] == "1" and lap["lap_time_s"] is not None)
+
+
+def is_clean(lap: dict) -> bool:
     """A representative lap that is also not deleted and accurately timed: metrics are reported
     on these (and on all laps)."""
-    return representative_lap() & ~pl.col("deleted").fill_null(False) & pl.col("is_accurate").fill_null(False)
+    return is_representative(lap) and not lap["deleted"] and lap["is_accurate"] is True
 
 
-def fuel_kg(lap_number: pl.Expr, total_laps: pl.Expr, session_type: pl.Expr) -> pl.Expr:
-    """Estimated fuel on board at the start of a lap; unknown (null) outside races and sprints,
-    where teams choose their fuel freely."""
-    start = pl.min_horizontal(pl.lit(FUEL_START_KG), total_laps.cast(pl.Float64) * 1.9)
-    burnt = (lap_number.cast(pl.Float64) - 1) / total_laps.cast(pl.Float64)
-    return pl.when(session_type.is_in(RACE_LIKE) & total_laps.is_not_null()).then(
-        (start * (1 - burnt)).clip(lower_bound=0.0))
+def clean_laps(laps: pl.DataFrame) -> pl.Series:
+    """`is_clean` of each row of a frame holding the warehouse `laps` columns."""
+    return pl.Series("clean", [is_clean(lap) for lap in laps.iter_rows(named=True)], pl.Boolean)
+
+
+def fuel_kg(lap_number: int, total_laps: int | None, session_type: str | None) -> float | None:
+    """Estimated fuel on board at the start of a lap; unknown (None) outside races and sprints,
+    where teams choose their fuel freely, and when the race distance is unknown."""
+    if session_type not in RACE_LIKE or not total_laps:
+        return None
+    start = min(FUEL_START_KG, total_laps * 1.9)
+    return max(start * (1 - (lap_number - 1) / total_laps), 0.0)
 
 
 def _conform(frame: pl.DataFrame, schema: dict) -> pl.DataFrame:
-    if frame.schema == schema:  # as served requests arrive: nothing to do
+    if frame.schema == schema:
         return frame
     missing = [name for name in schema if name not in frame.columns]
     frame = frame.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in schema.items()
@@ -89,154 +114,133 @@ def _conform(frame: pl.DataFrame, schema: dict) -> pl.DataFrame:
 
 def lap_features(laps: pl.DataFrame, sessions: pl.DataFrame,
                  weather: pl.DataFrame | None = None) -> pl.DataFrame:
-    """One row per lap: keys (session_key, driver, lap_number), `FEATURES`, and the target
-    `lap_time_s` with `clean` and `fuel_kg` beside it. `sessions` gives each session's circuit,
-    type and race distance (`total_laps`, null when unknown).
-
-    What a lap shows on its own is computed by polars expressions over all laps at once. What
-    depends on the laps before it (the driver's history, the field's pace, the last weather
-    reading) is one pass over them in time order (`_driver_history`, `_field_state`,
-    `_weather_at_start`): a served request is one driver's few dozen laps, and a pass costs
-    microseconds where a polars window, join or as-of join costs a fixed ~0.1 ms each, which made
-    a served lap's features 11 ms (README "Serving")."""
-    laps = _conform(laps, LAP_INPUT)
-    sessions = _conform(sessions, SESSION_INPUT)
-    weather = _conform(weather if weather is not None else pl.DataFrame(), WEATHER_INPUT)
-
-    frame = (
-        laps.join(sessions, on="session_key", how="left")
-        .sort("session_key", "driver", "lap_number")
-        .with_columns(_per_lap())
-    )
-    columns = frame.select(*PASS_INPUT).to_dict(as_series=False)
-    earlier = {**_driver_history(columns), **_field_state(columns),
-               **_weather_at_start(columns, weather)}
-    # The pace this lap is measured against, fuel corrected: the driver's last clean lap (the
-    # strongest single predictor), else the field's recent pace, else the driver's previous lap.
-    # Models learn the difference.
-    earlier["reference_fc_s"] = [
-        next((value for value in values if value is not None), None)
-        for values in zip(earlier["prev_clean_lap_fc_s"], earlier["field_recent_fc_s"], earlier["prev_lap_fc_s"])]
-    earlier = pl.DataFrame(earlier, schema=dict.fromkeys(earlier, pl.Float64))
-    return frame.hstack(earlier).select(_output())
+    """One row per lap (`OUTPUT`): keys (session_key, driver, lap_number), `FEATURES`, and the
+    target `lap_time_s` with `clean` beside it, sorted by session, driver and lap. `sessions`
+    gives each session's circuit, type and race distance (`total_laps`, null when unknown)."""
+    rows = feature_rows(
+        _conform(laps, LAP_INPUT).to_dicts(), _conform(sessions, SESSION_INPUT).to_dicts(),
+        _conform(weather if weather is not None else pl.DataFrame(), WEATHER_INPUT).to_dicts())
+    return pl.DataFrame(rows, schema=OUTPUT, orient="row")
 
 
-@cache
-def _per_lap() -> list[pl.Expr]:
-    """What a lap shows on its own (built once: building polars expressions costs a served
-    request more than evaluating them)."""
-    fuel = fuel_kg(pl.col("lap_number"), pl.col("total_laps"), pl.col("session_type"))
-    return [
-        clean_lap().alias("clean"),
-        representative_lap().alias("representative"),
-        fuel.alias("fuel_kg"),
-        (pl.col("lap_time_s") - fuel.fill_null(0.0) * FUEL_SECONDS_PER_KG).alias("_fc"),
-        # an enum's index: replace_strict would cost a served request 0.4 ms, this 0.03 ms
-        pl.col("compound").cast(pl.Enum(SOFTNESS), strict=False).to_physical().cast(pl.Float64)
-        .alias("compound_softness"),
-        pl.col("compound").is_in(WET_COMPOUNDS).cast(pl.Float64).alias("wet_tyre"),
-        pl.col("pit_out_time_s").is_not_null().cast(pl.Float64).alias("pit_out_lap"),
-        (pl.col("lap_number") == 1).cast(pl.Float64).alias("first_lap"),
-        (pl.col("lap_number").cast(pl.Float64) / pl.col("total_laps").cast(pl.Float64)).alias("race_progress"),
-    ]
+def feature_rows(laps: list[dict], sessions: list[dict], weather: list[dict],
+                 last_only: bool = False) -> list[dict]:
+    """`lap_features` on plain rows: `laps`, `sessions` and `weather` hold the columns of
+    `LAP_INPUT`, `SESSION_INPUT` and `WEATHER_INPUT` as Python values (a missing lap column is
+    null). Returns one dict per lap, sorted by session, driver and lap, holding (at least) the
+    `OUTPUT` columns; with `last_only`, only each driver's last lap of each session, the laps
+    before it only making its history (what a served request asks).
+
+    Plain Python, not polars expressions, because of what a served request is: one driver's few
+    dozen laps. A lap's features are a fold over the laps before it, microseconds in Python,
+    while a query engine spends a fixed ~0.05-0.5 ms on each window, join or column whatever
+    the rows: the polars version of this function took 11 ms per served lap, this one 0.5 ms
+    (README "Serving"). Polars still holds every table around it."""
+    session_of = {session["session_key"]: session for session in sessions}
+    rows = [_per_lap({**EMPTY_LAP, **lap}, session_of.get(lap["session_key"], EMPTY_SESSION))
+            for lap in sorted(laps, key=_lap_order)]
+    drivers = _runs(rows, "session_key", "driver")
+    targets = [laps[-1] for laps in drivers] if last_only else rows
+    for laps in drivers:
+        _driver_history(laps, laps[-1:] if last_only else laps)
+    _field_state(rows, targets)
+    _weather_at_start(targets, weather)
+    for row in targets:
+        # The pace this lap is measured against, fuel corrected: the driver's last clean lap (the
+        # strongest single predictor), else the field's recent pace, else the driver's previous
+        # lap. Models learn the difference.
+        row["reference_fc_s"] = next((row[name] for name in ("prev_clean_lap_fc_s", "field_recent_fc_s",
+                                                             "prev_lap_fc_s") if row[name] is not None), None)
+    return targets
 
 
-@cache
-def _output() -> list:
-    return [
-        "session_key", "driver", "lap_number",
-        # the passes and the per-lap columns give floats already
-        *[pl.col(name).cast(pl.Float64) if LAP_INPUT.get(name, pl.Float64) != pl.Float64 else name
-          for name in NUMERIC_FEATURES if name != "lap_number"],
-        *CATEGORICAL_FEATURES,
-        # not features: what the lap turned out to be (targets and metrics filter on these)
-        "lap_time_s", "clean", "representative",
-        # not features: the baselines' predictions are built from these
-        "prev_clean_lap_time_s", "rolling_clean_lap_time_s",
-        # not features: when the lap started and ended (session seconds), to split a session in time
-        "lap_start_time_s", "session_time_s",
-    ]
+EMPTY_LAP = dict.fromkeys(LAP_INPUT)
+EMPTY_SESSION = dict.fromkeys(SESSION_INPUT)
 
 
-# what the passes read, as plain lists
-PASS_INPUT = ("session_key", "driver", "lap_number", "stint", "lap_time_s", "_fc", "representative",
-              "tyre_life", "position", "track_status", "sector1_s", "sector2_s", "sector3_s",
-              "lap_start_time_s", "session_time_s")
-HISTORY = ("prev_lap_time_s", "prev_lap_fc_s", "prev_clean_lap_fc_s", "laps_since_clean",
-           "rolling_clean_mean_s", "rolling_clean_std_s", "rolling_clean_lap_time_s",
-           "prev_clean_lap_time_s", "stint_best_fc_s", "session_best_fc_s", "stint_clean_laps",
-           "degradation_s_per_lap", "prev_position", "prev_lap_green", "prev_lap_safety_car",
-           "prev_lap_vsc", "prev_lap_yellow", "prev_sector1_s", "prev_sector2_s", "prev_sector3_s",
-           "prev_sector1_gap_s", "prev_sector2_gap_s", "prev_sector3_gap_s")
+def _lap_order(lap: dict) -> tuple:
+    return tuple((lap[name] is not None, lap[name]) for name in ("session_key", "driver", "lap_number"))
+
+
+def _per_lap(lap: dict, session: dict) -> dict:
+    """What a lap shows on its own, before any earlier lap is looked at."""
+    number, total, kind = lap["lap_number"], session["total_laps"], session["session_type"]
+    fuel = fuel_kg(number, total, kind)
+    compound = lap["compound"]
+    row = {
+        **lap, "season": session["season"], "circuit_ref": session["circuit_ref"], "session_type": kind,
+        "total_laps": total, "clean": is_clean(lap), "representative": is_representative(lap),
+        "fuel_kg": fuel, "compound_softness": _softness.get(compound),
+        "wet_tyre": None if compound is None else float(compound in WET_COMPOUNDS),
+        "pit_out_lap": float(lap["pit_out_time_s"] is not None), "first_lap": float(number == 1),
+        "race_progress": number / total if total else None,
+        "stint": _float(lap["stint"]), "tyre_life": _float(lap["tyre_life"]),
+        "fresh_tyre": _float(lap["fresh_tyre"]),
+    }
+    time = lap["lap_time_s"]
+    row["_fc"] = None if time is None else time - (fuel or 0.0) * FUEL_SECONDS_PER_KG
+    return row
+
+
+_softness = {compound: float(index) for index, compound in enumerate(SOFTNESS)}
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
 SECTORS = ("sector1_s", "sector2_s", "sector3_s")
+WEATHER_LEVELS = [name for name in WEATHER_INPUT if name not in ("session_key", "session_time_s")]
+WEATHER_CHANGES = {name: name.replace("_c", "_change_c").replace("_pct", "_change_pct") for name in CHANGE_WEATHER}
+# a lap's history before anything is known of it: its first lap, or no clean lap yet
+NO_PREVIOUS = dict.fromkeys((
+    "prev_lap_time_s", "prev_lap_fc_s", "prev_position", "prev_lap_green", "prev_lap_safety_car",
+    "prev_lap_vsc", "prev_lap_yellow", *(f"prev_{name}" for name in SECTORS),
+    *(f"prev_{name[:-2]}_gap_s" for name in SECTORS)))
+NO_CLEAN = dict.fromkeys((
+    "prev_clean_lap_fc_s", "prev_clean_lap_time_s", "laps_since_clean", "rolling_clean_mean_s",
+    "rolling_clean_std_s", "rolling_clean_lap_time_s", "session_best_fc_s"))
+NO_WEATHER = {**dict.fromkeys((*WEATHER_LEVELS, *WEATHER_CHANGES.values())), "has_weather": 0.0}
 
 
-def _groups(keys: list) -> list[range]:
-    """Runs of equal keys in a sorted list, as index ranges."""
-    runs, start = [], 0
-    for index in range(1, len(keys) + 1):
-        if index == len(keys) or keys[index] != keys[start]:
-            runs.append(range(start, index))
-            start = index
+def _runs(rows: list[dict], *keys: str) -> list[list[dict]]:
+    """Consecutive rows sharing `keys` (rows are sorted by them)."""
+    runs: list[list[dict]] = []
+    last = object()
+    for row in rows:
+        key = tuple(row[name] for name in keys)
+        if key != last:
+            runs.append([])
+            last = key
+        runs[-1].append(row)
     return runs
 
 
-def _driver_history(c: dict[str, list]) -> dict[str, list]:
-    """The driver's laps before this one (rows sorted by session, driver, lap): the previous
-    lap, the last clean ("representative") laps and their rolling pace, the stint's and
-    session's best, the tyre degradation fitted over the stint's clean laps so far, and the
-    previous lap's sectors, position and track status."""
-    out = {name: [None] * len(c["lap_number"]) for name in HISTORY}
-    drivers = list(zip(c["session_key"], c["driver"]))
-    for laps in _groups(drivers):
-        _driver_pass(c, laps, out)
-    return out
-
-
-def _driver_pass(c: dict[str, list], laps: range, out: dict[str, list]) -> None:
+def _driver_history(laps: list[dict], targets: list[dict]) -> None:
+    """One driver's laps of a session before each of `targets`: the previous lap, the last clean
+    ("representative") laps and their rolling pace, the stint's and session's best, the tyre
+    degradation fitted over the stint's clean laps so far, and the previous lap's sectors,
+    position and track status."""
     fc_window: deque = deque(maxlen=ROLLING_LAPS)
     raw_window: deque = deque(maxlen=ROLLING_LAPS)
-    previous = clean = None  # rows of the previous lap and of the last clean one
+    previous = clean = None  # the previous lap and the last clean one
     rolling = (None, None, None)  # mean, std (fuel corrected) and raw mean at the last clean lap
     session_best = None
     sector_best = [None, None, None]
     stints: dict = {}  # stint -> [clean laps, sum x, sum y, sum xy, sum xx, best]
-    for row in laps:
-        stint = stints.get(c["stint"][row])
-        if previous is not None:
-            status = c["track_status"][previous]
-            sectors = [c[name][previous] for name in SECTORS]
-            _put(out, row, prev_lap_time_s=c["lap_time_s"][previous], prev_lap_fc_s=c["_fc"][previous],
-                 prev_position=c["position"][previous],
-                 prev_lap_green=None if status is None else float(status == "1"),
-                 prev_lap_safety_car=None if status is None else float("4" in status),
-                 prev_lap_vsc=None if status is None else float("6" in status or "7" in status),
-                 prev_lap_yellow=None if status is None else float("2" in status),
-                 prev_sector1_s=sectors[0], prev_sector2_s=sectors[1], prev_sector3_s=sectors[2],
-                 prev_sector1_gap_s=_minus(sectors[0], sector_best[0]),
-                 prev_sector2_gap_s=_minus(sectors[1], sector_best[1]),
-                 prev_sector3_gap_s=_minus(sectors[2], sector_best[2]))
-        if clean is not None:
-            _put(out, row, prev_clean_lap_fc_s=c["_fc"][clean], prev_clean_lap_time_s=c["lap_time_s"][clean],
-                 laps_since_clean=float(c["lap_number"][row] - c["lap_number"][clean]),
-                 rolling_clean_mean_s=rolling[0], rolling_clean_std_s=rolling[1],
-                 rolling_clean_lap_time_s=rolling[2], session_best_fc_s=session_best)
-        if stint is not None:
-            n, sx, sy, sxy, sxx, best = stint
-            out["stint_clean_laps"][row] = float(n)
-            out["stint_best_fc_s"][row] = best
-            # least squares over (tyre life, fuel-corrected time) of the stint's clean laps
-            out["degradation_s_per_lap"][row] = _divide(n * sxy - sx * sy, n * sxx - sx ** 2) if n >= 3 else None
-        else:
-            out["stint_clean_laps"][row] = 0.0
-        # then this lap joins the history of the laps after it
+    every = len(targets) == len(laps)
+    for lap in laps:
+        stint = stints.get(lap["stint"])
+        if every or lap is targets[-1]:
+            _history_of(lap, previous, clean, rolling, session_best, sector_best, stint)
         if stint is None:
-            stint = stints[c["stint"][row]] = [0, 0.0, 0.0, 0.0, 0.0, None]
+            stint = stints[lap["stint"]] = [0, 0.0, 0.0, 0.0, 0.0, None]
+        # then this lap joins the history of the laps after it
         for index, name in enumerate(SECTORS):
-            sector_best[index] = _least(sector_best[index], c[name][row])
-        if c["representative"][row]:
-            fc, life = c["_fc"][row], c["tyre_life"][row]
-            x = 0.0 if life is None else float(life)
+            sector_best[index] = _least(sector_best[index], lap[name])
+        if lap["representative"]:
+            fc = lap["_fc"]
+            x = lap["tyre_life"] or 0.0
             stint[0] += 1
             stint[1] += x
             stint[2] += fc
@@ -245,73 +249,98 @@ def _driver_pass(c: dict[str, list], laps: range, out: dict[str, list]) -> None:
             stint[5] = _least(stint[5], fc)
             session_best = _least(session_best, fc)
             fc_window.append(fc)
-            raw_window.append(c["lap_time_s"][row])
+            raw_window.append(lap["lap_time_s"])
             rolling = (_mean(fc_window), _std(fc_window), _mean(raw_window))
-            clean = row
-        previous = row
+            clean = lap
+        previous = lap
 
 
-def _field_state(c: dict[str, list]) -> dict[str, list]:
-    """What the whole field had shown when the lap started: laps completed, recent pace, and how
-    that pace compares with the session's first laps (track evolution)."""
-    rows = len(c["lap_number"])
-    out = {name: [None] * rows for name in ("field_laps_completed", "field_recent_fc_s", "field_evolution_s")}
-    for laps in _groups(c["session_key"]):
-        done = sorted((c["session_time_s"][row], row) for row in laps if c["session_time_s"][row] is not None)
-        ends = [end for end, _ in done]
-        clean = [(end, c["_fc"][row]) for end, row in done if c["representative"][row]]
-        clean_ends = [end for end, _ in clean]
-        total = [0.0]  # running sums of the clean laps' fuel-corrected times, in the order they ended
-        for _, fc in clean:
-            total.append(total[-1] + fc)
-        for row in laps:
-            start = c["lap_start_time_s"][row]
-            if start is None:
-                out["field_laps_completed"][row] = 0.0
-                continue
-            out["field_laps_completed"][row] = float(bisect_right(ends, start))
-            seen = bisect_right(clean_ends, start)
-            if seen >= 5:
-                window = min(seen, FIELD_WINDOW_LAPS)
-                recent = (total[seen] - total[seen - window]) / window
-                early = total[min(seen, FIELD_WINDOW_LAPS)] / min(seen, FIELD_WINDOW_LAPS)
-                out["field_recent_fc_s"][row] = recent
-                out["field_evolution_s"][row] = recent - early
-    return out
+def _history_of(lap: dict, previous: dict | None, clean: dict | None, rolling: tuple,
+                session_best: float | None, sector_best: list, stint: list | None) -> None:
+    if previous is None:
+        lap.update(NO_PREVIOUS)
+    else:
+        status = previous["track_status"]
+        sectors = [previous[name] for name in SECTORS]
+        lap.update(
+            prev_lap_time_s=previous["lap_time_s"], prev_lap_fc_s=previous["_fc"],
+            prev_position=_float(previous["position"]),
+            prev_lap_green=None if status is None else float(status == "1"),
+            prev_lap_safety_car=None if status is None else float("4" in status),
+            prev_lap_vsc=None if status is None else float("6" in status or "7" in status),
+            prev_lap_yellow=None if status is None else float("2" in status),
+            prev_sector1_s=sectors[0], prev_sector2_s=sectors[1], prev_sector3_s=sectors[2],
+            prev_sector1_gap_s=_minus(sectors[0], sector_best[0]),
+            prev_sector2_gap_s=_minus(sectors[1], sector_best[1]),
+            prev_sector3_gap_s=_minus(sectors[2], sector_best[2]))
+    if clean is None:
+        lap.update(NO_CLEAN)
+    else:
+        lap.update(
+            prev_clean_lap_fc_s=clean["_fc"], prev_clean_lap_time_s=clean["lap_time_s"],
+            laps_since_clean=float(lap["lap_number"] - clean["lap_number"]),
+            rolling_clean_mean_s=rolling[0], rolling_clean_std_s=rolling[1],
+            rolling_clean_lap_time_s=rolling[2], session_best_fc_s=session_best)
+    if stint is None:
+        lap.update(stint_clean_laps=0.0, stint_best_fc_s=None, degradation_s_per_lap=None)
+    else:
+        n, sx, sy, sxy, sxx, best = stint
+        # least squares over (tyre life, fuel-corrected time) of the stint's clean laps so far;
+        # unknown while all of them share one tyre life
+        denominator = n * sxx - sx ** 2
+        lap.update(stint_clean_laps=float(n), stint_best_fc_s=best,
+                   degradation_s_per_lap=(n * sxy - sx * sy) / denominator if n >= 3 and denominator else None)
 
 
-def _weather_at_start(c: dict[str, list], weather: pl.DataFrame) -> dict[str, list]:
+def _field_state(rows: list[dict], targets: list[dict]) -> None:
+    """What the whole field had shown when each of `targets` started: laps completed, recent
+    pace, and how that pace compares with the session's first laps (track evolution)."""
+    done = sorted((lap for lap in rows if lap["session_time_s"] is not None),
+                  key=lambda lap: (lap["session_key"], lap["session_time_s"]))
+    field = {}  # session -> (lap ends, clean lap ends, running sums of their fuel-corrected times)
+    for laps in _runs(done, "session_key"):
+        clean = [lap for lap in laps if lap["representative"]]
+        total = [0.0]
+        for lap in clean:
+            total.append(total[-1] + lap["_fc"])
+        field[laps[0]["session_key"]] = ([lap["session_time_s"] for lap in laps],
+                                         [lap["session_time_s"] for lap in clean], total)
+    for lap in targets:
+        start, (ends, clean_ends, total) = lap["lap_start_time_s"], field.get(lap["session_key"], NO_FIELD)
+        seen = 0 if start is None else bisect_right(clean_ends, start)
+        lap["field_laps_completed"] = 0.0 if start is None else float(bisect_right(ends, start))
+        lap["field_recent_fc_s"] = lap["field_evolution_s"] = None
+        if seen >= 5:
+            window = min(seen, FIELD_WINDOW_LAPS)
+            recent = (total[seen] - total[seen - window]) / window
+            lap["field_recent_fc_s"] = recent
+            lap["field_evolution_s"] = recent - total[window] / window
+
+
+NO_FIELD = ([], [], [0.0])
+
+
+def _weather_at_start(targets: list[dict], weather: list[dict]) -> None:
     """The last weather reading before the lap started. Sessions without weather get nulls and
     `has_weather` 0: a normal case the models see in training. The changes say how conditions
     moved since the session began: comparable across circuits, unlike the levels (which mostly
     say where the race is)."""
-    levels = [name for name in WEATHER_INPUT if name not in ("session_key", "session_time_s")]
-    rows = len(c["lap_number"])
-    changes = {name: name.replace("_c", "_change_c").replace("_pct", "_change_pct") for name in CHANGE_WEATHER}
-    out = {name: [None] * rows for name in (*levels, *changes.values())}
-    out["has_weather"] = [0.0] * rows
-    r = (weather.drop_nulls("session_time_s").sort("session_key", "session_time_s", maintain_order=True)
-         .to_dict(as_series=False))
-    by_session = {r["session_key"][runs.start]: runs for runs in _groups(r["session_key"])}
-    for row in range(rows) if by_session else ():
-        runs, start = by_session.get(c["session_key"][row]), c["lap_start_time_s"][row]
-        if runs is None or start is None:
+    readings: dict[str, list[dict]] = {}
+    for reading in sorted((r for r in weather if r["session_time_s"] is not None),
+                          key=lambda r: (r["session_key"], r["session_time_s"])):
+        readings.setdefault(reading["session_key"], []).append(reading)
+    times = {key: [r["session_time_s"] for r in session] for key, session in readings.items()}
+    for lap in targets:
+        session, start = readings.get(lap["session_key"]), lap["lap_start_time_s"]
+        seen = 0 if session is None or start is None else bisect_right(times[lap["session_key"]], start)
+        if seen == 0:
+            lap.update(NO_WEATHER)
             continue
-        seen = bisect_right(r["session_time_s"], start, runs.start, runs.stop) - 1
-        if seen < runs.start:
-            continue
-        for name in levels:
-            out[name][row] = r[name][seen]
-        out["rainfall"][row] = None if r["rainfall"][seen] is None else float(r["rainfall"][seen])
-        out["has_weather"][row] = float(r["air_temp_c"][seen] is not None)
-        for name, change in changes.items():
-            out[change][row] = _minus(r[name][seen], r[name][runs.start])
-    return out
-
-
-def _put(out: dict[str, list], row: int, **values) -> None:
-    for name, value in values.items():
-        out[name][row] = value
+        reading, first = session[seen - 1], session[0]
+        lap.update({name: reading[name] for name in WEATHER_LEVELS})
+        lap["rainfall"] = _float(reading["rainfall"])
+        lap["has_weather"] = float(reading["air_temp_c"] is not None)
+        lap.update({change: _minus(reading[name], first[name]) for name, change in WEATHER_CHANGES.items()})
 
 
 def _minus(a, b):
@@ -331,21 +360,3 @@ def _std(values) -> float | None:
         return None
     mean = _mean(values)
     return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-
-
-def _divide(a: float, b: float) -> float:
-    """IEEE division, as polars divides: x/0 is ±inf, 0/0 NaN."""
-    if b == 0:
-        return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
-
-
-def representative_lap() -> pl.Expr:
-    """A lap whose time says something about pace, judged only from what a live timing feed
-    carries (so serving can judge it too): not lap 1, no pit in or out, green (an unknown status is
-    not), timed."""
-    return (
-        (pl.col("lap_number") > 1) & pl.col("pit_in_time_s").is_null()
-        & pl.col("pit_out_time_s").is_null() & (pl.col("track_status") == "1").fill_null(False)
-        & pl.col("lap_time_s").is_not_null()
-    )

@@ -20,7 +20,6 @@ the pipeline's, as `tests/test_live.py` checks against whole real sessions.
 from __future__ import annotations
 
 import math
-from itertools import accumulate
 
 import polars as pl
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -174,21 +173,18 @@ def session_row(lap: LapToPredict, session_key: str, circuit_ref: str) -> dict:
 def features_for(laps: list[LapToPredict], circuit_of=circuit_of_event) -> pl.DataFrame:
     """Feature rows (as `features.lap_features` gives them) for each lap to predict, in order.
     `circuit_of(event_name)` names the circuit."""
-    from f1_core.features import LAP_INPUT, SESSION_INPUT, WEATHER_INPUT, lap_features
+    from f1_core.features import OUTPUT, feature_rows
 
     rows, weathers, sessions = [], [], []
     for index, lap in enumerate(laps):
-        key = f"request-{index:04d}"  # sorts as the requests do: lap_features returns them in order
+        key = f"request-{index:04d}"  # sorts as the requests do: feature_rows returns them in order
         lap_rows, weather = pipeline_rows(lap, key)
         rows.extend(lap_rows)
         if weather is not None:
             weathers.append(weather)
         sessions.append(session_row(lap, key, circuit_of(lap.event)))
-    frame = lambda records, schema: pl.DataFrame(records, schema=schema, strict=False)  # noqa: E731
-    features = lap_features(frame(rows, LAP_INPUT), frame(sessions, SESSION_INPUT),
-                            frame(weathers, WEATHER_INPUT))
-    # each request's lap to predict is its last row: its previous laps come before it
-    return features[[end - 1 for end in accumulate(len(lap.previous_laps) + 1 for lap in laps)]]
+    # a request is one driver's laps, the lap to predict last: its features are the last lap's
+    return pl.DataFrame(feature_rows(rows, sessions, weathers, last_only=True), schema=OUTPUT, orient="row")
 
 
 def baseline_predict(features: pl.DataFrame) -> pl.DataFrame:

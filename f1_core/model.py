@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import polars as pl
@@ -36,7 +37,8 @@ class ModelParams(BaseModel):
 
 
 def _fuel_effect(frame: pl.DataFrame) -> np.ndarray:
-    return frame["fuel_kg"].fill_null(0.0).to_numpy() * FUEL_SECONDS_PER_KG
+    # unknown fuel (null, NaN in numpy) is none
+    return np.nan_to_num(frame["fuel_kg"].to_numpy().astype(float), nan=0.0) * FUEL_SECONDS_PER_KG
 
 
 # Lap-time levels identify the circuit more than they describe the lap: the trees see them as
@@ -76,27 +78,24 @@ def _matrix(frame: pl.DataFrame, categories: dict[str, list[str]], inputs: list[
 def _array(frame: pl.DataFrame, categories: dict[str, list[str]], inputs: list[str]) -> np.ndarray:
     """The same inputs as `_matrix`, as a float matrix with each category as its code in the
     training categories (unseen: NaN), which is what both libraries make of the pandas form.
-    Predicting from it skips the pandas conversions: a served lap is predicted in a tenth of
-    the time, with identical results (tests/test_training.py checks)."""
-    return frame.select(_array_columns(tuple(inputs), tuple((name, tuple(values))
-                                                            for name, values in categories.items()))).to_numpy()
+    Predicting from it skips the pandas conversions, and building it in numpy skips a polars
+    expression per column: a served lap is predicted in a tenth of the time, with identical
+    results (tests/test_training.py checks)."""
+    reference = frame["reference_fc_s"].to_numpy().astype(float, copy=False)
+    columns = []
+    for name in inputs:
+        if name in categories:
+            codes = _codes(tuple(categories[name]))
+            columns.append(np.array([codes.get(value, np.nan) for value in frame[name].to_list()], dtype=float))
+        else:
+            values = frame[name].to_numpy().astype(float, copy=False)  # null: NaN
+            columns.append(values - reference if name in PACE_FEATURES else values)
+    return np.column_stack(columns)
 
 
 @lru_cache(maxsize=16)
-def _array_columns(inputs: tuple[str, ...], categories: tuple[tuple[str, tuple[str, ...]], ...]) -> list[pl.Expr]:
-    # Built once per model: building the expressions cost a served lap more than running them, and
-    # a category's code as an enum's index costs a tenth of replace_strict.
-    codes = dict(categories)
-    columns = []
-    for name in inputs:
-        if name in codes:
-            columns.append(pl.col(name).cast(pl.Enum(codes[name]), strict=False).to_physical()
-                           .cast(pl.Float64))
-        elif name in PACE_FEATURES:
-            columns.append(_relative(name).cast(pl.Float64))
-        else:
-            columns.append(pl.col(name).cast(pl.Float64))
-    return columns
+def _codes(categories: tuple[str, ...]) -> dict[str, float]:
+    return {category: float(code) for code, category in enumerate(categories)}
 
 
 # Below this many rows, one thread: LightGBM and XGBoost each bring an OpenMP runtime, and
@@ -110,8 +109,13 @@ def _booster_predict(model, x: np.ndarray) -> np.ndarray:
     if hasattr(model, "booster_"):  # LightGBM
         return model.booster_.predict(x, num_threads=threads)
     booster = model.get_booster()
-    booster.set_param({"nthread": threads})
+    if _xgboost_threads.get(booster) != threads:  # setting it makes the next call reconfigure
+        booster.set_param({"nthread": threads})  # the booster, which costs more than predicting
+        _xgboost_threads[booster] = threads
     return booster.inplace_predict(x)
+
+
+_xgboost_threads: WeakKeyDictionary = WeakKeyDictionary()
 
 
 @dataclass
@@ -255,7 +259,7 @@ class LapTimeModel:
         has_ref = ~np.isnan(reference)
         circuit = frame["circuit_ref"].to_list()
         fallback = np.array([self.circuit_pace.get(c, self.global_pace) for c in circuit]) + fuel
-        kinds = frame["session_type"].fill_null("").to_list()
+        kinds = [kind or "" for kind in frame["session_type"].to_list()]
         margin = np.array([self.conformal_margin.get(k, self.conformal_margin.get("", 0.0)) for k in kinds])
         fallback_margin = np.array([self.fallback_margin.get(k, self.fallback_margin.get("", 0.0))
                                     for k in kinds])
@@ -263,7 +267,7 @@ class LapTimeModel:
         lower = fallback - fallback_margin
         upper = fallback + fallback_margin
         if has_ref.any():
-            x = _array(frame.filter(pl.Series(has_ref)), self.categories, self.inputs)
+            x = _array(frame if has_ref.all() else frame.filter(pl.Series(has_ref)), self.categories, self.inputs)
             base = reference[has_ref] + fuel[has_ref]
             delta = np.mean([_booster_predict(self.point_models[name], x) for name in self.blend], axis=0)
             point[has_ref] = base + delta
@@ -342,7 +346,9 @@ class SessionFamilyModel:
     def _route(self, frame: pl.DataFrame) -> list[tuple[str, np.ndarray]]:
         if not self.models:
             raise ValueError("the model has no session family model: nothing was trained")
-        kinds = frame.select(family(pl.col("session_type"))).to_series().to_numpy()
+        # as family() routes them (a polars select would cost a served batch more than the rest)
+        one_lap = np.array([kind in FAMILIES["one_lap"] for kind in frame["session_type"].to_list()], dtype=bool)
+        kinds = np.where(one_lap, "one_lap", "race")
         routes = []
         for name in FAMILIES:
             rows = np.flatnonzero(kinds == name)

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from f1_core import drift, registry, warehouse
-from f1_core.features import clean_lap, lap_features
+from f1_core.features import clean_laps, lap_features
 from f1_core.model import family, relative_pace
 from f1_core.training import load_warehouse
 
@@ -123,7 +123,7 @@ def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl
     keys = sessions.select("session_key", pl.col("season").cast(pl.Int64), pl.col("event_name").alias("event"),
                            pl.col("session_name").alias("session"))
     observed = laps.select("session_key", "driver", pl.col("lap_number").cast(pl.Int64), "compound",
-                           pl.col("lap_time_s").alias("observed"), clean_lap().alias("clean"))
+                           pl.col("lap_time_s").alias("observed"), clean_laps(laps))
     return (
         predictions.filter(~pl.col("degraded") & pl.col("model_version").is_not_null())
         .with_columns(pl.col("season").cast(pl.Int64), pl.col("lap_number").cast(pl.Int64))

@@ -28,27 +28,29 @@ class PredictionLog:
     def __init__(self, directory: Path, flush_seconds: float = 0.5):
         self.directory = Path(directory)
         self.flush_seconds = flush_seconds
-        self._pending: list[tuple[pl.DataFrame, tuple | None]] = []
+        self._pending: list[tuple[pl.DataFrame, dict, tuple | None]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
-    def append(self, rows: pl.DataFrame, shadow: tuple[str, Any] | None = None) -> None:
+    def append(self, rows: pl.DataFrame, columns: dict[str, list] | None = None,
+               shadow: tuple[str, Any] | None = None) -> None:
         """One row per prediction; NaN and infinities are logged as null (JSON has neither).
-        `shadow`: (version, model) whose point prediction from these rows' features is logged
-        beside them as `shadow_lap_time`, made when the log is written: off the request path,
-        and for many requests in one call."""
+        `columns`: more columns, as lists of one value per row. `shadow`: (version, model) whose
+        point prediction from these rows' features is logged beside them as `shadow_lap_time`.
+        Both are made into columns when the log is written, for all the requests since the
+        last write at once: off the request path, and cheaper than per request."""
         with self._lock:
-            self._pending.append((rows, shadow))
+            self._pending.append((rows, columns or {}, shadow))
 
     def flush(self) -> None:
         with self._lock:
             frames, self._pending = self._pending, []
         if not frames:
             return
-        rows = pl.concat([_with_shadow(group, shadow) for group, shadow in _by_shadow(frames)],
+        rows = pl.concat([_with_shadow(group, shadow) for group, shadow in _groups(frames)],
                          how="diagonal_relaxed")
         rows = rows.with_columns(pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c)
                                  for c, dtype in rows.schema.items() if dtype.is_float())
@@ -73,11 +75,17 @@ class PredictionLog:
             self.flush()
 
 
-def _by_shadow(entries: list[tuple[pl.DataFrame, tuple | None]]) -> list[tuple[pl.DataFrame, tuple | None]]:
-    groups: dict[int, tuple[list, tuple | None]] = {}
-    for rows, shadow in entries:
-        groups.setdefault(id(shadow[1]) if shadow else 0, ([], shadow))[0].append(rows)
-    return [(pl.concat(frames, how="diagonal_relaxed"), shadow) for frames, shadow in groups.values()]
+def _groups(entries: list[tuple[pl.DataFrame, dict, tuple | None]]) -> list[tuple[pl.DataFrame, tuple | None]]:
+    """Entries with the same shadow and extra columns, as one frame each."""
+    groups: dict[tuple, tuple[list, dict, tuple | None]] = {}
+    for rows, columns, shadow in entries:
+        frames, merged, _ = groups.setdefault((id(shadow[1]) if shadow else 0, *columns),
+                                              ([], {name: [] for name in columns}, shadow))
+        frames.append(rows)
+        for name, values in columns.items():
+            merged[name].extend(values)
+    return [(pl.concat(frames, how="diagonal_relaxed").hstack(pl.DataFrame(merged, strict=False)), shadow)
+            for frames, merged, shadow in groups.values()]
 
 
 def _with_shadow(rows: pl.DataFrame, shadow: tuple | None) -> pl.DataFrame:

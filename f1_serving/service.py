@@ -143,17 +143,13 @@ class LapTimeService:
         self.predictions.labels(version or "none", str(degraded).lower()).inc(len(laps))
         self.version_gauge.set(int(version) if version else 0)
         n = len(laps)
-        self.log.append(features.select(FEATURES).hstack([
-            pl.Series("logged_at", [datetime.now(timezone.utc).isoformat()] * n, pl.String),
-            pl.Series("batch_id", [uuid.uuid4().hex] * n, pl.String),
-            pl.Series("season", [lap.season for lap in laps], pl.Int64),
-            pl.Series("event", [lap.event for lap in laps], pl.String),
-            pl.Series("session", [lap.session for lap in laps], pl.String),
-            pl.Series("driver", [lap.driver for lap in laps], pl.String),
-            pl.Series("lap_time", point, pl.Float64), pl.Series("lower", lower, pl.Float64),
-            pl.Series("upper", upper, pl.Float64), pl.Series("model_version", [version] * n, pl.String),
-            pl.Series("degraded", [degraded] * n, pl.Boolean),
-        ]), shadow=(loaded.shadow_version, loaded.shadow) if loaded and loaded.shadow else None)
+        self.log.append(features[FEATURES], {  # features[...], not select(): a tenth of the cost
+            "logged_at": [datetime.now(timezone.utc).isoformat()] * n, "batch_id": [uuid.uuid4().hex] * n,
+            "season": [lap.season for lap in laps], "event": [lap.event for lap in laps],
+            "session": [lap.session for lap in laps], "driver": [lap.driver for lap in laps],
+            "lap_time": point, "lower": lower, "upper": upper, "model_version": [version] * n,
+            "degraded": [degraded] * n,
+        }, shadow=(loaded.shadow_version, loaded.shadow) if loaded and loaded.shadow else None)
         return [{"lap_time": p, "lower": lo, "upper": hi, "model_version": version, "degraded": degraded}
                 for p, lo, hi in zip(point, lower, upper)]
 
