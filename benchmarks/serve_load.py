@@ -10,13 +10,14 @@ the time a batch and its features took.
 With `--floor` it measures benchmarks/serve_floor.py instead (same contract and workers, no work
 of its own), single-lap requests only: the latency BentoML and the load generator cost here.
 
-    .venv/bin/python benchmarks/serve_load.py [--seconds 30] [--floor]
+    .venv/bin/python benchmarks/serve_load.py [--seconds 30] [--concurrency 1,8,32] [--floor]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -62,21 +63,22 @@ async def load(url: str, key: str, bodies: list[dict], concurrency: int, seconds
     import aiohttp
 
     latencies, errors, index = [], 0, 0
+    encoded = [json.dumps(body).encode() for body in bodies]  # the client's JSON is not measured
     deadline = time.perf_counter() + seconds
 
     async def worker(session):
         nonlocal errors, index
         while time.perf_counter() < deadline:
-            body = bodies[index % len(bodies)]
+            body = encoded[index % len(encoded)]
             index += 1
             started = time.perf_counter()
-            async with session.post(f"{url}/predict", json=body) as answer:
+            async with session.post(f"{url}/predict", data=body) as answer:
                 await answer.read()
                 if answer.status != 200:
                     errors += 1
             latencies.append(time.perf_counter() - started)
 
-    headers = {"Authorization": f"Bearer {key}"}
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
         began = time.perf_counter()
@@ -102,10 +104,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--concurrency", default="1,8,32", help="comma-separated levels")
     parser.add_argument("--floor", action="store_true", help="measure benchmarks/serve_floor.py")
     args = parser.parse_args()
+    levels = [int(level) for level in args.concurrency.split(",")]
     if args.floor:
-        return floor(args.seconds)
+        return floor(args.seconds, levels)
     champion = registry.version_of(registry.CHAMPION)
     if champion is None:
         sys.exit("no champion in the registry: run `make run` first")
@@ -121,7 +125,7 @@ def main() -> None:
             asyncio.run(load(service.url, key, singles, 4, 3.0))  # warm-up, not reported
             print(f"{'single-lap requests':<22} {'requests':>8} {'errors':>6} {'req/s':>7} "
                   f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'laps/batch':>10} {'batch ms':>8} {'features ms':>11}")
-            for concurrency in (1, 8, 32):
+            for concurrency in levels:
                 before = batch_totals(service.url)
                 r = asyncio.run(load(service.url, key, singles, concurrency, args.seconds))
                 d = {k: v - before[k] for k, v in batch_totals(service.url).items()}
@@ -130,6 +134,8 @@ def main() -> None:
                       f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} "
                       f"{d['f1_batch_laps_sum'] / batches:>10.1f} {d['f1_batch_seconds_sum'] / batches * 1000:>8.1f} "
                       f"{d['f1_feature_seconds_sum'] / batches * 1000:>11.1f}")
+            if not args.batches:
+                return
             # every batch a different window of the real laps, wrapping round
             batch = [{"laps": [requests[(i * 1000 + j) % len(requests)] for j in range(1000)]}
                      for i in range(args.batches)]
@@ -145,7 +151,7 @@ def main() -> None:
                   f"max {ms.max():.0f} ms, {1000 / np.median(times):.0f} laps/s")
 
 
-def floor(seconds: float) -> None:
+def floor(seconds: float, levels: list[int]) -> None:
     requests = real_requests()
     print(f"serve_floor.py (no auth, features, model or log); {len(requests)} distinct real laps; "
           f"workers={os.environ.get('F1_SERVING_WORKERS', '2 (default)')}, cpus={os.cpu_count()}")
@@ -155,7 +161,7 @@ def floor(seconds: float) -> None:
         asyncio.run(load(service.url, "none", singles, 4, 3.0))  # warm-up, not reported
         print(f"{'single-lap requests':<22} {'requests':>8} {'errors':>6} {'req/s':>7} "
               f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
-        for concurrency in (1, 8, 32):
+        for concurrency in levels:
             r = asyncio.run(load(service.url, "none", singles, concurrency, seconds))
             print(f"{'concurrency ' + str(concurrency):<22} {r['requests']:>8} {r['errors']:>6} "
                   f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f}")

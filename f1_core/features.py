@@ -169,7 +169,7 @@ def _per_lap(lap: dict, session: dict) -> dict:
     compound = lap["compound"]
     row = {
         **lap, "season": session["season"], "circuit_ref": session["circuit_ref"], "session_type": kind,
-        "total_laps": total, "clean": is_clean(lap), "representative": is_representative(lap),
+        "total_laps": total, "representative": is_representative(lap), "clean": is_clean(lap),
         "fuel_kg": fuel, "compound_softness": _softness.get(compound),
         "wet_tyre": None if compound is None else float(compound in WET_COMPOUNDS),
         "pit_out_lap": float(lap["pit_out_time_s"] is not None), "first_lap": float(number == 1),
@@ -224,7 +224,6 @@ def _driver_history(laps: list[dict], targets: list[dict]) -> None:
     fc_window: deque = deque(maxlen=ROLLING_LAPS)
     raw_window: deque = deque(maxlen=ROLLING_LAPS)
     previous = clean = None  # the previous lap and the last clean one
-    rolling = (None, None, None)  # mean, std (fuel corrected) and raw mean at the last clean lap
     session_best = None
     sector_best = [None, None, None]
     stints: dict = {}  # stint -> [clean laps, sum x, sum y, sum xy, sum xx, best]
@@ -232,7 +231,7 @@ def _driver_history(laps: list[dict], targets: list[dict]) -> None:
     for lap in laps:
         stint = stints.get(lap["stint"])
         if every or lap is targets[-1]:
-            _history_of(lap, previous, clean, rolling, session_best, sector_best, stint)
+            _history_of(lap, previous, clean, (fc_window, raw_window), session_best, sector_best, stint)
         if stint is None:
             stint = stints[lap["stint"]] = [0, 0.0, 0.0, 0.0, 0.0, None]
         # then this lap joins the history of the laps after it
@@ -250,13 +249,13 @@ def _driver_history(laps: list[dict], targets: list[dict]) -> None:
             session_best = _least(session_best, fc)
             fc_window.append(fc)
             raw_window.append(lap["lap_time_s"])
-            rolling = (_mean(fc_window), _std(fc_window), _mean(raw_window))
             clean = lap
         previous = lap
 
 
-def _history_of(lap: dict, previous: dict | None, clean: dict | None, rolling: tuple,
+def _history_of(lap: dict, previous: dict | None, clean: dict | None, windows: tuple[deque, deque],
                 session_best: float | None, sector_best: list, stint: list | None) -> None:
+    """Writes the history features of `lap` from the state the laps before it left."""
     if previous is None:
         lap.update(NO_PREVIOUS)
     else:
@@ -279,8 +278,9 @@ def _history_of(lap: dict, previous: dict | None, clean: dict | None, rolling: t
         lap.update(
             prev_clean_lap_fc_s=clean["_fc"], prev_clean_lap_time_s=clean["lap_time_s"],
             laps_since_clean=float(lap["lap_number"] - clean["lap_number"]),
-            rolling_clean_mean_s=rolling[0], rolling_clean_std_s=rolling[1],
-            rolling_clean_lap_time_s=rolling[2], session_best_fc_s=session_best)
+            # the windows hold the last clean laps: they only move on a clean lap
+            rolling_clean_mean_s=_mean(windows[0]), rolling_clean_std_s=_std(windows[0]),
+            rolling_clean_lap_time_s=_mean(windows[1]), session_best_fc_s=session_best)
     if stint is None:
         lap.update(stint_clean_laps=0.0, stint_best_fc_s=None, degradation_s_per_lap=None)
     else:

@@ -112,7 +112,8 @@ def _booster_predict(model, x: np.ndarray) -> np.ndarray:
     if _xgboost_threads.get(booster) != threads:  # setting it makes the next call reconfigure
         booster.set_param({"nthread": threads})  # the booster, which costs more than predicting
         _xgboost_threads[booster] = threads
-    return booster.inplace_predict(x)
+    # x holds exactly the inputs the booster was fitted on (_array): checking costs a C call
+    return booster.inplace_predict(x, validate_features=False)
 
 
 _xgboost_threads: WeakKeyDictionary = WeakKeyDictionary()

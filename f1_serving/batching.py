@@ -62,32 +62,38 @@ class Batcher:
             except Exception as exc:
                 if len(batch) == 1:
                     logger.exception("prediction of %d items failed", len(items))
-                    self._answer(batch[0], None, exc)
+                    _answer([(batch[0], None, exc)])
                     continue
                 # one request may have broken the batch: each is predicted alone, so only it fails
-                for entry in batch:
-                    self._settle(entry, None)
+                _answer([self._alone(entry) for entry in batch])
                 continue
-            start = 0
+            answers, start = [], 0
             for entry in batch:
-                self._settle(entry, results[start:start + len(entry[0])])
+                answers.append((entry, results[start:start + len(entry[0])], None))
                 start += len(entry[0])
+            _answer(answers)
 
-    def _settle(self, entry: tuple, results: list | None) -> None:
-        items = entry[0]
-        error = None
-        if results is None:
-            try:
-                results = list(self.predict(items))
-            except Exception as exc:
-                logger.exception("prediction of %d items failed", len(items))
-                error = exc
-        self._answer(entry, results, error)
+    def _alone(self, entry: tuple) -> tuple:
+        try:
+            return entry, list(self.predict(entry[0])), None
+        except Exception as exc:
+            logger.exception("prediction of %d items failed", len(entry[0]))
+            return entry, None, exc
 
-    @staticmethod
-    def _answer(entry: tuple, results: list | None, error: Exception | None) -> None:
-        _, future, loop = entry
-        loop.call_soon_threadsafe(_resolve, future, results, error)
+
+def _answer(answers: list[tuple]) -> None:
+    """Settles the requests' futures, with one wake-up per event loop rather than per request
+    (each wake-up is a write to the loop's pipe)."""
+    by_loop: dict = {}
+    for (_, future, loop), results, error in answers:
+        by_loop.setdefault(loop, []).append((future, results, error))
+    for loop, settled in by_loop.items():
+        loop.call_soon_threadsafe(_resolve_all, settled)
+
+
+def _resolve_all(settled: list[tuple]) -> None:
+    for future, results, error in settled:
+        _resolve(future, results, error)
 
 
 def _resolve(future: asyncio.Future, result, error) -> None:
