@@ -1,5 +1,5 @@
 """Where a served batch's time goes, in process and single-threaded as a service worker runs it:
-the features of one lap (and the stages of `features.lap_features`), then the champion's
+the features of one lap (and the steps of `live.features_for`), then the champion's
 prediction (the float matrix and each booster), for real requests built from the warehouse of
 `make run`. Medians of repeated calls, in milliseconds.
 
@@ -53,8 +53,8 @@ def main() -> None:
     session_rows = [session_row(request, "k", circuit_of_event(request.event))]
     weathers = [weather] if weather else []
     print(f"  pipeline rows from the request           {median_ms(lambda: pipeline_rows(request, 'k')):7.2f} ms")
-    print(f"  feature_rows (every lap of the request)  {median_ms(lambda: features.feature_rows(rows, session_rows, weathers)):7.2f} ms")
-    last = features.feature_rows(rows, session_rows, weathers)[-1:]
+    print(f"  feature_rows (the request's last lap)    {median_ms(lambda: features.feature_rows(rows, session_rows, weathers, last_only=True)):7.2f} ms")
+    last = features.feature_rows(rows, session_rows, weathers, last_only=True)
     print(f"  the lap's features as a polars frame     {median_ms(lambda: pl.DataFrame(last, schema=features.OUTPUT, orient='row')):7.2f} ms")
 
     champion = registry.version_of(registry.CHAMPION)

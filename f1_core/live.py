@@ -1,5 +1,6 @@
 """Laps as a live client sends them (the serving contract), turned into the pipeline's lap rows so
-`features.lap_features` computes their features: one implementation for training and serving.
+`features.feature_rows` (what `lap_features` runs) computes their features: one implementation
+for training and serving.
 
 A request carries, per lap to predict, what is known when it starts plus the driver's completed
 laps of the session (`previous_laps`). The pipeline's rows are built from exactly that:
@@ -12,9 +13,11 @@ laps of the session (`previous_laps`). The pipeline's rows are built from exactl
 - laps the request does not describe (deleted, accuracy) count as not deleted and accurate.
 
 What one request cannot carry: the field's laps and the session's first weather reading. The
-features in `REQUEST_LIMITED` are therefore computed from the request alone and differ from the
-pipeline's (the service has to keep that session state itself: issue 4); every other feature is
-the pipeline's, as `tests/test_live.py` checks against whole real sessions.
+features in `REQUEST_LIMITED` are therefore computed from the request alone: equal to what the
+pipeline computes from the same laps and reading, but not to the pipeline's on the whole session
+(the service keeps no session state across requests, which two workers would each see a part
+of). Every other feature is the pipeline's on the whole session; `tests/test_live.py` checks both
+against real sessions.
 """
 
 from __future__ import annotations
@@ -176,8 +179,9 @@ def features_for(laps: list[LapToPredict], circuit_of=circuit_of_event) -> pl.Da
     from f1_core.features import OUTPUT, feature_rows
 
     rows, weathers, sessions = [], [], []
+    width = len(str(len(laps)))
     for index, lap in enumerate(laps):
-        key = f"request-{index:04d}"  # sorts as the requests do: feature_rows returns them in order
+        key = f"request-{index:0{width}d}"  # sorts as the requests do: feature_rows returns them in order
         lap_rows, weather = pipeline_rows(lap, key)
         rows.extend(lap_rows)
         if weather is not None:

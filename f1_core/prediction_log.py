@@ -21,6 +21,8 @@ from typing import Any
 
 import polars as pl
 
+from f1_core.model import SINGLE_THREAD_ROWS
+
 logger = logging.getLogger(__name__)
 
 
@@ -42,16 +44,24 @@ class PredictionLog:
         point prediction from these rows' features is logged beside them as `shadow_lap_time`.
         Both are made into columns when the log is written, for all the requests since the
         last write at once: off the request path, and cheaper than per request."""
+        columns = columns or {}
+        wrong = [name for name, values in columns.items() if len(values) != rows.height]
+        if wrong:  # caught here, where the caller can be named, not when the log is written
+            raise ValueError(f"columns {wrong} do not hold one value per row ({rows.height})")
         with self._lock:
-            self._pending.append((rows, columns or {}, shadow))
+            self._pending.append((rows, columns, shadow))
 
     def flush(self) -> None:
         with self._lock:
             frames, self._pending = self._pending, []
         if not frames:
             return
-        rows = pl.concat([_with_shadow(group, shadow) for group, shadow in _groups(frames)],
-                         how="diagonal_relaxed")
+        try:
+            rows = pl.concat([_with_shadow(group, shadow) for group, shadow in _groups(frames)],
+                             how="diagonal_relaxed")
+        except Exception:  # a bug here must not stop the thread: later requests are still logged
+            logger.exception("prediction log: could not make %d requests' records", len(frames))
+            return
         rows = rows.with_columns(pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c)
                                  for c, dtype in rows.schema.items() if dtype.is_float())
         now = datetime.now(timezone.utc)
@@ -92,7 +102,10 @@ def _with_shadow(rows: pl.DataFrame, shadow: tuple | None) -> pl.DataFrame:
     version, prediction = None, pl.lit(None, pl.Float64)
     if shadow is not None:
         try:
-            prediction = shadow[1].predict(rows, interval=False)["lap_time"]
+            # in slices small enough for the boosters' single thread: this thread must not take
+            # every core from the requests being answered
+            prediction = pl.concat([shadow[1].predict(part, interval=False)["lap_time"]
+                                    for part in rows.iter_slices(SINGLE_THREAD_ROWS - 1)])
             version = shadow[0]
         except Exception:  # the champion's predictions are logged whatever its shadow does
             logger.exception("prediction log: shadow v%s could not predict %d laps", shadow[0], rows.height)

@@ -1,7 +1,6 @@
-"""Predicting concurrent requests together. A request's cost is mostly fixed (a polars query
-plan for its features, a call into each booster), so laps of requests that arrive while a batch
-is computed go into the next batch: no request waits for a batch to fill, and under load eight
-requests cost little more than one.
+"""Predicting concurrent requests together. Much of a request's cost is fixed (a call into each
+booster, a frame for its features), so laps of requests that arrive while a batch is computed go
+into the next batch: no request waits for a batch to fill.
 
 BentoML has adaptive batching too; measured on this service it formed batches of 3.7 requests at
 concurrency 8, and its response path rebuilt the output's JSON schema for every request.
@@ -88,7 +87,10 @@ def _answer(answers: list[tuple]) -> None:
     for (_, future, loop), results, error in answers:
         by_loop.setdefault(loop, []).append((future, results, error))
     for loop, settled in by_loop.items():
-        loop.call_soon_threadsafe(_resolve_all, settled)
+        try:
+            loop.call_soon_threadsafe(_resolve_all, settled)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            logger.warning("%d answers for a closed event loop dropped", len(settled))
 
 
 def _resolve_all(settled: list[tuple]) -> None:
@@ -97,7 +99,7 @@ def _resolve_all(settled: list[tuple]) -> None:
 
 
 def _resolve(future: asyncio.Future, result, error) -> None:
-    if future.cancelled():
+    if future.done():  # cancelled: the client went away
         return
     if error is not None:
         future.set_exception(error)

@@ -39,6 +39,23 @@ def test_request_features_equal_the_pipelines_on_the_whole_session(bahrain, driv
     assert pipeline["prev_clean_lap_fc_s"][0] is not None or lap_number == 2
 
 
+@pytest.mark.parametrize("driver,lap_number", [("VER", 20), ("LEC", 14), ("HAM", 2)])
+def test_request_features_equal_the_pipelines_given_the_same_laps(bahrain, driver, lap_number):
+    """Given only what the request carries (the driver's laps and one weather reading), the
+    pipeline computes every feature as the service does, the field's included."""
+    session = bahrain.session.with_columns(pl.lit(57, pl.Int16).alias("total_laps"),
+                                           pl.lit("bahrain").alias("circuit_ref"))
+    laps = bahrain.laps.filter((pl.col("driver") == driver) & (pl.col("lap_number") <= lap_number))
+    start = laps.filter(pl.col("lap_number") == lap_number)["lap_start_time_s"][0]
+    reading = bahrain.weather.filter(pl.col("session_time_s") <= start).tail(1)
+    pipeline = lap_features(laps, session, reading).filter(pl.col("lap_number") == lap_number)
+    request = request_for(laps, lap_number, season=2024, event="Bahrain Grand Prix", session="Race",
+                          reading=reading.row(0, named=True), total_laps=57)
+    served = features_for([request])
+    for name in FEATURES:
+        assert served[name][0] == pytest.approx(pipeline[name][0], abs=1e-6, nan_ok=True), name
+
+
 REQUEST = {"season": 2023, "event": "Qatar Grand Prix", "session": "Race", "driver": "VER",
            "lap_number": 12, "compound": "MEDIUM", "tyre_life": 12,
            "previous_laps": [{"lap_number": 11, "lap_time": 91.2}]}

@@ -9,6 +9,7 @@ import pytest
 from f1_assets.defs.monitoring.assets import live_accuracy
 from f1_assets.defs.warehouse.resources import WarehouseResource
 from f1_core import settings, warehouse
+from f1_core import prediction_log
 from f1_core.prediction_log import PredictionLog
 from tests.test_training import fill_warehouse
 
@@ -58,3 +59,17 @@ def test_with_no_prediction_logged_the_tables_are_empty_not_missing():
     fill_warehouse(settings.warehouse_path(), rounds=[1])
     assert dg.materialize([live_accuracy], resources={"warehouse": WarehouseResource()}).success
     assert warehouse.query(settings.warehouse_path(), "SELECT count(*) AS n FROM live_predictions")["n"][0] == 0
+
+
+def test_the_log_keeps_columns_with_their_rows_and_refuses_lists_that_do_not_fit(tmp_path):
+    log = PredictionLog(tmp_path, flush_seconds=3600)
+    now = datetime.now(timezone.utc).isoformat()
+    log.append(pl.DataFrame({"lap_number": [3, 4]}),
+               {"logged_at": [now] * 2, "driver": ["VER", "HAM"], "lap_time": [90.1, 91.2]})
+    log.append(pl.DataFrame({"lap_number": [7]}), {"logged_at": [now], "driver": ["LEC"], "lap_time": [float("nan")]})
+    with pytest.raises(ValueError, match="lap_time"):
+        log.append(pl.DataFrame({"lap_number": [5]}), {"driver": ["VER"], "lap_time": [1.0, 2.0]})
+    log.close()
+    rows = prediction_log.read(tmp_path).sort("lap_number")
+    assert rows.select("lap_number", "driver", "lap_time").rows() == [(3, "VER", 90.1), (4, "HAM", 91.2),
+                                                                      (7, "LEC", None)]
