@@ -117,9 +117,13 @@ def lap_features(laps: pl.DataFrame, sessions: pl.DataFrame,
     """One row per lap (`OUTPUT`): keys (session_key, driver, lap_number), `FEATURES`, and the
     target `lap_time_s` with `clean` beside it, sorted by session, driver and lap. `sessions`
     gives each session's circuit, type and race distance (`total_laps`, null when unknown)."""
-    rows = feature_rows(
+    return features_frame(feature_rows(
         _conform(laps, LAP_INPUT).to_dicts(), _conform(sessions, SESSION_INPUT).to_dicts(),
-        _conform(weather if weather is not None else pl.DataFrame(), WEATHER_INPUT).to_dicts())
+        _conform(weather if weather is not None else pl.DataFrame(), WEATHER_INPUT).to_dicts()))
+
+
+def features_frame(rows: list[dict]) -> pl.DataFrame:
+    """`feature_rows`' rows as the `OUTPUT` frame."""
     return pl.DataFrame(rows, schema=OUTPUT, orient="row")
 
 
@@ -142,7 +146,7 @@ def feature_rows(laps: list[dict], sessions: list[dict], weather: list[dict],
     drivers = _runs(rows, "session_key", "driver")
     targets = [laps[-1] for laps in drivers] if last_only else rows
     for laps in drivers:
-        _driver_history(laps, laps[-1:] if last_only else laps)
+        _driver_history(laps, last_only)
     _field_state(rows, targets)
     _weather_at_start(targets, weather)
     for row in targets:
@@ -216,21 +220,20 @@ def _runs(rows: list[dict], *keys: str) -> list[list[dict]]:
     return runs
 
 
-def _driver_history(laps: list[dict], targets: list[dict]) -> None:
-    """One driver's laps of a session before each of `targets`: the previous lap, the last clean
-    ("representative") laps and their rolling pace, the stint's and session's best, the tyre
-    degradation fitted over the stint's clean laps so far, and the previous lap's sectors,
-    position and track status."""
+def _driver_history(laps: list[dict], last_only: bool) -> None:
+    """What one driver's laps of a session before each lap (`last_only`: before the last) show:
+    the previous lap, the last clean ("representative") laps and their rolling pace, the stint's
+    and session's best, the tyre degradation fitted over the stint's clean laps so far, and the
+    previous lap's sectors, position and track status."""
     fc_window: deque = deque(maxlen=ROLLING_LAPS)
     raw_window: deque = deque(maxlen=ROLLING_LAPS)
     previous = clean = None  # the previous lap and the last clean one
     session_best = None
     sector_best = [None, None, None]
     stints: dict = {}  # stint -> [clean laps, sum x, sum y, sum xy, sum xx, best]
-    every = len(targets) == len(laps)
     for lap in laps:
         stint = stints.get(lap["stint"])
-        if every or lap is targets[-1]:
+        if not last_only or lap is laps[-1]:
             _history_of(lap, previous, clean, (fc_window, raw_window), session_best, sector_best, stint)
         if stint is None:
             stint = stints[lap["stint"]] = [0, 0.0, 0.0, 0.0, 0.0, None]

@@ -176,7 +176,7 @@ def session_row(lap: LapToPredict, session_key: str, circuit_ref: str) -> dict:
 def features_for(laps: list[LapToPredict], circuit_of=circuit_of_event) -> pl.DataFrame:
     """Feature rows (as `features.lap_features` gives them) for each lap to predict, in order.
     `circuit_of(event_name)` names the circuit."""
-    from f1_core.features import OUTPUT, feature_rows
+    from f1_core.features import feature_rows, features_frame
 
     rows, weathers, sessions = [], [], []
     width = len(str(len(laps)))
@@ -188,7 +188,7 @@ def features_for(laps: list[LapToPredict], circuit_of=circuit_of_event) -> pl.Da
             weathers.append(weather)
         sessions.append(session_row(lap, key, circuit_of(lap.event)))
     # a request is one driver's laps, the lap to predict last: its features are the last lap's
-    return pl.DataFrame(feature_rows(rows, sessions, weathers, last_only=True), schema=OUTPUT, orient="row")
+    return features_frame(feature_rows(rows, sessions, weathers, last_only=True))
 
 
 def baseline_predict(features: pl.DataFrame) -> pl.DataFrame:

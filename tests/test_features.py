@@ -2,7 +2,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from f1_core.features import FEATURES, OUTPUT, feature_rows, fuel_kg, lap_features
+from f1_core.features import FEATURES, feature_rows, features_frame, fuel_kg, lap_features
 from f1_core.sources.archive import ArchiveSource
 from f1_core.standardize import standardize
 from tests.conftest import ARCHIVE, JAPAN_2023
@@ -160,8 +160,7 @@ def test_features_equal_their_definitions_worked_by_hand():
 def test_a_requests_last_lap_has_the_features_of_the_whole_computation(japan):
     laps, session, weather = japan
     whole = lap_features(laps, session, weather)
-    last = pl.DataFrame(feature_rows(laps.to_dicts(), session.to_dicts(), weather.to_dicts(), last_only=True),
-                        schema=OUTPUT, orient="row")
+    last = features_frame(feature_rows(laps.to_dicts(), session.to_dicts(), weather.to_dicts(), last_only=True))
     expected = whole.join(last.select("session_key", "driver", "lap_number"), on=["session_key", "driver", "lap_number"],
                           how="semi", maintain_order="left")
     assert last.height == laps["driver"].n_unique() and last.equals(expected)
