@@ -66,9 +66,14 @@ def main() -> None:
     family = model.models["race"]
     x = _array(served, family.categories, family.inputs)
     print(f"  float matrix (_array)                    {median_ms(lambda: _array(served, family.categories, family.inputs)):7.2f} ms")
+    print("  boosters, walked by f1_core.trees (the library's own call for the same row, one thread)")
+    if "xgboost" in family.point_models:
+        family.point_models["xgboost"].get_booster().set_param({"nthread": 1})
     for name, booster in [*family.point_models.items(), *family.quantile_models.items()]:
         label = name if isinstance(name, str) else f"quantile {name:.2f}"
-        print(f"  booster {label:<32} {median_ms(lambda: _booster_predict(booster, x)):7.2f} ms")
+        own = (lambda: booster.booster_.predict(x, num_threads=1)) if hasattr(booster, "booster_") else \
+            (lambda: booster.get_booster().inplace_predict(x, validate_features=False))
+        print(f"    {label:<38} {median_ms(lambda: _booster_predict(booster, x)):7.2f} ms ({median_ms(own):.2f} ms)")
 
 
 if __name__ == "__main__":

@@ -173,10 +173,11 @@ def session_row(lap: LapToPredict, session_key: str, circuit_ref: str) -> dict:
             "session_type": session_type(lap.session), "total_laps": lap.total_laps}
 
 
-def features_for(laps: list[LapToPredict], circuit_of=circuit_of_event) -> pl.DataFrame:
-    """Feature rows (as `features.lap_features` gives them) for each lap to predict, in order.
-    `circuit_of(event_name)` names the circuit."""
-    from f1_core.features import feature_rows, features_frame
+def features_for(laps: list[LapToPredict], circuit_of=circuit_of_event) -> list[dict]:
+    """The feature rows (`features.feature_rows`, the rows of `lap_features`) of each lap to
+    predict, in order: what the models predict from (`features.features_frame` makes them a
+    frame). `circuit_of(event_name)` names the circuit."""
+    from f1_core.features import feature_rows
 
     rows, weathers, sessions = [], [], []
     width = len(str(len(laps)))
@@ -188,15 +189,17 @@ def features_for(laps: list[LapToPredict], circuit_of=circuit_of_event) -> pl.Da
             weathers.append(weather)
         sessions.append(session_row(lap, key, circuit_of(lap.event)))
     # a request is one driver's laps, the lap to predict last: its features are the last lap's
-    return features_frame(feature_rows(rows, sessions, weathers, last_only=True))
+    return feature_rows(rows, sessions, weathers, last_only=True)
 
 
-def baseline_predict(features: pl.DataFrame) -> pl.DataFrame:
-    """What the service answers with no model (`degraded`): the driver's previous clean lap, else
-    the previous lap; no interval, since nothing calibrates one. Null for a first lap."""
-    return features.select(
-        pl.coalesce("prev_clean_lap_time_s", "prev_lap_time_s").alias("lap_time"),
-        pl.lit(None, pl.Float64).alias("lower"), pl.lit(None, pl.Float64).alias("upper"))
+def baseline_predict(features: list[dict]) -> pl.DataFrame:
+    """What the service answers with no model (`degraded`), from `features_for`'s rows: the
+    driver's previous clean lap, else the previous lap; no interval, since nothing calibrates
+    one. Null for a first lap."""
+    point = [row["prev_lap_time_s"] if row["prev_clean_lap_time_s"] is None else row["prev_clean_lap_time_s"]
+             for row in features]
+    return pl.DataFrame({"lap_time": point, "lower": [None] * len(point), "upper": [None] * len(point)},
+                        schema=dict.fromkeys(("lap_time", "lower", "upper"), pl.Float64))
 
 
 def request_for(laps: pl.DataFrame, lap_number: int, *, season: int, event: str, session: str,

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from weakref import WeakKeyDictionary
+from weakref import WeakSet
 
 import numpy as np
 import polars as pl
 from pydantic import BaseModel
 
 from f1_core.features import CATEGORICAL_FEATURES, FEATURES, FUEL_SECONDS_PER_KG
+from f1_core.trees import flat_trees
 
 
 class ModelParams(BaseModel):
@@ -36,9 +37,30 @@ class ModelParams(BaseModel):
     learners: list[str] = ["lightgbm", "xgboost"]
 
 
-def _fuel_effect(frame: pl.DataFrame) -> np.ndarray:
+# What the models predict from: a polars frame of `features.OUTPUT` columns (training,
+# monitoring), or the feature rows `features.feature_rows` returns (a served batch, a few laps,
+# for which building a frame would cost more than the boosters' predictions).
+Features = pl.DataFrame | list[dict]
+
+
+def _numbers(features: Features, name: str) -> np.ndarray:
+    """A numeric column as floats, null as NaN."""
+    if isinstance(features, pl.DataFrame):
+        return features[name].to_numpy().astype(float, copy=False)
+    return np.array([row[name] for row in features], dtype=float)
+
+
+def _labels(features: Features, name: str) -> list:
+    return features[name].to_list() if isinstance(features, pl.DataFrame) else [row[name] for row in features]
+
+
+def _take(features: Features, rows: np.ndarray) -> Features:
+    return features[rows] if isinstance(features, pl.DataFrame) else [features[i] for i in rows]
+
+
+def _fuel_effect(features: Features) -> np.ndarray:
     # unknown fuel (null, NaN in numpy) is none
-    return np.nan_to_num(frame["fuel_kg"].to_numpy().astype(float), nan=0.0) * FUEL_SECONDS_PER_KG
+    return np.nan_to_num(_numbers(features, "fuel_kg"), nan=0.0) * FUEL_SECONDS_PER_KG
 
 
 # Lap-time levels identify the circuit more than they describe the lap: the trees see them as
@@ -75,20 +97,20 @@ def _matrix(frame: pl.DataFrame, categories: dict[str, list[str]], inputs: list[
     return data
 
 
-def _array(frame: pl.DataFrame, categories: dict[str, list[str]], inputs: list[str]) -> np.ndarray:
+def _array(features: Features, categories: dict[str, list[str]], inputs: list[str]) -> np.ndarray:
     """The same inputs as `_matrix`, as a float matrix with each category as its code in the
     training categories (unseen: NaN), which is what both libraries make of the pandas form.
     Predicting from it skips the pandas conversions, and building it in numpy skips a polars
     expression per column: a served lap is predicted in a tenth of the time, with identical
     results (tests/test_training.py checks)."""
-    reference = frame["reference_fc_s"].to_numpy().astype(float, copy=False)
+    reference = _numbers(features, "reference_fc_s")
     columns = []
     for name in inputs:
         if name in categories:
             codes = _codes(tuple(categories[name]))
-            columns.append(np.array([codes.get(value, np.nan) for value in frame[name].to_list()], dtype=float))
+            columns.append(np.array([codes.get(value, np.nan) for value in _labels(features, name)], dtype=float))
         else:
-            values = frame[name].to_numpy().astype(float, copy=False)  # null: NaN
+            values = _numbers(features, name)
             columns.append(values - reference if name in PACE_FEATURES else values)
     return np.column_stack(columns)
 
@@ -98,25 +120,25 @@ def _codes(categories: tuple[str, ...]) -> dict[str, float]:
     return {category: float(code) for code, category in enumerate(categories)}
 
 
-# Below this many rows, one thread: LightGBM and XGBoost each bring an OpenMP runtime, and
-# alternating calls into the two make each wait for the other's spinning threads (measured: 9 ms
-# against 0.4 ms for the four models on one lap).
+# Below this many rows, the boosters are walked by `f1_core.trees` (a call into either library
+# costs more than a few rows' trees); from it on, by the libraries themselves on every core.
 SINGLE_THREAD_ROWS = 256
 
 
 def _booster_predict(model, x: np.ndarray) -> np.ndarray:
-    threads = 1 if len(x) < SINGLE_THREAD_ROWS else 0  # 0: all cores
+    if len(x) < SINGLE_THREAD_ROWS:
+        return flat_trees(model).predict(x)
     if hasattr(model, "booster_"):  # LightGBM
-        return model.booster_.predict(x, num_threads=threads)
+        return model.booster_.predict(x, num_threads=0)
     booster = model.get_booster()
-    if _xgboost_threads.get(booster) != threads:  # setting it makes the next call reconfigure
-        booster.set_param({"nthread": threads})  # the booster, which costs more than predicting
-        _xgboost_threads[booster] = threads
+    if booster not in _xgboost_all_cores:  # setting it makes the next call reconfigure the booster
+        booster.set_param({"nthread": 0})
+        _xgboost_all_cores.add(booster)
     # x holds exactly the inputs the booster was fitted on (_array): checking costs a C call
     return booster.inplace_predict(x, validate_features=False)
 
 
-_xgboost_threads: WeakKeyDictionary = WeakKeyDictionary()
+_xgboost_all_cores: WeakSet = WeakSet()
 
 
 @dataclass
@@ -254,13 +276,13 @@ class LapTimeModel:
                 if group.sum() >= 30:  # fewer laps cannot pin a 90% quantile down
                     margins[str(kind)] = _conformal_quantile(scores[group], level)
 
-    def _predict(self, frame: pl.DataFrame, interval: bool = True) -> dict[str, np.ndarray]:
-        fuel = _fuel_effect(frame)
-        reference = frame["reference_fc_s"].to_numpy().astype(float)
+    def _predict(self, features: Features, interval: bool = True) -> dict[str, np.ndarray]:
+        fuel = _fuel_effect(features)
+        reference = _numbers(features, "reference_fc_s")
         has_ref = ~np.isnan(reference)
-        circuit = frame["circuit_ref"].to_list()
+        circuit = _labels(features, "circuit_ref")
         fallback = np.array([self.circuit_pace.get(c, self.global_pace) for c in circuit]) + fuel
-        kinds = [kind or "" for kind in frame["session_type"].to_list()]
+        kinds = [kind or "" for kind in _labels(features, "session_type")]
         margin = np.array([self.conformal_margin.get(k, self.conformal_margin.get("", 0.0)) for k in kinds])
         fallback_margin = np.array([self.fallback_margin.get(k, self.fallback_margin.get("", 0.0))
                                     for k in kinds])
@@ -268,7 +290,8 @@ class LapTimeModel:
         lower = fallback - fallback_margin
         upper = fallback + fallback_margin
         if has_ref.any():
-            x = _array(frame if has_ref.all() else frame.filter(pl.Series(has_ref)), self.categories, self.inputs)
+            x = _array(features if has_ref.all() else _take(features, np.flatnonzero(has_ref)),
+                       self.categories, self.inputs)
             base = reference[has_ref] + fuel[has_ref]
             delta = np.mean([_booster_predict(self.point_models[name], x) for name in self.blend], axis=0)
             point[has_ref] = base + delta
@@ -282,7 +305,7 @@ class LapTimeModel:
             upper[has_ref] = base + np.maximum(hi, delta) + margin[has_ref]
         return {"lap_time": point, "lower": lower, "upper": upper} if interval else {"lap_time": point}
 
-    def predict(self, features: pl.DataFrame, interval: bool = True) -> pl.DataFrame:
+    def predict(self, features: Features, interval: bool = True) -> pl.DataFrame:
         """`lap_time`, `lower`, `upper` (only `lap_time` without `interval`) in seconds, one row
         per row of `features`."""
         return pl.DataFrame(self._predict(features, interval))
@@ -344,11 +367,11 @@ class SessionFamilyModel:
 
     models: dict[str, LapTimeModel]
 
-    def _route(self, frame: pl.DataFrame) -> list[tuple[str, np.ndarray]]:
+    def _route(self, features: Features) -> list[tuple[str, np.ndarray]]:
         if not self.models:
             raise ValueError("the model has no session family model: nothing was trained")
         # as family() routes them (a polars select would cost a served batch more than the rest)
-        one_lap = np.array([kind in FAMILIES["one_lap"] for kind in frame["session_type"].to_list()], dtype=bool)
+        one_lap = np.array([kind in FAMILIES["one_lap"] for kind in _labels(features, "session_type")], dtype=bool)
         kinds = np.where(one_lap, "one_lap", "race")
         routes = []
         for name in FAMILIES:
@@ -357,17 +380,17 @@ class SessionFamilyModel:
                 routes.append((name if name in self.models else next(iter(self.models)), rows))
         return routes
 
-    def _apply(self, frame: pl.DataFrame, method: str, **kwargs) -> pl.DataFrame:
-        routes = self._route(frame)
+    def _apply(self, features: Features, method: str, **kwargs) -> pl.DataFrame:
+        routes = self._route(features)
         if len(routes) == 1:  # every lap to one model: nothing to put back in order
-            return getattr(self.models[routes[0][0]], method)(frame, **kwargs)
+            return getattr(self.models[routes[0][0]], method)(features, **kwargs)
         parts = [
-            getattr(self.models[name], method)(frame[rows], **kwargs).with_columns(pl.Series("_row", rows))
+            getattr(self.models[name], method)(_take(features, rows), **kwargs).with_columns(pl.Series("_row", rows))
             for name, rows in routes
         ]
         return pl.concat(parts).sort("_row").drop("_row")
 
-    def predict(self, features: pl.DataFrame, interval: bool = True) -> pl.DataFrame:
+    def predict(self, features: Features, interval: bool = True) -> pl.DataFrame:
         """`lap_time`, `lower`, `upper` (only `lap_time` without `interval`) in seconds, one row
         per row of `features`."""
         return self._apply(features, "predict", interval=interval)

@@ -27,27 +27,32 @@ logger = logging.getLogger(__name__)
 
 
 class PredictionLog:
-    def __init__(self, directory: Path, flush_seconds: float = 0.5):
+    def __init__(self, directory: Path, flush_seconds: float = 0.5, schema: dict | None = None):
+        """`schema`: the fields logged of rows appended as dicts, with their types."""
         self.directory = Path(directory)
         self.flush_seconds = flush_seconds
-        self._pending: list[tuple[pl.DataFrame, dict, tuple | None]] = []
+        self.schema = schema or {}
+        self._pending: list[tuple[pl.DataFrame | list[dict], dict, tuple | None]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
-    def append(self, rows: pl.DataFrame, columns: dict[str, list] | None = None,
+    def append(self, rows: pl.DataFrame | list[dict], columns: dict[str, list] | None = None,
                shadow: tuple[str, Any] | None = None) -> None:
-        """One row per prediction; NaN and infinities are logged as null (JSON has neither).
-        `columns`: more columns, as lists of one value per row. `shadow`: (version, model) whose
-        point prediction from these rows' features is logged beside them as `shadow_lap_time`.
-        Both are made into columns when the log is written, for all the requests since the
-        last write at once: off the request path, and cheaper than per request."""
+        """One row per prediction, as a frame or as dicts (their `schema` fields are logged);
+        NaN and infinities are logged as null (JSON has neither). `columns`: more columns, as
+        lists of one value per row. `shadow`: (version, model) whose point prediction from these
+        rows' features is logged beside them as `shadow_lap_time`. Rows, columns and shadow
+        predictions are made into one frame when the log is written, for all the requests since
+        the last write at once: off the request path, and cheaper than per request."""
+        if not isinstance(rows, pl.DataFrame) and not self.schema:
+            raise ValueError("rows as dicts need the log's schema: the fields to log and their types")
         columns = columns or {}
-        wrong = [name for name, values in columns.items() if len(values) != rows.height]
+        wrong = [name for name, values in columns.items() if len(values) != len(rows)]
         if wrong:  # caught here, where the caller can be named, not when the log is written
-            raise ValueError(f"columns {wrong} do not hold one value per row ({rows.height})")
+            raise ValueError(f"columns {wrong} do not hold one value per row ({len(rows)})")
         with self._lock:
             self._pending.append((rows, columns, shadow))
 
@@ -57,7 +62,7 @@ class PredictionLog:
         if not frames:
             return
         try:
-            rows = pl.concat([_with_shadow(group, shadow) for group, shadow in _groups(frames)],
+            rows = pl.concat([_with_shadow(group, shadow) for group, shadow in _groups(frames, self.schema)],
                              how="diagonal_relaxed")
         except Exception:  # a bug here must not stop the thread: later requests are still logged
             logger.exception("prediction log: could not make %d requests' records", len(frames))
@@ -85,17 +90,28 @@ class PredictionLog:
             self.flush()
 
 
-def _groups(entries: list[tuple[pl.DataFrame, dict, tuple | None]]) -> list[tuple[pl.DataFrame, tuple | None]]:
-    """Entries with the same shadow and extra columns, as one frame each."""
+def _groups(entries: list[tuple[pl.DataFrame | list[dict], dict, tuple | None]],
+            schema: dict) -> list[tuple[pl.DataFrame, tuple | None]]:
+    """Entries with the same kind of rows, shadow and extra columns, as one frame each."""
     groups: dict[tuple, tuple[list, dict, tuple | None]] = {}
     for rows, columns, shadow in entries:
-        frames, merged, _ = groups.setdefault((id(shadow[1]) if shadow else 0, *columns),
-                                              ([], {name: [] for name in columns}, shadow))
-        frames.append(rows)
+        framed = isinstance(rows, pl.DataFrame)
+        parts, merged, _ = groups.setdefault((framed, id(shadow[1]) if shadow else 0, *columns),
+                                             ([], {name: [] for name in columns}, shadow))
+        if framed:
+            parts.append(rows)
+        else:  # dicts: one frame for all of them
+            parts.extend(rows)
         for name, values in columns.items():
             merged[name].extend(values)
-    return [(pl.concat(frames, how="diagonal_relaxed").hstack(pl.DataFrame(merged, strict=False)), shadow)
-            for frames, merged, shadow in groups.values()]
+    return [(_frame(parts, schema).hstack(pl.DataFrame(merged, strict=False)), shadow)
+            for parts, merged, shadow in groups.values()]
+
+
+def _frame(parts: list, schema: dict) -> pl.DataFrame:
+    if parts and isinstance(parts[0], pl.DataFrame):
+        return pl.concat(parts, how="diagonal_relaxed")
+    return pl.DataFrame(parts, schema=schema, orient="row")
 
 
 def _with_shadow(rows: pl.DataFrame, shadow: tuple | None) -> pl.DataFrame:

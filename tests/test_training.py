@@ -3,6 +3,7 @@
 import json
 
 import dagster as dg
+import numpy as np
 import polars as pl
 import pytest
 
@@ -277,17 +278,30 @@ def test_shap_contributions_add_up_to_the_prediction(frame):
     assert 0 < importance["gain"][0] < 0.9 and importance["gain"].sum() == pytest.approx(1.0)
 
 
-def test_fast_prediction_path_equals_the_libraries_own(frame):
-    """Serving predicts from a float matrix straight into the boosters; on real laps, with an
-    unseen category and missing values, it gives exactly what the libraries' pandas path gives."""
-    from f1_core.model import LapTimeModel, _array, _booster_predict, _matrix
+def test_fast_prediction_paths_equal_the_libraries_own(frame):
+    """Serving predicts from a float matrix: a few rows through `f1_core.trees`, many straight
+    into the boosters. On real laps, with an unseen category and missing values, both give
+    exactly what the libraries give (their pandas path; their own walk of the same matrix)."""
+    from f1_core.model import SINGLE_THREAD_ROWS, LapTimeModel, _array, _booster_predict, _matrix
 
     model = LapTimeModel(params=SMALL).fit(frame)
     laps = frame.tail(300).with_columns(
         pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("never_seen")).otherwise(pl.col("session_type"))
         .alias("session_type"))
     fast, slow = _array(laps, model.categories, model.inputs), _matrix(laps, model.categories, model.inputs)
+    holes = fast.copy()  # missing values in every input, the categorical one included
+    holes[np.random.default_rng(3).random(holes.shape) < 0.2] = np.nan
     learners = [*model.point_models.values(), *model.quantile_models.values()]
     assert len(learners) == 4  # LightGBM and XGBoost point models, two quantile models
+    assert len(fast) >= SINGLE_THREAD_ROWS
     for learner in learners:
-        assert _booster_predict(learner, fast).tolist() == pytest.approx(learner.predict(slow).tolist(), abs=1e-9)
+        many = _booster_predict(learner, fast)
+        assert many.tolist() == pytest.approx(learner.predict(slow).tolist(), abs=1e-9)
+        few = np.concatenate([_booster_predict(learner, fast[i:i + 7]) for i in range(0, len(fast), 7)])
+        assert few.tolist() == many.tolist()  # bit for bit
+        if hasattr(learner, "booster_"):
+            own = learner.booster_.predict(holes)
+        else:
+            own = learner.get_booster().inplace_predict(holes)
+        assert np.concatenate([_booster_predict(learner, holes[i:i + 1]) for i in range(len(holes))]).tolist() \
+            == own.tolist()
