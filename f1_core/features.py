@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import deque
+from operator import itemgetter
 
 import polars as pl
 
@@ -141,10 +142,12 @@ def feature_rows(laps: list[dict], sessions: list[dict], weather: list[dict],
     the rows: the polars version of this function took 11 ms per served lap, this one 0.3 ms
     (README "Serving"). Polars still holds every table around it."""
     session_of = {session["session_key"]: session for session in sessions}
-    rows = [_per_lap({**EMPTY_LAP, **lap}, session_of.get(lap["session_key"], EMPTY_SESSION))
+    rows = [_lap_state({**EMPTY_LAP, **lap}, session_of.get(lap["session_key"], EMPTY_SESSION))
             for lap in sorted(laps, key=_lap_order)]
     drivers = _runs(rows, "session_key", "driver")
     targets = [laps[-1] for laps in drivers] if last_only else rows
+    for row in targets:
+        _own_features(row, session_of.get(row["session_key"], EMPTY_SESSION))
     for laps in drivers:
         _driver_history(laps, last_only)
     _field_state(rows, targets)
@@ -163,27 +166,29 @@ EMPTY_SESSION = dict.fromkeys(SESSION_INPUT)
 
 
 def _lap_order(lap: dict) -> tuple:
-    return tuple((lap[name] is not None, lap[name]) for name in ("session_key", "driver", "lap_number"))
+    session, driver, number = lap["session_key"], lap["driver"], lap["lap_number"]
+    return session is not None, session, driver is not None, driver, number is not None, number
 
 
-def _per_lap(lap: dict, session: dict) -> dict:
-    """What a lap shows on its own, before any earlier lap is looked at."""
-    number, total, kind = lap["lap_number"], session["total_laps"], session["session_type"]
-    fuel = fuel_kg(number, total, kind)
-    compound = lap["compound"]
-    row = {
-        **lap, "season": session["season"], "circuit_ref": session["circuit_ref"], "session_type": kind,
-        "total_laps": total, "representative": is_representative(lap), "clean": is_clean(lap),
-        "fuel_kg": fuel, "compound_softness": _softness.get(compound),
-        "wet_tyre": None if compound is None else float(compound in WET_COMPOUNDS),
-        "pit_out_lap": float(lap["pit_out_time_s"] is not None), "first_lap": float(number == 1),
-        "race_progress": number / total if total else None,
-        "stint": _float(lap["stint"]), "tyre_life": _float(lap["tyre_life"]),
-        "fresh_tyre": _float(lap["fresh_tyre"]),
-    }
+def _lap_state(lap: dict, session: dict) -> dict:
+    """What the laps after this one read of it (every lap, `_driver_history` and `_field_state`)."""
+    fuel = fuel_kg(lap["lap_number"], session["total_laps"], session["session_type"])
     time = lap["lap_time_s"]
-    row["_fc"] = None if time is None else time - (fuel or 0.0) * FUEL_SECONDS_PER_KG
-    return row
+    lap.update(representative=is_representative(lap), fuel_kg=fuel, stint=_float(lap["stint"]),
+               tyre_life=_float(lap["tyre_life"]),
+               _fc=None if time is None else time - (fuel or 0.0) * FUEL_SECONDS_PER_KG)
+    return lap
+
+
+def _own_features(lap: dict, session: dict) -> None:
+    """The rest of what a lap shows on its own, for the laps whose features are asked."""
+    number, total, compound = lap["lap_number"], session["total_laps"], lap["compound"]
+    lap.update(
+        season=session["season"], circuit_ref=session["circuit_ref"], session_type=session["session_type"],
+        total_laps=total, clean=is_clean(lap), compound_softness=_softness.get(compound),
+        wet_tyre=None if compound is None else float(compound in WET_COMPOUNDS),
+        pit_out_lap=float(lap["pit_out_time_s"] is not None), first_lap=float(number == 1),
+        race_progress=number / total if total else None, fresh_tyre=_float(lap["fresh_tyre"]))
 
 
 _softness = {compound: float(index) for index, compound in enumerate(SOFTNESS)}
@@ -210,9 +215,9 @@ NO_WEATHER = {**dict.fromkeys((*WEATHER_LEVELS, *WEATHER_CHANGES.values())), "ha
 def _runs(rows: list[dict], *keys: str) -> list[list[dict]]:
     """Consecutive rows sharing `keys` (rows are sorted by them)."""
     runs: list[list[dict]] = []
-    last = object()
+    last, key_of = object(), itemgetter(*keys)
     for row in rows:
-        key = tuple(row[name] for name in keys)
+        key = key_of(row)
         if key != last:
             runs.append([])
             last = key

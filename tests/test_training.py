@@ -289,6 +289,8 @@ def test_fast_prediction_paths_equal_the_libraries_own(frame):
         pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("never_seen")).otherwise(pl.col("session_type"))
         .alias("session_type"))
     fast, slow = _array(laps, model.categories, model.inputs), _matrix(laps, model.categories, model.inputs)
+    # a served batch's feature rows make the same matrix as their frame
+    np.testing.assert_array_equal(_array(laps.to_dicts(), model.categories, model.inputs), fast)
     holes = fast.copy()  # missing values in every input, the categorical one included
     holes[np.random.default_rng(3).random(holes.shape) < 0.2] = np.nan
     learners = [*model.point_models.values(), *model.quantile_models.values()]
