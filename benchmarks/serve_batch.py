@@ -54,8 +54,6 @@ def main() -> None:
     weathers = [weather] if weather else []
     print(f"  pipeline rows from the request           {median_ms(lambda: pipeline_rows(request, 'k')):7.2f} ms")
     print(f"  feature_rows (the request's last lap)    {median_ms(lambda: features.feature_rows(rows, session_rows, weathers, last_only=True)):7.2f} ms")
-    last = features.feature_rows(rows, session_rows, weathers, last_only=True)
-    print(f"  the lap's features as a polars frame     {median_ms(lambda: features.features_frame(last)):7.2f} ms")
 
     champion = registry.version_of(registry.CHAMPION)
     if champion is None:
