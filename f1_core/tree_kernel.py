@@ -4,10 +4,10 @@ when a small batch is first predicted: numba takes a second to import)."""
 import numba
 import numpy as np
 
-# node kinds; numba reads these module globals as compile-time constants
-LEAF, LIGHTGBM_NUMERIC, XGBOOST_NUMERIC, LIGHTGBM_CATEGORY, XGBOOST_CATEGORY = 0, 1, 2, 3, 4
-# LightGBM's missing-value types
-MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
+# numba reads these module globals as compile-time constants
+from f1_core.trees import (LEAF, LIGHTGBM_CATEGORY, LIGHTGBM_NUMERIC, MISSING_NAN, MISSING_ZERO,
+                           XGBOOST_NUMERIC)
+
 ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
 
 

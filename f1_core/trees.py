@@ -19,9 +19,11 @@ from weakref import WeakKeyDictionary
 
 import numpy as np
 
-# as in tree_kernel, which is not imported here (it imports numba)
+# node kinds
 LEAF, LIGHTGBM_NUMERIC, XGBOOST_NUMERIC, LIGHTGBM_CATEGORY, XGBOOST_CATEGORY = 0, 1, 2, 3, 4
-MISSING = {"None": 0, "Zero": 1, "NaN": 2}
+# LightGBM's missing-value types
+MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
+MISSING = {"None": MISSING_NONE, "Zero": MISSING_ZERO, "NaN": MISSING_NAN}
 
 
 @dataclass(frozen=True)

@@ -73,3 +73,18 @@ def test_the_log_keeps_columns_with_their_rows_and_refuses_lists_that_do_not_fit
     rows = prediction_log.read(tmp_path).sort("lap_number")
     assert rows.select("lap_number", "driver", "lap_time").rows() == [(3, "VER", 90.1), (4, "HAM", 91.2),
                                                                       (7, "LEC", None)]
+
+
+def test_the_log_takes_feature_rows_as_dicts_keeping_its_schema_fields(tmp_path):
+    """The service appends its batches' feature rows as they are (dicts holding more than the
+    features); the log keeps the fields of its schema, with their types."""
+    now = datetime.now(timezone.utc).isoformat()
+    with pytest.raises(ValueError, match="schema"):
+        PredictionLog(tmp_path / "none", flush_seconds=3600).append([{"lap_number": 3}], {"logged_at": [now]})
+    log = PredictionLog(tmp_path, flush_seconds=3600, schema={"lap_number": pl.Int16, "fuel_kg": pl.Float64})
+    log.append([{"lap_number": 3, "fuel_kg": 50.5, "_fc": 91.0}, {"lap_number": 4, "fuel_kg": None, "_fc": None}],
+               {"logged_at": [now] * 2, "driver": ["VER", "VER"]})
+    log.close()
+    rows = prediction_log.read(tmp_path).sort("lap_number")
+    assert "_fc" not in rows.columns
+    assert rows.select("lap_number", "fuel_kg", "driver").rows() == [(3, 50.5, "VER"), (4, None, "VER")]
