@@ -78,15 +78,33 @@ async def load(url: str, key: str, bodies: list[dict], concurrency: int, seconds
                     errors += 1
             latencies.append(time.perf_counter() - started)
 
+    split = []
+
+    async def count_connections():  # once every connection is open
+        await asyncio.sleep(min(1.0, seconds / 2))
+        split.append(connections_per_worker(int(url.rsplit(":", 1)[1])))
+
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
         began = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        await asyncio.gather(count_connections(), *(worker(session) for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
     ms = np.array(latencies) * 1000
-    return {"requests": len(ms), "errors": errors, "rps": len(ms) / elapsed,
+    return {"requests": len(ms), "errors": errors, "rps": len(ms) / elapsed, "split": split[0],
             "p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95), "p99": np.percentile(ms, 99)}
+
+
+def connections_per_worker(port: int) -> str:
+    """How the client's connections fell on the service's workers, e.g. "5/3": a worker accepts
+    every connection waiting when it wakes, and one holding most of them does most of the work."""
+    import psutil
+
+    owners: dict[int, int] = {}
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_ESTABLISHED:
+            owners[connection.pid] = owners.get(connection.pid, 0) + 1
+    return "/".join(str(n) for n in sorted(owners.values(), reverse=True)) or "?"
 
 
 def batch_totals(url: str) -> dict[str, float]:
@@ -124,7 +142,8 @@ def main() -> None:
             singles = [{"laps": [r]} for r in requests]
             asyncio.run(load(service.url, key, singles, 4, 3.0))  # warm-up, not reported
             print(f"{'single-lap requests':<22} {'requests':>8} {'errors':>6} {'req/s':>7} "
-                  f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'laps/batch':>10} {'batch ms':>8} {'features ms':>11}")
+                  f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'laps/batch':>10} {'batch ms':>8} {'features ms':>11} "
+                  f"{'conns/worker':>12}")
             for concurrency in levels:
                 before = batch_totals(service.url)
                 r = asyncio.run(load(service.url, key, singles, concurrency, args.seconds))
@@ -133,7 +152,7 @@ def main() -> None:
                 print(f"{'concurrency ' + str(concurrency):<22} {r['requests']:>8} {r['errors']:>6} "
                       f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} "
                       f"{d['f1_batch_laps_sum'] / batches:>10.1f} {d['f1_batch_seconds_sum'] / batches * 1000:>8.1f} "
-                      f"{d['f1_feature_seconds_sum'] / batches * 1000:>11.1f}")
+                      f"{d['f1_feature_seconds_sum'] / batches * 1000:>11.1f} {r['split']:>12}")
             if not args.batches:
                 return
             # every batch a different window of the real laps, wrapping round
@@ -160,11 +179,11 @@ def floor(seconds: float, levels: list[int]) -> None:
         singles = [{"laps": [r]} for r in requests]
         asyncio.run(load(service.url, "none", singles, 4, 3.0))  # warm-up, not reported
         print(f"{'single-lap requests':<22} {'requests':>8} {'errors':>6} {'req/s':>7} "
-              f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
+              f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'conns/worker':>12}")
         for concurrency in levels:
             r = asyncio.run(load(service.url, "none", singles, concurrency, seconds))
             print(f"{'concurrency ' + str(concurrency):<22} {r['requests']:>8} {r['errors']:>6} "
-                  f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f}")
+                  f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} {r['split']:>12}")
 
 
 if __name__ == "__main__":
