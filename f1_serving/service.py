@@ -48,7 +48,7 @@ info = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     threads=int(os.environ.get("F1_SERVING_THREADS", "1")),
     # BentoML keeps each request's context (its trace span included, ~4 KB) until its timeout
     # timer fires, answered or not: at 60 s a worker held 300 MB more at full load. A lap's
-    # prediction 10 s late is of no use to a live session; a 1000-lap batch takes about 1 s.
+    # prediction 10 s late is of no use to a live session; a 1000-lap batch takes 0.3-0.4 s.
     traffic={"timeout": 10},
     logging={"access": {"request_content_type": False, "response_content_type": False}},
 )
