@@ -104,7 +104,9 @@ def connections_per_worker(port: int) -> str:
     for connection in psutil.net_connections(kind="tcp"):
         if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_ESTABLISHED:
             owners[connection.pid] = owners.get(connection.pid, 0) + 1
-    return "/".join(str(n) for n in sorted(owners.values(), reverse=True)) or "?"
+    if not owners or None in owners:  # another user's processes: psutil cannot name them
+        return "?"
+    return "/".join(str(n) for n in sorted(owners.values(), reverse=True))
 
 
 def batch_totals(url: str) -> dict[str, float]:
