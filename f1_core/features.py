@@ -142,23 +142,47 @@ def feature_rows(laps: list[dict], sessions: list[dict], weather: list[dict],
     the rows: the polars version of this function took 11 ms per served lap, this one 0.06 ms
     (README "Serving"). Polars still holds every table around it."""
     session_of = {session["session_key"]: session for session in sessions}
-    rows = [_lap_state({**EMPTY_LAP, **lap}, session_of.get(lap["session_key"], EMPTY_SESSION))
-            for lap in sorted(laps, key=_lap_order)]
+    rows = prepare_laps(laps, session_of)
     drivers = _runs(rows, "session_key", "driver")
     targets = [laps[-1] for laps in drivers] if last_only else rows
     for row in targets:
         _own_features(row, session_of.get(row["session_key"], EMPTY_SESSION))
     for laps in drivers:
         _driver_history(laps, last_only)
-    _field_state(rows, targets)
-    _weather_at_start(targets, weather)
+    fields, readings = field_index(rows), weather_index(weather)
     for row in targets:
-        # The pace this lap is measured against, fuel corrected: the driver's last clean lap (the
-        # strongest single predictor), else the field's recent pace, else the driver's previous
-        # lap. Models learn the difference.
-        row["reference_fc_s"] = next((row[name] for name in ("prev_clean_lap_fc_s", "field_recent_fc_s",
-                                                             "prev_lap_fc_s") if row[name] is not None), None)
+        _at_start(row, fields.get(row["session_key"], NO_FIELD), readings.get(row["session_key"]))
     return targets
+
+
+def prepare_laps(laps: list[dict], session_of: dict[str, dict]) -> list[dict]:
+    """Lap rows (the `LAP_INPUT` columns) in lap order, with what the laps after them read of
+    them: the rows `field_index` and `lap_features_after` take."""
+    return [_lap_state({**EMPTY_LAP, **lap}, session_of.get(lap["session_key"], EMPTY_SESSION))
+            for lap in sorted(laps, key=_lap_order)]
+
+
+def lap_features_after(history: list[dict], lap: dict, session: dict, field: tuple,
+                       weather: tuple | None) -> dict:
+    """The feature row of one lap (a lap row: what is known when it starts) from what came
+    before it: `history`, the driver's earlier laps of the session (`prepare_laps` rows, in lap
+    order), and the session's `field_index` and `weather_index` entries. The same functions as
+    `feature_rows`, so a lap served from a live session's state gets the pipeline's features."""
+    target = _lap_state({**EMPTY_LAP, **lap}, session)
+    _own_features(target, session)
+    _driver_history([*history, target], last_only=True)
+    _at_start(target, field, weather)
+    return target
+
+
+def _at_start(row: dict, field: tuple, weather: tuple | None) -> None:
+    _field_features(row, field)
+    _weather_features(row, weather)
+    # The pace this lap is measured against, fuel corrected: the driver's last clean lap (the
+    # strongest single predictor), else the field's recent pace, else the driver's previous lap.
+    # Models learn the difference.
+    row["reference_fc_s"] = next((row[name] for name in ("prev_clean_lap_fc_s", "field_recent_fc_s",
+                                                         "prev_lap_fc_s") if row[name] is not None), None)
 
 
 EMPTY_LAP = dict.fromkeys(LAP_INPUT)
@@ -171,7 +195,7 @@ def _lap_order(lap: dict) -> tuple:
 
 
 def _lap_state(lap: dict, session: dict) -> dict:
-    """What the laps after this one read of it (every lap, `_driver_history` and `_field_state`)."""
+    """What the laps after this one read of it (every lap, `_driver_history` and `field_index`)."""
     fuel = fuel_kg(lap["lap_number"], session["total_laps"], session["session_type"])
     time = lap["lap_time_s"]
     lap.update(representative=is_representative(lap), fuel_kg=fuel, stint=_float(lap["stint"]),
@@ -300,12 +324,13 @@ def _history_of(lap: dict, previous: dict | None, clean: dict | None, windows: t
                    degradation_s_per_lap=(n * sxy - sx * sy) / denominator if n >= 3 and denominator else None)
 
 
-def _field_state(rows: list[dict], targets: list[dict]) -> None:
-    """What the whole field had shown when each of `targets` started: laps completed, recent
-    pace, and how that pace compares with the session's first laps (track evolution)."""
+def field_index(rows: list[dict]) -> dict[str, tuple]:
+    """Per session, what the whole field had shown by each moment: the session times at which
+    laps ended, those at which clean laps ended, and running sums of the clean laps'
+    fuel-corrected times (`rows` are `prepare_laps` rows)."""
     done = sorted((lap for lap in rows if lap["session_time_s"] is not None),
                   key=lambda lap: (lap["session_key"], lap["session_time_s"]))
-    field = {}  # session -> (lap ends, clean lap ends, running sums of their fuel-corrected times)
+    field = {}
     for laps in _runs(done, "session_key"):
         clean = [lap for lap in laps if lap["representative"]]
         total = [0.0]
@@ -313,42 +338,50 @@ def _field_state(rows: list[dict], targets: list[dict]) -> None:
             total.append(total[-1] + lap["_fc"])
         field[laps[0]["session_key"]] = ([lap["session_time_s"] for lap in laps],
                                          [lap["session_time_s"] for lap in clean], total)
-    for lap in targets:
-        start, (ends, clean_ends, total) = lap["lap_start_time_s"], field.get(lap["session_key"], NO_FIELD)
-        seen = 0 if start is None else bisect_right(clean_ends, start)
-        lap["field_laps_completed"] = 0.0 if start is None else float(bisect_right(ends, start))
-        lap["field_recent_fc_s"] = lap["field_evolution_s"] = None
-        if seen >= 5:
-            window = min(seen, FIELD_WINDOW_LAPS)
-            recent = (total[seen] - total[seen - window]) / window
-            lap["field_recent_fc_s"] = recent
-            lap["field_evolution_s"] = recent - total[window] / window
+    return field
 
 
 NO_FIELD = ([], [], [0.0])
 
 
-def _weather_at_start(targets: list[dict], weather: list[dict]) -> None:
-    """The last weather reading before the lap started. Sessions without weather get nulls and
-    `has_weather` 0: a normal case the models see in training. The changes say how conditions
-    moved since the session began: comparable across circuits, unlike the levels (which mostly
-    say where the race is)."""
+def _field_features(lap: dict, field: tuple) -> None:
+    """What the field had shown when the lap started: laps completed, recent pace, and how that
+    pace compares with the session's first laps (track evolution)."""
+    start, (ends, clean_ends, total) = lap["lap_start_time_s"], field
+    seen = 0 if start is None else bisect_right(clean_ends, start)
+    lap["field_laps_completed"] = 0.0 if start is None else float(bisect_right(ends, start))
+    lap["field_recent_fc_s"] = lap["field_evolution_s"] = None
+    if seen >= 5:
+        window = min(seen, FIELD_WINDOW_LAPS)
+        recent = (total[seen] - total[seen - window]) / window
+        lap["field_recent_fc_s"] = recent
+        lap["field_evolution_s"] = recent - total[window] / window
+
+
+def weather_index(weather: list[dict]) -> dict[str, tuple]:
+    """Per session, its readings in time order and their session times."""
     readings: dict[str, list[dict]] = {}
     for reading in sorted((r for r in weather if r["session_time_s"] is not None),
                           key=lambda r: (r["session_key"], r["session_time_s"])):
         readings.setdefault(reading["session_key"], []).append(reading)
-    times = {key: [r["session_time_s"] for r in session] for key, session in readings.items()}
-    for lap in targets:
-        session, start = readings.get(lap["session_key"]), lap["lap_start_time_s"]
-        seen = 0 if session is None or start is None else bisect_right(times[lap["session_key"]], start)
-        if seen == 0:
-            lap.update(NO_WEATHER)
-            continue
-        reading, first = session[seen - 1], session[0]
-        lap.update({name: reading[name] for name in WEATHER_LEVELS})
-        lap["rainfall"] = _float(reading["rainfall"])
-        lap["has_weather"] = float(reading["air_temp_c"] is not None)
-        lap.update({change: _minus(reading[name], first[name]) for name, change in WEATHER_CHANGES.items()})
+    return {key: (session, [r["session_time_s"] for r in session]) for key, session in readings.items()}
+
+
+def _weather_features(lap: dict, weather: tuple | None) -> None:
+    """The last weather reading at or before the lap's start. Sessions without weather get nulls
+    and `has_weather` 0: a normal case the models see in training. The changes say how conditions
+    moved since the session began: comparable across circuits, unlike the levels (which mostly
+    say where the race is)."""
+    start = lap["lap_start_time_s"]
+    seen = 0 if weather is None or start is None else bisect_right(weather[1], start)
+    if seen == 0:
+        lap.update(NO_WEATHER)
+        return
+    reading, first = weather[0][seen - 1], weather[0][0]
+    lap.update({name: reading[name] for name in WEATHER_LEVELS})
+    lap["rainfall"] = _float(reading["rainfall"])
+    lap["has_weather"] = float(reading["air_temp_c"] is not None)
+    lap.update({change: _minus(reading[name], first[name]) for name, change in WEATHER_CHANGES.items()})
 
 
 def _minus(a, b):

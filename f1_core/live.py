@@ -1,28 +1,23 @@
 """Laps as a live client sends them (the serving contract), turned into the pipeline's lap rows so
-`features.feature_rows` (what `lap_features` runs) computes their features: one implementation
-for training and serving.
+`features` computes their features: one implementation for training and serving.
 
-A request carries, per lap to predict, what is known when it starts plus the driver's completed
-laps of the session (`previous_laps`). The pipeline's rows are built from exactly that:
-- a new stint starts after a pit-in lap, or where the tyres change (younger or another
-  compound), so a missing in-lap does not merge two stints (FastF1 numbers them the same way);
-- session times are the running sum of the previous lap times (the request has no clock), so the
-  lap's start is when its previous lap ended, as in the pipeline;
-- the current weather is a reading taken at the lap's start;
-- a previous lap's `position` is the request's position (where the car is as the lap starts);
-- laps the request does not describe (deleted, accuracy) count as not deleted and accurate.
-
-What one request cannot carry: the field's laps and the session's first weather reading. The
-features in `REQUEST_LIMITED` are therefore computed from the request alone: equal to what the
-pipeline computes from the same laps and reading, but not to the pipeline's on the whole session
-(the service keeps no session state across requests, which two workers would each see a part
-of). Every other feature is the pipeline's on the whole session; `tests/test_live.py` checks both
-against real sessions.
+A lap's features come from one of two contexts, and every answer says which:
+- `session`: the service holds the live session's state (`session_state`: every lap the field
+  has completed, every weather reading, fed from the same live lap stream the pipeline
+  ingests). The lap's features are computed from it as of the lap's start, and equal the
+  pipeline's for the same lap.
+- `request`: no state for that session (not live, or the store is unreachable). The request
+  alone is the session: its `previous_laps` are the driver's completed laps, their session times
+  the running sum of their lap times, the lap's weather the request's reading, and "the field"
+  the driver alone. Laps the request does not describe (deleted, accuracy) count as not deleted
+  and accurate; a new stint starts after a pit-in lap or where the tyres change, unless the
+  client gives stints.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import polars as pl
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -33,8 +28,12 @@ from f1_core.standardize import COMPOUNDS
 # as FastF1 writes them; the schema lists these, the API accepts any letter case
 SESSION_NAMES = ["Practice 1", "Practice 2", "Practice 3", "Qualifying", "Sprint Qualifying",
                  "Sprint Shootout", "Sprint", "Race"]
-REQUEST_LIMITED = ("field_laps_completed", "field_recent_fc_s", "field_evolution_s",
-                   "air_temp_change_c", "track_temp_change_c", "humidity_change_pct")
+CONTEXTS = ("session", "request")
+# Which weather reading a lap gets: the pipeline's rule (features.weather_index), written where a
+# client reads the contract.
+WEATHER_RULE = ("the weather fields are the session's last reading at or before the lap's start (changes "
+                "are measured from its first reading); ignored when the service holds the session's "
+                "state, whose readings count")
 
 
 def _finite(value):
@@ -55,6 +54,8 @@ class PreviousLap(BaseModel):
     pit_in: bool = False
     pit_out: bool = False
     track_status: str = Field(default="1", pattern=r"^[0-9]{1,8}$")
+    stint: int | None = Field(default=None, ge=1, le=20, description="FastF1's stint number; "
+                              "omitted: derived from tyres and pit stops")
 
     _finite = field_validator("lap_time", "sector1", "sector2", "sector3")(_finite)
 
@@ -74,22 +75,34 @@ class LapToPredict(BaseModel):
     driver: str = Field(min_length=1, max_length=8)
     team: str | None = None
     lap_number: int = Field(ge=1, le=200)
+    lap_start_time: float | None = Field(
+        default=None, ge=0, le=86400,
+        description="session time at the lap's start, seconds (FastF1's LapStartTime); omitted: "
+                    "lap_start_date on the session's clock, else the end of the driver's previous lap")
+    lap_start_date: datetime | None = Field(
+        default=None, description="wall-clock time of the lap's start (FastF1's LapStartDate), UTC "
+                                  "when no offset is given")
     stint: int | None = Field(default=None, ge=1, le=20,
-                              description="informative: the stint is derived from tyres and pit stops")
-    compound: str = Field(description="tyre compound (any letter case)",
-                          json_schema_extra={"enum": list(COMPOUNDS)})
-    tyre_life: int = Field(ge=0, le=100)
+                              description="FastF1's stint number, used as the pipeline uses it (null: "
+                                          "unknown, as FastF1 has for some laps); omitted: derived "
+                                          "from tyres and pit stops")
+    compound: str | None = Field(default=None, description="tyre compound (any letter case); null: unknown",
+                                 json_schema_extra={"enum": [*COMPOUNDS, None]})
+    tyre_life: int | None = Field(default=None, ge=0, le=100, description="laps on this set, this one "
+                                  "included; null: unknown")
     fresh_tyre: bool | None = None
-    position: int | None = Field(default=None, ge=1, le=30)
+    position: int | None = Field(default=None, ge=1, le=30, description="position as the lap starts "
+                                 "(used without a session state)")
     track_status: str = Field(default="1", pattern=r"^[0-9]{1,8}$")
-    total_laps: int | None = Field(default=None, ge=1, le=200)
-    air_temp: float | None = Field(default=None, ge=-30, le=60)
-    track_temp: float | None = Field(default=None, ge=-30, le=80)
-    humidity: float | None = Field(default=None, ge=0, le=100)
-    pressure: float | None = Field(default=None, ge=500, le=1100)
+    total_laps: int | None = Field(default=None, ge=1, le=200, description="race distance in laps "
+                                   "(races and sprints): the fuel estimate needs it")
+    air_temp: float | None = Field(default=None, ge=-30, le=60, description=f"°C; {WEATHER_RULE}")
+    track_temp: float | None = Field(default=None, ge=-30, le=80, description="°C")
+    humidity: float | None = Field(default=None, ge=0, le=100, description="%")
+    pressure: float | None = Field(default=None, ge=500, le=1100, description="hPa")
     rainfall: bool | None = None
-    wind_speed: float | None = Field(default=None, ge=0, le=60)
-    wind_direction: float | None = Field(default=None, ge=0, le=360)
+    wind_speed: float | None = Field(default=None, ge=0, le=60, description="m/s")
+    wind_direction: float | None = Field(default=None, ge=0, le=360, description="degrees")
     pit_out: bool = Field(default=False, description="the lap starts from the pit lane")
     previous_laps: list[PreviousLap] = Field(default_factory=list, max_length=200)
 
@@ -123,10 +136,9 @@ def pipeline_rows(lap: LapToPredict, session_key: str) -> tuple[list[dict], dict
     """The request as the pipeline's lap rows (previous laps, then the lap to predict) and its
     weather reading, as plain rows (a batch becomes one frame); see the module docstring for what
     is assumed."""
-    rows, clock, stint, before = [], 0.0, 1, None
+    rows, clock, stint, before = [], 0.0, None, None
     for index, prev in enumerate(lap.previous_laps):
-        if before is not None and _new_set(before, prev.compound, prev.tyre_life):
-            stint += 1
+        stint = prev.stint if prev.stint is not None else _derived_stint(before, stint, prev.compound, prev.tyre_life)
         start = clock
         end = None if prev.lap_time is None or clock is None else clock + prev.lap_time
         last = index == len(lap.previous_laps) - 1
@@ -141,10 +153,11 @@ def pipeline_rows(lap: LapToPredict, session_key: str) -> tuple[list[dict], dict
         })
         clock = end  # an untimed lap stops the clock: later laps have no session time
         before = prev
-    if before is not None and _new_set(before, lap.compound, lap.tyre_life):
-        stint += 1
+    if "stint" in lap.model_fields_set:
+        stint = lap.stint
+    else:
+        stint = _derived_stint(before, stint, lap.compound, lap.tyre_life)
     rows.append({
-        # the derived stint, not the request's: the lap must share its stint with its history
         "lap_number": lap.lap_number, "stint": stint, "lap_time_s": None,
         "compound": lap.compound, "tyre_life": lap.tyre_life, "fresh_tyre": lap.fresh_tyre,
         "pit_out_time_s": clock if lap.pit_out else None, "lap_start_time_s": clock,
@@ -162,10 +175,22 @@ def pipeline_rows(lap: LapToPredict, session_key: str) -> tuple[list[dict], dict
     return rows, weather
 
 
-def _new_set(before: PreviousLap, compound: str | None, tyre_life: int | None) -> bool:
-    younger = before.tyre_life is not None and tyre_life is not None and tyre_life < before.tyre_life
-    other = before.compound is not None and compound is not None and compound != before.compound
-    return before.pit_in or younger or other
+def _derived_stint(before: PreviousLap | None, stint: int | None, compound: str | None,
+                   tyre_life: int | None) -> int:
+    """A stint the client did not give: the previous lap's, one more after a pit-in lap or a tyre
+    change (FastF1 numbers them the same way)."""
+    if before is None:
+        return 1
+    new = new_tyre_set(before.pit_in, before.compound, before.tyre_life, compound, tyre_life)
+    return (stint or 1) + (1 if new else 0)
+
+
+def new_tyre_set(pit_in: bool, compound_before: str | None, life_before: int | float | None,
+                 compound: str | None, tyre_life: int | float | None) -> bool:
+    """A lap after a pit-in lap, or on younger tyres or another compound, starts a new stint."""
+    younger = life_before is not None and tyre_life is not None and tyre_life < life_before
+    other = compound_before is not None and compound is not None and compound != compound_before
+    return pit_in or younger or other
 
 
 def session_row(lap: LapToPredict, session_key: str, circuit_ref: str) -> dict:
@@ -205,17 +230,18 @@ def baseline_predict(features: list[dict]) -> pl.DataFrame:
 def request_for(laps: pl.DataFrame, lap_number: int, *, season: int, event: str, session: str,
                 reading: dict | None = None, total_laps: int | None = None) -> LapToPredict:
     """The request a live client would send as `lap_number` starts, from one driver's standardized
-    lap rows (the warehouse `laps` columns) and the last weather reading before the lap started:
-    what the replay and the tests send."""
+    lap rows (the warehouse `laps` columns) and the last weather reading at or before the lap's
+    start: what the replay, the benchmarks and the tests send. Values FastF1 does not have (a
+    compound, a tyre life, a stint) are sent as null, as the pipeline has them."""
     earlier = laps.filter(pl.col("lap_number") < lap_number).sort("lap_number")
     lap = laps.filter(pl.col("lap_number") == lap_number).row(0, named=True)
     reading = reading or {}
     return LapToPredict(
         season=season, event=event, session=session, driver=lap["driver"], team=lap.get("team"),
-        lap_number=lap_number, stint=lap["stint"], compound=lap["compound"] or "UNKNOWN",
-        tyre_life=max(lap["tyre_life"] or 0, 0), fresh_tyre=lap["fresh_tyre"],
+        lap_number=lap_number, lap_start_time=lap["lap_start_time_s"], lap_start_date=lap.get("lap_start_date"),
+        stint=lap["stint"], compound=lap["compound"], tyre_life=lap["tyre_life"], fresh_tyre=lap["fresh_tyre"],
         position=earlier["position"][-1] if earlier.height else None, total_laps=total_laps,
-        pit_out=lap["pit_out_time_s"] is not None,
+        pit_out=lap["pit_out_time_s"] is not None, track_status=lap["track_status"] or "1",
         air_temp=reading.get("air_temp_c"), track_temp=reading.get("track_temp_c"),
         humidity=reading.get("humidity_pct"), pressure=reading.get("pressure_hpa"),
         rainfall=reading.get("rainfall"), wind_speed=reading.get("wind_speed_ms"),
@@ -223,7 +249,7 @@ def request_for(laps: pl.DataFrame, lap_number: int, *, season: int, event: str,
         previous_laps=[{
             "lap_number": r["lap_number"], "lap_time": r["lap_time_s"], "sector1": r["sector1_s"],
             "sector2": r["sector2_s"], "sector3": r["sector3_s"], "compound": r["compound"],
-            "tyre_life": r["tyre_life"], "pit_in": r["pit_in_time_s"] is not None,
+            "tyre_life": r["tyre_life"], "stint": r["stint"], "pit_in": r["pit_in_time_s"] is not None,
             "pit_out": r["pit_out_time_s"] is not None, "track_status": r["track_status"] or "1",
         } for r in earlier.iter_rows(named=True)],
     )

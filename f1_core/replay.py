@@ -10,6 +10,7 @@ clock: an event at session time t happens t / speed seconds after the start.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -30,12 +31,20 @@ class ReplayState:
     laps_played: int = 0
     predicted: int = 0
     errors: list[float] = field(default_factory=list)  # |prediction - observed| of completed laps
+    # the same, of the answers computed from the service's session state (`context: session`)
+    session_errors: list[float] = field(default_factory=list)
     model_version: str | None = None
     failed_requests: int = 0
+    contexts: Counter = field(default_factory=Counter)  # answers by context
 
     @property
     def live_mae(self) -> float | None:
         return sum(self.errors) / len(self.errors) if self.errors else None
+
+    @property
+    def session_mae(self) -> float | None:
+        """Live MAE of the answers made from the session's state, the ones a live client gets."""
+        return sum(self.session_errors) / len(self.session_errors) if self.session_errors else None
 
 
 class LiveFolder:
@@ -88,18 +97,18 @@ def replay(ref: SessionRef, raw: RawSession, live_root: Path, predict: Callable[
     landed (e.g. ingestion); `tick` is the clock's step in replay seconds. `max_laps` stops after
     that many laps ended (a shortened replay)."""
     standard = standardize(raw)
-    laps = standard.laps.filter(pl.col("lap_start_time_s").is_not_null())
-    total_laps = int(laps["lap_number"].max()) if ref.session_type in RACE_LIKE else None
-    by_driver = laps.partition_by("driver", as_dict=True)
+    total_laps = int(standard.laps["lap_number"].max()) if ref.session_type in RACE_LIKE else None
+    by_driver = standard.laps.partition_by("driver", as_dict=True)
+    laps = standard.laps.filter(pl.col("lap_start_time_s").is_not_null())  # the laps that start
     weather = standard.weather.sort("session_time_s")
     # the source's weather rows in time order, landing as their time passes (unreadable times last)
     raw_weather = None if raw.weather is None else raw.weather.with_columns(
         seconds(pl.col("Time")).alias("_t")).sort("_t", nulls_last=True)
     folder = LiveFolder(live_root, ref, raw)
-    state = ReplayState(laps_total=laps.height if max_laps is None else min(max_laps, laps.height))
-    predictions: dict[tuple[str, int], float] = {}
+    predictions: dict[tuple[str, int], tuple] = {}  # (driver, lap) -> (lap time, context)
     starts = laps.sort("lap_start_time_s")
-    ends = laps.filter(pl.col("session_time_s").is_not_null()).sort("session_time_s")
+    ends = _landing_order(standard.laps)
+    state = ReplayState(laps_total=ends.height if max_laps is None else min(max_laps, ends.height))
     landed_weather, start_index, end_index = 0, 0, 0
     origin = float(starts["lap_start_time_s"][0])
     began = time.monotonic()
@@ -110,7 +119,7 @@ def replay(ref: SessionRef, raw: RawSession, live_root: Path, predict: Callable[
         if wait > 0:
             time.sleep(wait)
         # laps that ended: their source rows land, with the weather read by then
-        done = ends.slice(end_index).filter(pl.col("session_time_s") <= now)
+        done = ends.slice(end_index).filter(pl.col("_lands") <= now)
         if state.laps_played + done.height > state.laps_total:
             done = done.head(state.laps_total - state.laps_played)
         end_index += done.height
@@ -121,9 +130,11 @@ def replay(ref: SessionRef, raw: RawSession, live_root: Path, predict: Callable[
         if done.height:
             folder.land(folder.laps_path, raw.laps[[r - 1 for r in done["source_row"]], :])
             for lap in done.iter_rows(named=True):
-                key = (lap["driver"], lap["lap_number"])
-                if key in predictions and predictions[key] is not None and lap["lap_time_s"] is not None:
-                    state.errors.append(abs(predictions[key] - lap["lap_time_s"]))
+                predicted, context = predictions.get((lap["driver"], lap["lap_number"]), (None, None))
+                if predicted is not None and lap["lap_time_s"] is not None:
+                    state.errors.append(abs(predicted - lap["lap_time_s"]))
+                    if context == "session":
+                        state.session_errors.append(state.errors[-1])
             state.laps_played += done.height
             if on_landed:
                 on_landed(state)
@@ -131,12 +142,11 @@ def replay(ref: SessionRef, raw: RawSession, live_root: Path, predict: Callable[
         starting = starts.slice(start_index).filter(pl.col("lap_start_time_s") <= now)
         start_index += starting.height
         if starting.height:
-            seen = weather.filter(pl.col("session_time_s") <= now)
-            reading = seen.row(-1, named=True) if seen.height else None
             requests = [
                 request_for(by_driver[(lap["driver"],)], lap["lap_number"],
                             season=ref.season, event=ref.event_name, session=ref.session_name,
-                            reading=reading, total_laps=total_laps).model_dump(mode="json")
+                            reading=_reading_at(weather, lap["lap_start_time_s"]),
+                            total_laps=total_laps).model_dump(mode="json")
                 for lap in starting.iter_rows(named=True)
             ]
             try:
@@ -145,10 +155,26 @@ def replay(ref: SessionRef, raw: RawSession, live_root: Path, predict: Callable[
                 state.failed_requests += 1
                 answers = [{}] * len(requests)
             for lap, answer in zip(starting.iter_rows(named=True), answers):
-                predictions[(lap["driver"], lap["lap_number"])] = answer.get("lap_time")
+                predictions[(lap["driver"], lap["lap_number"])] = (answer.get("lap_time"), answer.get("context"))
+                if answer.get("context"):
+                    state.contexts[answer["context"]] += 1
                 if answer.get("model_version"):
                     state.model_version = answer["model_version"]
             state.predicted += len(requests)
         if on_progress:
             on_progress(state)
     return state
+
+
+def _landing_order(laps: pl.DataFrame) -> pl.DataFrame:
+    """Laps in the order their rows land: when they ended; a lap with no end time when the
+    driver's next lap starts (or its own start), so every lap the pipeline has lands."""
+    nxt = pl.col("lap_start_time_s").shift(-1).over("driver", order_by="lap_number")
+    lands = pl.coalesce("session_time_s", nxt, "lap_start_time_s")
+    return laps.with_columns(lands.alias("_lands")).filter(pl.col("_lands").is_not_null()).sort("_lands")
+
+
+def _reading_at(weather: pl.DataFrame, start: float) -> dict | None:
+    """The weather reading a lap gets: the last at or before its start (the pipeline's rule)."""
+    seen = weather.filter(pl.col("session_time_s") <= start)
+    return seen.row(-1, named=True) if seen.height else None

@@ -16,6 +16,10 @@
 | F1_DRIFT_REPORTS      | $F1_DATA_DIR/drift_reports (Evidently HTML, one per session)  |
 | F1_ALERT_WEBHOOK_URL  | unset: alerts go to the log only; else POSTed there as JSON |
 | F1_PREDICTION_LOG     | $F1_DATA_DIR/prediction_log (the service's JSON-lines log)   |
+| F1_ONLINE_STORE       | memory (each service worker keeps live session states); redis://host:port/db |
+| F1_ONLINE_STORE_PREFIX | f1:live: (the Redis keys' prefix)                           |
+| F1_LIVE_STATE_TTL_S   | 21600: a live session's state expires 6 h after its last row landed |
+| F1_LIVE_FEED          | 1: the service reads $F1_LIVE_DIR into the store; 0: it only reads the store |
 """
 
 from __future__ import annotations
@@ -122,3 +126,38 @@ def alert_webhook_url() -> str | None:
 
 def live_dir() -> Path:
     return _env_path("F1_LIVE_DIR", data_dir() / "live")
+
+
+def online_store_url() -> str:
+    return os.environ.get("F1_ONLINE_STORE") or "memory"
+
+
+def online_store_prefix() -> str:
+    return os.environ.get("F1_ONLINE_STORE_PREFIX") or "f1:live:"
+
+
+def live_state_ttl_s() -> float:
+    value = os.environ.get("F1_LIVE_STATE_TTL_S")
+    if not value:
+        return 6 * 3600.0
+    try:
+        ttl = float(value)
+    except ValueError:
+        ttl = -1.0
+    if ttl <= 0:
+        raise ValueError(f"F1_LIVE_STATE_TTL_S={value!r}: expected a number of seconds above 0")
+    return ttl
+
+
+def live_feed_enabled() -> bool:
+    value = os.environ.get("F1_LIVE_FEED", "1").strip().lower()
+    if value not in ("0", "1", "true", "false", "yes", "no"):
+        raise ValueError(f"F1_LIVE_FEED={value!r}: expected 1 or 0")
+    return value in ("1", "true", "yes")
+
+
+def open_online_store():
+    """The configured online store (`f1_core.online_store`)."""
+    from f1_core.online_store import open_store
+
+    return open_store(online_store_url(), ttl_s=live_state_ttl_s(), prefix=online_store_prefix())

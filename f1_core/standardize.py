@@ -6,6 +6,7 @@ column, the offending value and the whole original record. `laps + quarantined l
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -160,9 +161,10 @@ def _split(frame: pl.DataFrame, failures: list[pl.Expr], session_key: str, table
     return good, quarantine.select(list(QUARANTINE_SCHEMA))
 
 
-def standardize_laps(raw: pl.DataFrame, session_key: str, now: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
-    raw_columns = raw.columns
-    frame = raw.with_row_index("source_row", offset=1)
+@functools.cache
+def _lap_rules() -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """The typed columns and the rules of a laps table: built once (expressions cost more to
+    build than to run on the few rows of a live lap landing)."""
     typed = [
         *(seconds(pl.col(src)).alias(dst) for src, dst in DURATION_COLUMNS.items()),
         *(number(pl.col(src), dtype).alias(dst) for src, (dst, dtype) in NUMBER_COLUMNS.items()),
@@ -176,7 +178,6 @@ def standardize_laps(raw: pl.DataFrame, session_key: str, now: datetime) -> tupl
         pl.col("LapStartDate").str.strip_chars()
         .str.to_datetime(time_unit="us", strict=False).alias("lap_start_date"),
     ]
-    frame = frame.with_columns(typed)
     low, high = LAP_TIME_RANGE_S
     s_low, s_high = SECTOR_TIME_RANGE_S
     failures = [
@@ -210,6 +211,15 @@ def standardize_laps(raw: pl.DataFrame, session_key: str, now: datetime) -> tupl
         & ~pl.struct("driver", "lap_number").is_first_distinct(),
         pl.col("LapNumber"),
     ))
+    return typed, failures
+
+
+def standardize_laps(raw: pl.DataFrame, session_key: str, now: datetime,
+                     first_row: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`first_row`: the source row number of `raw`'s first row (rows landing in parts)."""
+    raw_columns = raw.columns
+    typed, failures = _lap_rules()
+    frame = raw.with_row_index("source_row", offset=first_row).with_columns(typed)
     good, quarantine = _split(frame, failures, session_key, "laps", raw_columns, now)
     laps = good.select(
         pl.lit(session_key).alias("session_key"),
@@ -224,13 +234,13 @@ def standardize_laps(raw: pl.DataFrame, session_key: str, now: datetime) -> tupl
     return laps, quarantine
 
 
-def standardize_weather(raw: pl.DataFrame | None, session_key: str,
-                        now: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+def standardize_weather(raw: pl.DataFrame | None, session_key: str, now: datetime,
+                        first_row: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
     if raw is None:
         raw = pl.DataFrame(schema={"Time": pl.String, "Rainfall": pl.String,
                                    **{c: pl.String for c in WEATHER_NUMBERS}})
     raw_columns = raw.columns
-    frame = raw.with_row_index("source_row", offset=1).with_columns(
+    frame = raw.with_row_index("source_row", offset=first_row).with_columns(
         seconds(pl.col("Time")).alias("session_time_s"),
         boolean(pl.col("Rainfall")).alias("rainfall"),
         *(number(pl.col(src), pl.Float64).alias(dst) for src, (dst, _) in WEATHER_NUMBERS.items()),

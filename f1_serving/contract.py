@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 MAX_LAPS = 1000
@@ -15,6 +17,10 @@ class Prediction(BaseModel):
     model_version: str | None = Field(description="registry version of the model; null when degraded")
     degraded: bool = Field(description="true: no model could be loaded, this is the baseline "
                                        "(the driver's previous clean lap)")
+    context: Literal["session", "request"] = Field(
+        description="what the features knew: `session`, the live session's state as of the lap's "
+                    "start (every lap of the field, the weather readings); `request`, the request "
+                    "alone (the service holds no state for that session)")
 
 
 class Contribution(BaseModel):
@@ -37,3 +43,24 @@ class ModelInfo(BaseModel):
     degraded: bool
     card: dict | None = Field(description="registry version, aliases, training metrics, data version")
     last_error: str | None = Field(description="the last model-loading error, if the last load failed")
+    online_store: dict = Field(description="where live session states come from: backend, whether it "
+                                           "is reachable and, if not, why")
+
+
+class LiveSession(BaseModel):
+    session_key: str
+    season: int
+    event_name: str
+    session_name: str
+    circuit_ref: str
+    laps: int = Field(description="laps of the field in the state")
+    drivers: int
+    weather_rows: int
+    version: int = Field(description="changes of the state since this process first read it")
+    updated_at: float = Field(description="when its last row landed (Unix seconds)")
+
+
+class LiveSessions(BaseModel):
+    worker: int = Field(description="process id of the worker that answered")
+    online_store: dict
+    sessions: list[LiveSession]

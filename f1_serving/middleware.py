@@ -18,7 +18,8 @@ logger = logging.getLogger("f1_serving.auth")
 
 OPEN_PATHS = {"/", "/healthz", "/livez", "/readyz", "/metrics", "/docs.json", "/schema.json"}
 OPEN_PREFIXES = ("/assets/",)
-ROLE_OF_PATH = {"/predict": "viewer", "/explain": "viewer", "/model": "engineer", "/reload": "admin"}
+ROLE_OF_PATH = {"/predict": "viewer", "/explain": "viewer", "/model": "engineer", "/sessions": "engineer",
+                "/reload": "admin"}
 # paths whose request body is validated by the API: its failures are the client's, i.e. 422
 VALIDATED_PATHS = {"/predict", "/explain"}
 
@@ -89,7 +90,12 @@ class OpenApi31:
     """BentoML labels its schema OpenAPI 3.0.2, but the request and response schemas in it are
     pydantic's JSON Schema 2020-12 (`"type": "null"`, numeric `exclusiveMinimum`): OpenAPI 3.1.
     Clients and schemathesis validate against the label, so /docs.json is served labelled as
-    what it holds."""
+    what it holds.
+
+    BentoML also inlines each response's schema keeping only the first branch of every
+    top-level `anyOf` (`_bentoml_sdk.method._flatten_field`), so a field that may be null is
+    published as never null. Its components hold the model's own schema, and the responses
+    point there instead."""
 
     def __init__(self, app, service):
         self.app = app
@@ -102,7 +108,21 @@ class OpenApi31:
         if self._body is None:
             from _bentoml_sdk.service.openapi import generate_spec
 
-            self._body = json.dumps(generate_spec(self.service, openapi_version="3.1.0").asdict()).encode()
+            spec = generate_spec(self.service, openapi_version="3.1.0").asdict()
+            self._body = json.dumps(_responses_by_reference(spec)).encode()
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(self._body)).encode())]})
         await send({"type": "http.response.body", "body": self._body})
+
+
+def _responses_by_reference(spec: dict) -> dict:
+    """Each response schema that BentoML inlined from a component, replaced by a reference to it."""
+    components = spec.get("components", {}).get("schemas", {})
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                for media in response.get("content", {}).values():
+                    title = media.get("schema", {}).get("title")
+                    if title in components and "properties" in media["schema"]:
+                        media["schema"] = {"$ref": f"#/components/schemas/{title}"}
+    return spec

@@ -1,7 +1,9 @@
 """The lap-time service: the registry's champion behind `POST /predict` and `/explain`.
 
-Features come from `f1_core.live`, the code training uses. See README "Serving" for the
-contract, roles and operations.
+Features come from `f1_core.session_state` (a live session's state, fed from the live lap stream
+by `f1_core.live_feed`) or, for a session with no state, from the request alone
+(`f1_core.live`): the code training uses. See README "Serving" for the contract, roles and
+operations.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ from pydantic import Field
 
 from f1_core import settings
 from f1_core.features import FEATURES, FUEL_SECONDS_PER_KG, OUTPUT, features_frame
-from f1_core.live import LapToPredict, baseline_predict, features_for
+from f1_core.live import LapToPredict, baseline_predict
+from f1_core.live_feed import LiveFeed
+from f1_core.online_store import StoreUnavailable
 from f1_core.prediction_log import PredictionLog
+from f1_core.session_state import lookup_key, served_features
 from f1_serving.batching import Batcher
 from f1_serving.champion import Champion, LoadedModel
-from f1_serving.contract import MAX_LAPS, Contribution, Explanation, ModelInfo, Prediction
+from f1_serving.contract import MAX_LAPS, Contribution, Explanation, LiveSessions, ModelInfo, Prediction
 from f1_serving.middleware import ApiKeyAuth, OpenApi31, UnprocessableInput
 
 logger = logging.getLogger("f1_serving")
@@ -60,8 +65,19 @@ class LapTimeService:
         self.champion.refresh()  # the first load before the first request, not after
         self.champion.start()
         self.log = PredictionLog(settings.prediction_log_dir(), schema={name: OUTPUT[name] for name in FEATURES})
+        self.store = settings.open_online_store()
+        self.skipped_rows = prom.Gauge("f1_live_rows_skipped", "rows of the live lap stream skipped "
+                                       "(malformed, quarantined by the pipeline's rules, landed twice)",
+                                       ["session_key", "table"], multiprocess_mode="livemax")
+        self.feed = None
+        if settings.live_feed_enabled():
+            self.feed = LiveFeed(settings.live_dir(), self.store, ttl_s=settings.live_state_ttl_s(),
+                                 on_skip=self._count_skipped).start()
         self.batcher = Batcher(self._predict_laps, max_items=MAX_LAPS)
-        self.predictions = prom.Counter("f1_predictions", "laps predicted", ["model_version", "degraded"])
+        self.predictions = prom.Counter("f1_predictions", "laps predicted", ["model_version", "degraded", "context"])
+        self.state_seconds = prom.Histogram("f1_state_seconds", "time to read a batch's live session states",
+                                            buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
+                                                     5e-3, 1e-2, 2.5e-2, 5e-2, 0.1))
         self.version_gauge = prom.Gauge("f1_champion_version", "registry version being served "
                                         "(0: degraded)", multiprocess_mode="livemax")
         self.feature_seconds = prom.Histogram("f1_feature_seconds", "time to compute a batch's features")
@@ -79,8 +95,16 @@ class LapTimeService:
     @bentoml.on_shutdown
     def close(self) -> None:
         self.batcher.stop()
+        if self.feed is not None:
+            self.feed.stop()
+        self.store.close()
         self.champion.stop()
         self.log.close()
+
+    def _count_skipped(self, session_key: str, table: str, row: int, reason: str) -> None:
+        # the rows one worker skipped; every worker reads the same stream, so the gauge's max
+        # across workers is the stream's count
+        self.skipped_rows.labels(session_key, table).set(self.feed.skipped[(session_key, table)])
 
     def __is_ready__(self) -> bool:
         return self.champion.current is not None
@@ -95,8 +119,8 @@ class LapTimeService:
     def _predict_laps(self, laps: list[LapToPredict]) -> list[dict]:
         started = time.perf_counter()
         loaded = self.champion.current  # these laps finish on this model, whatever swaps
-        features, out = self._predict(laps, loaded)
-        answer = self._answer(laps, features, out, loaded)
+        features, contexts, out = self._predict(laps, loaded)
+        answer = self._answer(laps, features, contexts, out, loaded)
         self.batch_seconds.observe(time.perf_counter() - started)
         self.batch_laps.observe(len(laps))
         return answer
@@ -106,8 +130,8 @@ class LapTimeService:
                 ) -> Explanation:
         """The prediction for one lap with its `top` feature contributions (TreeSHAP), in seconds."""
         loaded = self.champion.current
-        features, out = self._predict([lap], loaded)
-        prediction = Prediction(**self._answer([lap], features, out, loaded)[0])
+        features, contexts, out = self._predict([lap], loaded)
+        prediction = Prediction(**self._answer([lap], features, contexts, out, loaded)[0])
         row = features[0]
         if loaded is None or row["reference_fc_s"] is None:
             return Explanation(prediction=prediction, reference=None, bias=None, contributions=[])
@@ -128,22 +152,53 @@ class LapTimeService:
 
     @info.get("/model")
     def model(self) -> ModelInfo:
-        """The champion being served: version, training metrics, training data version."""
+        """The champion being served: version, training metrics, training data version, and the
+        online store live session states come from."""
         return self._model_info()
+
+    @info.get("/sessions")
+    def sessions(self) -> LiveSessions:
+        """The live sessions in this worker's state (engineer): laps, drivers, weather readings."""
+        try:
+            states = self.store.sessions()
+        except StoreUnavailable:
+            states = []
+        return LiveSessions(worker=os.getpid(), online_store=self.store.status(),
+                            sessions=[state.summary() for state in states])
 
     def _model_info(self) -> ModelInfo:
         loaded = self.champion.current
         return ModelInfo(serving=loaded.version if loaded else None, degraded=loaded is None,
-                         card=loaded.card if loaded else None, last_error=self.champion.last_error)
+                         card=loaded.card if loaded else None, last_error=self.champion.last_error,
+                         online_store=self.store.status())
 
     def _predict(self, laps: list[LapToPredict], loaded: LoadedModel | None):
         started = time.perf_counter()
-        features = features_for(laps)
-        self.feature_seconds.observe(time.perf_counter() - started)
+        states = self._states(laps)
+        read = time.perf_counter()
+        self.state_seconds.observe(read - started)
+        features, contexts = served_features(laps, lambda lap: states[lookup_key(lap.season, lap.event, lap.session)])
+        self.feature_seconds.observe(time.perf_counter() - read)
         out = loaded.model.predict(features) if loaded else baseline_predict(features)
-        return features, out
+        return features, contexts, out
 
-    def _answer(self, laps, features: list[dict], out: pl.DataFrame,
+    def _states(self, laps: list[LapToPredict]) -> dict:
+        """The state of each session the laps name (None: answered from the request alone),
+        read once per batch, with what landed in the live folder until now."""
+        states: dict = {}
+        for lap in laps:
+            key = lookup_key(lap.season, lap.event, lap.session)
+            if key in states:
+                continue
+            try:
+                if self.feed is not None:
+                    self.feed.sync_session(lap.season, lap.event, lap.session)
+                states[key] = self.store.find(lap.season, lap.event, lap.session)
+            except StoreUnavailable:
+                states[key] = None  # the store says why in /model; it reconnects by itself
+        return states
+
+    def _answer(self, laps, features: list[dict], contexts: list[str], out: pl.DataFrame,
                 loaded: LoadedModel | None) -> list[dict]:
         """Predictions as the contract's `Prediction` fields (checked by the tests; built as
         plain dicts because pydantic objects per lap would cost more than the model)."""
@@ -152,7 +207,8 @@ class LapTimeService:
         # JSON has no NaN or infinity: a value the model could not make is null
         point, lower, upper = ([v if v is None or math.isfinite(v) else None for v in out[name].to_list()]
                                for name in ("lap_time", "lower", "upper"))
-        self.predictions.labels(version or "none", str(degraded).lower()).inc(len(laps))
+        for context in set(contexts):
+            self.predictions.labels(version or "none", str(degraded).lower(), context).inc(contexts.count(context))
         self.version_gauge.set(int(version) if version else 0)
         n = len(laps)
         self.log.append(features, {
@@ -160,10 +216,10 @@ class LapTimeService:
             "season": [lap.season for lap in laps], "event": [lap.event for lap in laps],
             "session": [lap.session for lap in laps], "driver": [lap.driver for lap in laps],
             "lap_time": point, "lower": lower, "upper": upper, "model_version": [version] * n,
-            "degraded": [degraded] * n,
+            "degraded": [degraded] * n, "context": contexts,
         }, shadow=(loaded.shadow_version, loaded.shadow) if loaded and loaded.shadow else None)
-        return [{"lap_time": p, "lower": lo, "upper": hi, "model_version": version, "degraded": degraded}
-                for p, lo, hi in zip(point, lower, upper)]
+        return [{"lap_time": p, "lower": lo, "upper": hi, "model_version": version, "degraded": degraded,
+                 "context": context} for p, lo, hi, context in zip(point, lower, upper, contexts)]
 
 
 def _plain(value):

@@ -1,5 +1,8 @@
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 import polars as pl
 import pytest
@@ -22,6 +25,31 @@ def pytest_sessionstart(session):
 def fastf1_cache(tmp_path_factory) -> Path:
     """FastF1's parsed-data cache, shared by the tests so each frozen session is parsed once."""
     return tmp_path_factory.mktemp("fastf1_cache")
+
+
+@pytest.fixture(scope="session")
+def real_session(fastf1_cache):
+    """`real_session(key)`: the raw tables of a real session of the archive or of the frozen
+    FastF1 responses (parsed by FastF1), loaded once per test run."""
+    from f1_core.sources.archive import ArchiveSource
+    from f1_core.sources.fastf1_source import FastF1Source
+
+    loaded = {}
+
+    def load(key: str):
+        if key not in loaded:
+            season = int(key.split("-", 1)[0])
+            for source in (ArchiveSource(ARCHIVE), FastF1Source(fastf1_cache, [season], http_cache=HTTP_CACHE,
+                                                                retries=1)):
+                ref = next((r for r in source.catalog([season]) if r.key == key), None)
+                if ref is not None:
+                    loaded[key] = source.load(ref)
+                    break
+            else:
+                raise KeyError(f"{key} is in neither the archive nor the frozen FastF1 responses")
+        return loaded[key]
+
+    return load
 
 
 @pytest.fixture(autouse=True)
@@ -55,3 +83,53 @@ def webhook(monkeypatch):
     with AlertReceiver() as receiver:
         monkeypatch.setenv("F1_ALERT_WEBHOOK_URL", receiver.url)
         yield receiver
+
+
+@dataclass
+class Served:
+    url: str
+    keys: dict[str, str]
+    data: Path
+    log: Path
+
+    def post(self, path, body, role="viewer", **kwargs):
+        headers = {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
+        return httpx.post(self.url + path, json=body, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path, role=None):
+        headers = {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
+        return httpx.get(self.url + path, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory):
+    """A champion trained on six 2023 races, a key per role, and the service serving it (the
+    embedded default: two workers, live session states in each, fed from its live folder)."""
+    from f1_core import registry
+    from f1_core.api_keys import ROLES, KeyStore
+    from f1_core.training import load_warehouse, train_and_evaluate, training_frame
+    from f1_serving.local import LocalService
+    from tests.test_training import SMALL, fill_warehouse, register
+
+    data = tmp_path_factory.mktemp("serving")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("F1_DATA_DIR", str(data))
+        env.setenv("F1_WAREHOUSE", str(data / "warehouse.duckdb"))
+        fill_warehouse(settings.warehouse_path(), rounds=range(1, 7))
+        result = train_and_evaluate(training_frame(*load_warehouse(settings.warehouse_path())), SMALL, folds=3)
+        version = register(result)
+        run_id = registry.client().get_model_version(registry.MODEL_NAME, version).run_id
+        registry.client().log_metric(run_id, "holdout_mae_clean", result.metrics["holdout_mae_clean"])
+        registry.client().set_tag(run_id, "data_version", "test-data-v1")
+        registry.client().set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, version)
+        keys = {role: KeyStore(settings.api_keys_path()).create(role, f"test {role}")[1] for role in ROLES}
+        log = data / "service.log"
+        with LocalService({"F1_DATA_DIR": str(data), "F1_SERVING_POLL_SECONDS": "0.5"}, log_path=log) as service:
+            yield Served(service.url, keys, data, log)
+
+
+@pytest.fixture
+def service(served, monkeypatch):
+    """The module's service, with this test's registry calls going to its registry."""
+    monkeypatch.setenv("F1_DATA_DIR", str(served.data))
+    return served

@@ -1,11 +1,12 @@
-"""The serving contract: requests are validated, and their features equal the pipeline's."""
+"""The serving contract: requests are validated, and without a session state their features are
+the pipeline's on the request's own laps (with one, on the whole session: test_live_state)."""
 
 import polars as pl
 import pytest
 from pydantic import ValidationError
 
 from f1_core.features import FEATURES, lap_features
-from f1_core.live import REQUEST_LIMITED, LapToPredict, features_for, request_for
+from f1_core.live import LapToPredict, features_for, request_for
 from f1_core.sources.archive import ArchiveSource
 from f1_core.standardize import standardize
 from tests.conftest import ARCHIVE
@@ -17,26 +18,6 @@ BAHRAIN_2024 = "2024-01-bahrain-grand-prix-race"
 def bahrain():
     source = ArchiveSource(ARCHIVE)
     return standardize(source.load(next(r for r in source.catalog() if r.key == BAHRAIN_2024)))
-
-
-@pytest.mark.parametrize("driver,lap_number", [("VER", 20), ("LEC", 14), ("HAM", 2)])
-def test_request_features_equal_the_pipelines_on_the_whole_session(bahrain, driver, lap_number):
-    """The pipeline sees the whole real session (every driver, every weather reading); the request
-    only the driver's laps. All features agree but the ones a request cannot carry."""
-    session = bahrain.session.with_columns(pl.lit(57, pl.Int16).alias("total_laps"),
-                                           pl.lit("bahrain").alias("circuit_ref"))
-    pipeline = lap_features(bahrain.laps, session, bahrain.weather).filter(
-        (pl.col("driver") == driver) & (pl.col("lap_number") == lap_number))
-    laps = bahrain.laps.filter((pl.col("driver") == driver) & (pl.col("lap_number") <= lap_number))
-    start = laps.filter(pl.col("lap_number") == lap_number)["lap_start_time_s"][0]
-    reading = bahrain.weather.filter(pl.col("session_time_s") <= start).tail(1)
-    request = request_for(laps, lap_number, season=2024, event="Bahrain Grand Prix", session="Race",
-                          reading=reading.row(0, named=True), total_laps=57)
-    served = features_for([request])[0]
-    for name in FEATURES:
-        if name not in REQUEST_LIMITED:
-            assert served[name] == pytest.approx(pipeline[name][0], abs=1e-6, nan_ok=True), name
-    assert pipeline["prev_clean_lap_fc_s"][0] is not None or lap_number == 2
 
 
 @pytest.mark.parametrize("driver,lap_number", [("VER", 20), ("LEC", 14), ("HAM", 2)])
@@ -63,6 +44,9 @@ REQUEST = {"season": 2023, "event": "Qatar Grand Prix", "session": "Race", "driv
 
 @pytest.mark.parametrize("change,field", [
     ({"compound": "BANANA"}, "compound"),
+    ({"lap_start_time": -1}, "lap_start_time"),
+    ({"lap_start_date": "yesterday"}, "lap_start_date"),
+    ({"stint": 0}, "stint"),
     ({"tyre_life": -1}, "tyre_life"),
     ({"lap_number": 0}, "lap_number"),
     ({"air_temp": float("nan")}, "air_temp"),
@@ -83,3 +67,16 @@ def test_the_schema_lists_exactly_the_session_names_the_api_accepts():
 
     assert sorted(name.lower() for name in SESSION_NAMES) == sorted(SESSION_TYPES)
     assert LapToPredict(**{**REQUEST, "session": "race", "compound": "medium"}).compound == "MEDIUM"
+
+
+def test_the_clients_stints_are_used_and_derived_when_omitted():
+    """A stint given is FastF1's and is used as the pipeline uses it (null too: unknown); one
+    omitted is derived, a new one after a pit-in lap."""
+    laps = [{"lap_number": 1, "lap_time": 95.0, "compound": "SOFT", "tyre_life": 1, "pit_in": True},
+            {"lap_number": 2, "lap_time": 99.0, "compound": "HARD", "tyre_life": 1}]
+    derived = LapToPredict(**{**REQUEST, "lap_number": 3, "compound": "HARD", "tyre_life": 2, "previous_laps": laps})
+    given = derived.model_copy(update={"stint": 5}, deep=True)
+    given.model_fields_set.add("stint")
+    unknown = LapToPredict(**{**REQUEST, "lap_number": 3, "compound": "HARD", "tyre_life": 2, "stint": None,
+                              "previous_laps": laps})
+    assert [features_for([lap])[0]["stint"] for lap in (derived, given, unknown)] == [2.0, 5.0, None]

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from f1_core import prediction_log, registry, settings
 from f1_core.api_keys import ROLES, KeyStore
 from f1_core.features import FEATURES, lap_features
-from f1_core.live import REQUEST_LIMITED, request_for
+from f1_core.live import LapToPredict, features_for, request_for
 from f1_core.sources.archive import ArchiveSource
 from f1_core.standardize import standardize
 from f1_core.training import load_warehouse, train_and_evaluate, training_frame
@@ -33,22 +33,6 @@ from tests.conftest import ARCHIVE, copy_archive
 from tests.test_training import SMALL, fill_warehouse, register
 
 SPAIN_2023 = "2023-07-spanish-grand-prix-race"  # not among the training races (rounds 1-6)
-
-
-@dataclass
-class Served:
-    url: str
-    keys: dict[str, str]
-    data: Path
-    log: Path
-
-    def post(self, path, body, role="viewer", **kwargs):
-        headers = {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
-        return httpx.post(self.url + path, json=body, headers=headers, timeout=30, **kwargs)
-
-    def get(self, path, role=None):
-        headers = {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
-        return httpx.get(self.url + path, headers=headers, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -70,33 +54,6 @@ def _reading(spain, laps, lap_number):
     return before.row(-1, named=True) if before.height else None
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A champion trained on six 2023 races, a key per role, and the service serving it."""
-    data = tmp_path_factory.mktemp("serving")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("F1_DATA_DIR", str(data))
-        env.setenv("F1_WAREHOUSE", str(data / "warehouse.duckdb"))
-        fill_warehouse(settings.warehouse_path(), rounds=range(1, 7))
-        result = train_and_evaluate(training_frame(*load_warehouse(settings.warehouse_path())), SMALL, folds=3)
-        version = register(result)
-        run_id = registry.client().get_model_version(registry.MODEL_NAME, version).run_id
-        registry.client().log_metric(run_id, "holdout_mae_clean", result.metrics["holdout_mae_clean"])
-        registry.client().set_tag(run_id, "data_version", "test-data-v1")
-        registry.client().set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, version)
-        keys = {role: KeyStore(settings.api_keys_path()).create(role, f"test {role}")[1] for role in ROLES}
-        log = data / "service.log"
-        with LocalService({"F1_DATA_DIR": str(data), "F1_SERVING_POLL_SECONDS": "0.5"}, log_path=log) as service:
-            yield Served(service.url, keys, data, log)
-
-
-@pytest.fixture
-def service(served, monkeypatch):
-    """The module's service, with this test's registry calls going to its registry."""
-    monkeypatch.setenv("F1_DATA_DIR", str(served.data))
-    return served
-
-
 def test_predict_answers_one_interval_per_lap_from_the_champion(service, spain):
     laps = requests_for(spain, "VER", [2, 10, 30, 31, 50])
     answer = service.post("/predict", {"laps": laps})
@@ -113,21 +70,22 @@ def test_predict_answers_one_interval_per_lap_from_the_champion(service, spain):
     assert sum(errors) / len(errors) < 2.0
 
 
-def test_served_features_are_the_pipelines_for_the_same_laps(service, spain):
-    """The service logs the features it predicted from; they equal the pipeline's features of the
-    real session for every feature one request can carry (`f1_core.live.REQUEST_LIMITED`)."""
+def test_without_a_session_state_features_are_the_pipelines_on_the_requests_laps(service, spain):
+    """A session the service holds no state for (nothing of it landed in its live folder) is
+    answered from the request alone, `context: request`, and logged with the features it was
+    predicted from: the pipeline's on exactly the laps and reading the request carries."""
     laps = requests_for(spain, "HAM", [5, 25, 45])
-    assert service.post("/predict", {"laps": laps}).status_code == 200
-    logged = _wait_for_log(service, lambda rows: rows.filter(pl.col("driver") == "HAM").height >= 3)
-    logged = logged.filter(pl.col("driver") == "HAM").sort("lap_number")
-    session = spain.session.with_columns(pl.lit(66, pl.Int16).alias("total_laps"),
-                                         pl.lit("catalunya").alias("circuit_ref"))
-    pipeline = lap_features(spain.laps, session, spain.weather).filter(
-        (pl.col("driver") == "HAM") & pl.col("lap_number").is_in([5, 25, 45])).sort("lap_number")
-    compared = [name for name in FEATURES if name not in REQUEST_LIMITED]
-    for name in compared:
-        for served_value, pipeline_value in zip(logged[name].to_list(), pipeline[name].to_list()):
-            assert served_value == pytest.approx(pipeline_value, abs=1e-6, nan_ok=True), name
+    answer = service.post("/predict", {"laps": laps})
+    assert answer.status_code == 200 and {p["context"] for p in answer.json()} == {"request"}
+    ham = (pl.col("driver") == "HAM") & (pl.col("event") == "Spanish Grand Prix")
+    logged = _wait_for_log(service, lambda rows: rows.filter(ham).height >= 3)
+    logged = logged.filter(ham).sort("lap_number")
+    assert set(logged["context"]) == {"request"}
+    # features_for is the pipeline's feature_rows on the request's laps (tests/test_live.py)
+    expected = features_for([LapToPredict(**lap) for lap in laps])
+    for served, row in zip(logged.iter_rows(named=True), expected):
+        for name in FEATURES:
+            assert served[name] == pytest.approx(row[name], abs=1e-9, nan_ok=True), name
     assert {"lap_time", "lower", "upper", "model_version", "logged_at"} <= set(logged.columns)
 
 
@@ -233,7 +191,7 @@ def test_fuzzing_the_openapi_schema_finds_no_server_error(service, tmp_path):
     """Schemathesis generates valid and invalid bodies from the published schema."""
     run = subprocess.run(
         [str(Path(sys.executable).with_name("schemathesis")), "run", f"{service.url}/docs.json",
-         "-H", f"Authorization: Bearer {service.keys['admin']}", "--checks", "not_a_server_error",
+         "-H", f"Authorization: Bearer {service.keys['admin']}", "--checks", "not_a_server_error,response_schema_conformance",
          "--include-path-regex", "^/(predict|explain)$", "--max-examples", "40", "--seed", "7",
          "--phases", "examples,coverage,fuzzing", "--request-timeout", "30"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)  # its cache goes there
@@ -247,7 +205,8 @@ def test_metrics_count_requests_errors_predictions_and_the_model(service, spain)
     service.post("/predict", {"laps": requests_for(spain, "VER", [20, 21])})
     service.post("/predict", {"laps": []})
     text = httpx.get(service.url + "/metrics").text
-    assert 'f1_predictions_total{degraded="false"' in text
+    assert re.search(r'f1_predictions_total\{context="(session|request)",degraded="false"', text), text[:3000]
+    assert "f1_state_seconds_bucket" in text
     assert 'endpoint="/predict",http_response_code="422"' in text
     assert "bentoml_service_request_duration_seconds_bucket" in text
     version = registry.version_of(registry.CHAMPION)
@@ -320,7 +279,8 @@ def test_with_no_model_the_service_answers_degraded_from_the_baseline(tmp_path, 
                             headers={"Authorization": f"Bearer {secret}"}, timeout=30)
     assert answer.status_code == 200, answer.text
     first, thirtieth = answer.json()
-    assert first == {"lap_time": None, "lower": None, "upper": None, "model_version": None, "degraded": True}
+    assert first == {"lap_time": None, "lower": None, "upper": None, "model_version": None, "degraded": True,
+                     "context": "request"}
     previous = spain.laps.filter((pl.col("driver") == "VER") & (pl.col("lap_number") == 29))["lap_time_s"][0]
     assert thirtieth["degraded"] is True and thirtieth["lap_time"] == pytest.approx(previous)
 

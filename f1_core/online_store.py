@@ -1,0 +1,310 @@
+"""Where live session states are kept (the online feature store): in each process (`memory`, the
+embedded default: each service worker fills its own from the live folder) or in Redis (`redis://`,
+shared by every worker and replica on any machine). Selected by `F1_ONLINE_STORE`.
+
+Both keep, per session, its manifest row, its laps keyed by (driver, lap number) and its weather
+readings keyed by session time: a row landing twice counts once, the first one stays (the
+pipeline quarantines a repeated lap the same way). A session expires `ttl_s` after its last row
+landed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from f1_core.session_state import SessionMeta, SessionState, lookup_key
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TTL_S = 6 * 3600  # a race with a long red flag still ends within its 3 h window
+
+
+def lap_id(lap: dict) -> str:
+    return f"{lap['driver']}|{lap['lap_number']}"
+
+
+def weather_id(reading: dict) -> str:
+    return repr(float(reading["session_time_s"]))
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached: the caller answers without a session state."""
+
+
+@dataclass
+class _Session:
+    meta: SessionMeta
+    laps: dict = field(default_factory=dict)  # lap_id -> row
+    weather: dict = field(default_factory=dict)  # weather_id -> row
+    updated_at: float = 0.0
+    version: int = 0
+    state: SessionState | None = None
+
+    def add(self, laps: list[dict], weather: list[dict], landed_at: float) -> int:
+        new = 0
+        for lap in laps:
+            if self.laps.setdefault(lap_id(lap), lap) is lap:
+                new += 1
+        added_weather = 0
+        for reading in weather:
+            if self.weather.setdefault(weather_id(reading), reading) is reading:
+                added_weather += 1
+        if new or added_weather:
+            self.version += 1
+        self.updated_at = max(self.updated_at, landed_at)
+        return new
+
+    def snapshot(self) -> SessionState:
+        if self.state is None or self.state.version != self.version:
+            self.state = SessionState(self.meta, list(self.laps.values()), list(self.weather.values()),
+                                      self.version, self.updated_at, previous=self.state)
+        return self.state
+
+
+class MemoryStore:
+    """States held by this process."""
+
+    backend = "memory"
+
+    def __init__(self, ttl_s: float = DEFAULT_TTL_S, clock=time.time):
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._sessions: dict[str, _Session] = {}
+        self._keys: dict[str, str] = {}  # lookup key -> session key
+        self._lock = threading.Lock()
+
+    def add(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None = None) -> int:
+        """Adds rows of a session (the `standardize` columns, as Python values); returns how many
+        laps were new."""
+        with self._lock:
+            session = self._sessions.get(meta.session_key)
+            if session is None:
+                session = self._sessions[meta.session_key] = _Session(meta)
+                self._keys[meta.lookup] = meta.session_key
+            new = session.add(laps, weather, self._clock() if landed_at is None else landed_at)
+            state = session.snapshot()
+        state.warm()  # outside the lock: readers keep the previous state meanwhile
+        return new
+
+    def has(self, session_key: str) -> bool:
+        return self.get(session_key) is not None
+
+    def get(self, session_key: str) -> SessionState | None:
+        with self._lock:
+            session = self._sessions.get(session_key)
+            if session is None:
+                return None
+            if self._clock() - session.updated_at > self.ttl_s:
+                self._drop(session_key)
+                return None
+            return session.snapshot()
+
+    def find(self, season: int, event: str, session: str) -> SessionState | None:
+        """The state of the session a request names, or None."""
+        key = self._keys.get(lookup_key(season, event, session))
+        return None if key is None else self.get(key)
+
+    def sessions(self) -> list[SessionState]:
+        return [state for key in list(self._sessions) if (state := self.get(key)) is not None]
+
+    def status(self) -> dict:
+        return {"backend": self.backend, "available": True, "error": None}
+
+    def close(self) -> None:
+        pass
+
+    def _drop(self, session_key: str) -> None:
+        session = self._sessions.pop(session_key)
+        self._keys.pop(session.meta.lookup, None)
+        logger.info("live session %s expired from the state", session_key)
+
+
+# Adds rows that are new (HSETNX on their ids) and appends those to the session's log, in one
+# atomic step: two feeders landing the same lap add it once.
+_ADD_ROWS = """
+local added = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+    redis.call('RPUSH', KEYS[2], ARGV[i + 1])
+    added = added + 1
+  end
+end
+return added
+"""
+
+
+class RedisStore:
+    """States in Redis, shared by every process that points at it. Each process keeps a copy of
+    the sessions it read and fetches only the rows appended since (one round trip per read).
+    When Redis cannot be reached, reads raise `StoreUnavailable` for `retry_s` without trying
+    again (a request must not wait on a dead server), then reconnect by themselves."""
+
+    backend = "redis"
+
+    def __init__(self, url: str, ttl_s: float = DEFAULT_TTL_S, prefix: str = "f1:live:",
+                 timeout_s: float = 0.25, retry_s: float = 1.0):
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.url = url
+        self.ttl_s = ttl_s
+        self.prefix = prefix
+        self.retry_s = retry_s
+        self._redis = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                           retry=Retry(NoBackoff(), 0), decode_responses=True)
+        self._errors = (redis.RedisError, OSError)
+        self._add_rows = self._redis.register_script(_ADD_ROWS)
+        self._local = MemoryStore(ttl_s=float("inf"))
+        self._read: dict[str, tuple[int, int]] = {}  # session key -> (laps, readings) read so far
+        self._keys: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._down_until = 0.0
+        self.error: str | None = None
+
+    def _key(self, session_key: str, part: str) -> str:
+        return f"{self.prefix}{session_key}:{part}"
+
+    def add(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None = None) -> int:
+        key = meta.session_key
+        parts = ("meta", "lap_ids", "laps", "weather_ids", "weather")
+        with self._call():
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.set(self._key(key, "meta"), json.dumps(meta.as_dict()))
+            pipe.hset(f"{self.prefix}index", meta.lookup, key)
+            self._add_rows(keys=[self._key(key, "lap_ids"), self._key(key, "laps")],
+                           args=_pairs(laps, lap_id), client=pipe)
+            self._add_rows(keys=[self._key(key, "weather_ids"), self._key(key, "weather")],
+                           args=_pairs(weather, weather_id), client=pipe)
+            for part in parts:
+                pipe.expire(self._key(key, part), int(self.ttl_s))
+            return pipe.execute()[2]
+
+    def has(self, session_key: str) -> bool:
+        with self._call():
+            return bool(self._redis.exists(self._key(session_key, "meta")))
+
+    def get(self, session_key: str) -> SessionState | None:
+        with self._lock, self._call():
+            laps_read, weather_read = self._read.get(session_key, (0, 0))
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.get(self._key(session_key, "meta"))
+            pipe.llen(self._key(session_key, "laps"))
+            pipe.lrange(self._key(session_key, "laps"), laps_read, -1)
+            pipe.lrange(self._key(session_key, "weather"), weather_read, -1)
+            meta, length, laps, weather = pipe.execute()
+            if meta is None:  # expired, or lost with a restart of Redis
+                self._forget(session_key)
+                return None
+            if length < laps_read:  # rebuilt since (a restart): read it again from the start
+                self._forget(session_key)
+                return self._reload(session_key)
+            if laps or weather or session_key not in self._read:
+                self._local.add(_meta(meta), [json.loads(row) for row in laps],
+                                [json.loads(row) for row in weather])
+                self._read[session_key] = (laps_read + len(laps), weather_read + len(weather))
+            return self._local.get(session_key)
+
+    def _reload(self, session_key: str) -> SessionState | None:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(self._key(session_key, "meta"))
+        pipe.lrange(self._key(session_key, "laps"), 0, -1)
+        pipe.lrange(self._key(session_key, "weather"), 0, -1)
+        meta, laps, weather = pipe.execute()
+        if meta is None:
+            return None
+        self._local.add(_meta(meta), [json.loads(row) for row in laps], [json.loads(row) for row in weather])
+        self._read[session_key] = (len(laps), len(weather))
+        return self._local.get(session_key)
+
+    def find(self, season: int, event: str, session: str) -> SessionState | None:
+        lookup = lookup_key(season, event, session)
+        key = self._keys.get(lookup)
+        if key is None:
+            with self._call():
+                key = self._redis.hget(f"{self.prefix}index", lookup)
+            if key is None:
+                return None
+            self._keys[lookup] = key
+        return self.get(key)
+
+    def sessions(self) -> list[SessionState]:
+        with self._call():
+            keys = set(self._redis.hvals(f"{self.prefix}index"))
+        return [state for key in sorted(keys) if (state := self.get(key)) is not None]
+
+    def status(self) -> dict:
+        return {"backend": self.backend, "url": _redacted(self.url), "available": self.error is None,
+                "error": self.error}
+
+    def close(self) -> None:
+        self._redis.close()
+
+    def _forget(self, session_key: str) -> None:
+        self._read.pop(session_key, None)
+        self._local._sessions.pop(session_key, None)
+
+    def _call(self):
+        return _Guard(self)
+
+
+class _Guard:
+    """Turns Redis failures into `StoreUnavailable`, and skips calls while Redis is known down."""
+
+    def __init__(self, store: RedisStore):
+        self.store = store
+
+    def __enter__(self):
+        if time.monotonic() < self.store._down_until:
+            raise StoreUnavailable(self.store.error)
+
+    def __exit__(self, kind, error, trace):
+        store = self.store
+        if error is None:
+            if store.error is not None:
+                logger.info("online store %s reachable again", _redacted(store.url))
+            store.error = None
+            return False
+        if isinstance(error, store._errors):
+            store._down_until = time.monotonic() + store.retry_s
+            message = f"Redis at {_redacted(store.url)} unreachable: {error}"
+            if store.error is None:
+                logger.error("online store: %s; answering from requests alone until it is back", message)
+            store.error = message
+            raise StoreUnavailable(message) from error
+        return False
+
+
+def _pairs(rows: list[dict], id_of) -> list[str]:
+    args = []
+    for row in rows:
+        args += [id_of(row), json.dumps(row, default=str)]
+    return args
+
+
+def _meta(text: str) -> SessionMeta:
+    return SessionMeta(**json.loads(text))
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def open_store(url: str | None, ttl_s: float = DEFAULT_TTL_S, prefix: str = "f1:live:"):
+    """`memory` (or nothing) or a `redis://` / `rediss://` / `unix://` URL."""
+    if not url or url == "memory":
+        return MemoryStore(ttl_s=ttl_s)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(url, ttl_s=ttl_s, prefix=prefix)
+    raise ValueError(f"F1_ONLINE_STORE={url!r}: expected 'memory' or a redis:// URL")

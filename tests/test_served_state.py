@@ -1,0 +1,181 @@
+"""Served predictions equal the pipeline's: whole real sessions replayed through the running service
+as a live client would (laps land in its live folder as they end, each lap asked for as it
+starts); every served feature is the pipeline's for that lap and every prediction the champion's
+offline one. The same with two workers sharing one state in the real Redis; the store down and
+back."""
+
+import os
+import time
+from contextlib import contextmanager
+
+import httpx
+import polars as pl
+import pytest
+
+from f1_core import prediction_log, registry, settings
+from f1_core.features import features_frame
+from f1_core.replay import replay
+from f1_serving.local import LocalService
+from tests.test_live_state import RedisServer, differences, pipeline_features
+
+# one real session of each kind, none of them trained on (the champion knows 2023 rounds 1-6)
+SESSIONS = {
+    "race": "2023-10-british-grand-prix-race",
+    "sprint": "2023-04-azerbaijan-grand-prix-sprint",
+    "qualifying": "2019-14-italian-grand-prix-qualifying",
+    "practice": "2021-14-italian-grand-prix-practice-2",
+}
+REDIS_URL = "redis://127.0.0.1:6379/0"  # this machine's server (.ci/run starts it if it is down)
+
+
+@contextmanager
+def client_of(url: str, key: str):
+    """`predict(requests)` as the replay calls it, and the answers it got, by (driver, lap)."""
+    answers = {}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+        def predict(requests):
+            answer = client.post("/predict", json={"laps": requests})
+            answer.raise_for_status()
+            for request, prediction in zip(requests, answer.json()):
+                answers[(request["driver"], request["lap_number"])] = prediction
+            return answer.json()
+
+        yield predict, answers
+
+
+def logged_features(log_dir, raw) -> dict:
+    """The features the service logged for each lap of the session it predicted (the last time)."""
+    deadline = time.monotonic() + 15
+    while True:
+        rows = prediction_log.read(log_dir)
+        if rows.height:
+            rows = rows.filter((pl.col("season") == raw.ref.season) & (pl.col("event") == raw.ref.event_name)
+                               & (pl.col("session") == raw.ref.session_name))
+        if rows.height or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    return {(row["driver"], row["lap_number"]): row for row in rows.sort("logged_at").iter_rows(named=True)}
+
+
+def check_replay(url: str, key: str, raw, live_dir, log_dir):
+    with client_of(url, key) as (predict, answers):
+        state = replay(raw.ref, raw, live_dir, predict, speed=1e9, tick=30.0)
+    assert state.failed_requests == 0 and state.predicted == len(answers)
+    assert {answer["context"] for answer in answers.values()} == {"session"}
+    pipeline = pipeline_features(raw)
+    # the service's log, written once a second: every answer's features are there
+    deadline = time.monotonic() + 15
+    while len(served := logged_features(log_dir, raw)) < len(answers) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert set(served) == set(answers)
+    assert {row["context"] for row in served.values()} == {"session"}
+    assert differences(served, pipeline) == []
+    champion = registry.load(registry.version_of(registry.CHAMPION))
+    laps = list(answers)
+    offline = champion.predict(features_frame([pipeline[lap] for lap in laps]))["lap_time"].to_list()
+    served_times = [answers[lap]["lap_time"] for lap in laps]
+    assert max(abs(a - b) for a, b in zip(served_times, offline)) <= 1e-9
+    return state
+
+
+@pytest.mark.parametrize("kind", sorted(SESSIONS))
+def test_a_replayed_session_is_served_the_pipelines_features_and_predictions(kind, service, real_session):
+    raw = real_session(SESSIONS[kind])
+    check_replay(service.url, service.keys["viewer"], raw, settings.live_dir(), service.data / "prediction_log")
+
+
+def _worker_counts(url: str, key: str, session_key: str, tries: int = 40) -> dict[int, int]:
+    """Laps of the session each worker's state holds: /sessions over new connections until both
+    workers answered."""
+    seen = {}
+    for _ in range(tries):
+        answer = httpx.get(url + "/sessions", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        body = answer.json()
+        laps = next((s["laps"] for s in body["sessions"] if s["session_key"] == session_key), 0)
+        seen[body["worker"]] = laps
+        if len(seen) == 2:
+            break
+    return seen
+
+
+@pytest.fixture(scope="module")
+def redis_service(served, tmp_path_factory):
+    """The same champion served by a second service whose two workers share their state in the
+    real Redis of this machine (its own key prefix, live folder and prediction log)."""
+    import redis
+
+    folder = tmp_path_factory.mktemp("redis-service")
+    prefix = f"f1test-{os.getpid()}-{time.time_ns()}:"
+    env = {"F1_DATA_DIR": str(served.data), "F1_ONLINE_STORE": REDIS_URL, "F1_ONLINE_STORE_PREFIX": prefix,
+           "F1_LIVE_DIR": str(folder / "live"), "F1_PREDICTION_LOG": str(folder / "prediction_log")}
+    with LocalService(env, log_path=folder / "service.log") as service:
+        yield service, folder, prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+
+
+def test_two_workers_sharing_redis_serve_the_pipelines_features(redis_service, service, real_session):
+    url, folder, _ = redis_service[0].url, redis_service[1], redis_service[2]
+    raw = real_session(SESSIONS["race"])
+    check_replay(url, service.keys["viewer"], raw, folder / "live", folder / "prediction_log")
+    counts = _worker_counts(url, service.keys["engineer"], raw.ref.key)
+    assert len(counts) == 2, counts
+    assert set(counts.values()) == {len(pipeline_features(raw))}, counts  # each lap once, in both
+
+
+def test_a_lap_landed_once_is_in_both_workers_within_a_second(service, real_session):
+    """The embedded default: each worker reads the live folder itself, in the background."""
+    from f1_core.replay import LiveFolder
+
+    raw = real_session("2023-11-hungarian-grand-prix-race")
+    folder = LiveFolder(settings.live_dir(), raw.ref, raw)
+    for landed_laps in (50, 51):
+        folder.land(folder.laps_path, raw.laps[landed_laps - 1 if landed_laps == 51 else 0:landed_laps])
+        landed = time.monotonic()
+        while (counts := _worker_counts(service.url, service.keys["engineer"], raw.ref.key)) != \
+                dict.fromkeys(counts, landed_laps) or len(counts) < 2:
+            assert time.monotonic() - landed < 1.0, counts
+            time.sleep(0.02)
+
+
+def test_with_the_store_down_answers_come_from_the_request_and_recover(service, real_session, tmp_path):
+    """Redis stopped under a running service: answers say `context: request`, /readyz stays 200,
+    /model says why; Redis back (empty): the workers' feeds add the session again and answers
+    are `session` once more, with nothing restarted."""
+    redis_server = RedisServer(tmp_path).start()
+    raw = real_session(SESSIONS["sprint"])
+    env = {"F1_DATA_DIR": str(service.data), "F1_ONLINE_STORE": redis_server.url,
+           "F1_LIVE_DIR": str(tmp_path / "live"), "F1_PREDICTION_LOG": str(tmp_path / "log")}
+    try:
+        with LocalService(env, log_path=tmp_path / "service.log") as down, \
+                client_of(down.url, service.keys["viewer"]) as (predict, _):
+            replay(raw.ref, raw, tmp_path / "live", predict, speed=1e9, tick=30.0, max_laps=100)
+            asked = [request for request in _requests(raw, 110, 120)]
+            assert {p["context"] for p in predict(asked)} == {"session"}
+            redis_server.stop()
+            assert {p["context"] for p in predict(asked)} == {"request"}
+            assert httpx.get(down.url + "/readyz").status_code == 200
+            store = httpx.get(down.url + "/model", headers={"Authorization": f"Bearer {service.keys['engineer']}"}
+                              ).json()["online_store"]
+            assert store["available"] is False and "unreachable" in store["error"]
+            redis_server.start()
+            deadline = time.monotonic() + 10
+            while {p["context"] for p in predict(asked)} != {"session"}:
+                assert time.monotonic() < deadline, "the service did not use the store again"
+                time.sleep(0.2)
+    finally:
+        redis_server.stop()
+
+
+def _requests(raw, first: int, last: int) -> list[dict]:
+    """Requests for the laps `first`..`last` of the session as they start (in start order)."""
+    from f1_core.live import request_for
+    from f1_core.standardize import standardize
+
+    laps = standardize(raw).laps.filter(pl.col("lap_start_time_s").is_not_null()).sort("lap_start_time_s")
+    by_driver = laps.partition_by("driver", as_dict=True)
+    return [request_for(by_driver[(lap["driver"],)], lap["lap_number"], season=raw.ref.season,
+                        event=raw.ref.event_name, session=raw.ref.session_name).model_dump(mode="json")
+            for lap in laps[first:last].iter_rows(named=True)]
