@@ -223,10 +223,11 @@ def replay(session: str, archive: Path, speed: float, url: str, api_key: str, in
             last_ingest[0] = time.monotonic()
 
     def progress(state):
-        mae = "-" if state.live_mae is None else f"{state.live_mae:.3f} s"
+        mae = "-" if state.session_mae is None else f"{state.session_mae:.3f} s"
+        without = state.contexts.get("request", 0)
         click.echo(f"\rlaps {state.laps_played}/{state.laps_total}  predicted {state.predicted}  "
-                   f"live MAE {mae}  model v{state.model_version or '-'}  failed requests "
-                   f"{state.failed_requests}   ", nl=False)
+                   f"live MAE (session) {mae}" + (f"  from requests alone {without}" if without else "")
+                   + f"  model v{state.model_version or '-'}  failed requests {state.failed_requests}   ", nl=False)
 
     click.echo(f"replaying {ref.key} at {speed:g}x into {settings.live_dir()}")
     with client:
@@ -243,6 +244,40 @@ def _ingest_one(instance, job, key: str):
     if not instance.has_dynamic_partition(session_partitions.name, key):
         instance.add_dynamic_partitions(session_partitions.name, [key])
     return job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET)
+
+
+@main.command("live-feed")
+@click.option("--once", is_flag=True, help="Read what landed, then stop.")
+def live_feed(once: bool) -> None:
+    """Feed $F1_LIVE_DIR into the online store ($F1_ONLINE_STORE), for service replicas that do
+    not read the folder themselves (F1_LIVE_FEED=0). Runs until stopped."""
+    from f1_core.live_feed import LiveFeed
+    from f1_core.online_store import StoreUnavailable
+
+    store = settings.open_online_store()
+    if store.backend == "memory":
+        raise click.UsageError("F1_ONLINE_STORE is memory: each service worker reads the live folder "
+                               "itself. Set F1_ONLINE_STORE=redis://HOST:PORT/DB to feed a shared store.")
+    feed = LiveFeed(settings.live_dir(), store, ttl_s=settings.live_state_ttl_s())
+    click.echo(f"feeding {settings.live_dir()} into {store.status()['url']}")
+    try:
+        while True:
+            try:
+                feed.sync()
+            except StoreUnavailable as exc:
+                click.echo(f"{exc}; trying again", err=True)
+            if once:
+                break
+            time.sleep(feed.interval_s)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        try:
+            for state in store.sessions():
+                click.echo(f"{state.meta.session_key}: {len(state.laps)} laps, {len(state.weather)} weather rows")
+        except StoreUnavailable:
+            pass
+        store.close()
 
 
 @main.command()

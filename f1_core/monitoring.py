@@ -116,10 +116,15 @@ def predicted_sessions(predictions: pl.DataFrame, sessions: pl.DataFrame) -> lis
 
 def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """The service's logged predictions next to the laps as they were observed (one row per
-    session, driver, lap and model version: the latest prediction when a lap was asked twice)."""
+    session, driver, lap, model version and context: the latest prediction when a lap was asked
+    twice). `context` says what the features knew (`session` state or the `request` alone);
+    predictions logged before the service had session states were all `request`."""
 
     if predictions.height == 0:
         return pl.DataFrame(schema=LIVE_SCHEMA)
+    if "context" not in predictions.columns:
+        predictions = predictions.with_columns(pl.lit(None, pl.String).alias("context"))
+    predictions = predictions.with_columns(pl.col("context").fill_null("request"))
     keys = sessions.select("session_key", pl.col("season").cast(pl.Int64), pl.col("event_name").alias("event"),
                            pl.col("session_name").alias("session"))
     observed = laps.select("session_key", "driver", pl.col("lap_number").cast(pl.Int64), "compound",
@@ -128,13 +133,13 @@ def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl
         predictions.filter(~pl.col("degraded") & pl.col("model_version").is_not_null())
         .with_columns(pl.col("season").cast(pl.Int64), pl.col("lap_number").cast(pl.Int64))
         .sort("logged_at")
-        .unique(["season", "event", "session", "driver", "lap_number", "model_version"], keep="last")
+        .unique(["season", "event", "session", "driver", "lap_number", "model_version", "context"], keep="last")
         .join(keys, on=["season", "event", "session"], how="inner")
         .join(observed, on=["session_key", "driver", "lap_number"], how="inner")
         .filter(pl.col("observed").is_not_null())
         .select(
             "session_key", "driver", "lap_number", "compound", pl.col("model_version").cast(pl.String),
-            pl.col("lap_time").alias("prediction"), "lower", "upper", "observed", "clean",
+            "context", pl.col("lap_time").alias("prediction"), "lower", "upper", "observed", "clean",
             (pl.col("lap_time") - pl.col("observed")).abs().alias("abs_error"),
             ((pl.col("observed") >= pl.col("lower")) & (pl.col("observed") <= pl.col("upper"))).alias("covered"),
             pl.col("logged_at").cast(pl.String),
@@ -144,25 +149,26 @@ def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl
             else pl.lit(None, pl.String).alias("shadow_version"),
         )
         .cast(LIVE_SCHEMA)
-        .sort("session_key", "driver", "lap_number", "model_version")
+        .sort("session_key", "driver", "lap_number", "model_version", "context")
     )
 
 
 LIVE_SCHEMA = {"session_key": pl.String, "driver": pl.String, "lap_number": pl.Int64, "compound": pl.String,
-               "model_version": pl.String, "prediction": pl.Float64, "lower": pl.Float64, "upper": pl.Float64,
+               "model_version": pl.String, "context": pl.String, "prediction": pl.Float64, "lower": pl.Float64, "upper": pl.Float64,
                "observed": pl.Float64, "clean": pl.Boolean, "abs_error": pl.Float64, "covered": pl.Boolean,
                "logged_at": pl.String, "shadow_prediction": pl.Float64, "shadow_version": pl.String}
 
-# live MAE per session, driver, compound and model version (DuckDB GROUPING SETS over live_predictions)
+# live MAE per session, driver, compound, model version and context (DuckDB GROUPING SETS over
+# live_predictions); answers of the two contexts are never pooled
 LIVE_ACCURACY_SQL = """
-SELECT session_key, driver, compound, model_version,
+SELECT session_key, driver, compound, model_version, context,
        count(*) AS laps, count(*) FILTER (WHERE clean) AS clean_laps,
        avg(abs_error) AS mae_all, avg(abs_error) FILTER (WHERE clean) AS mae_clean,
        avg(covered::INTEGER) FILTER (WHERE clean) AS coverage_clean
 FROM live_predictions
-GROUP BY GROUPING SETS ((session_key, model_version), (session_key, driver, model_version),
-                        (session_key, compound, model_version), (model_version))
-ORDER BY session_key NULLS FIRST, model_version, driver NULLS FIRST, compound NULLS FIRST
+GROUP BY GROUPING SETS ((session_key, model_version, context), (session_key, driver, model_version, context),
+                        (session_key, compound, model_version, context), (model_version, context))
+ORDER BY session_key NULLS FIRST, model_version, context, driver NULLS FIRST, compound NULLS FIRST
 """
 
 
@@ -178,8 +184,12 @@ class Watch:
 
 
 def watch(live: pl.DataFrame, champion: str, previous: str, laps_needed: int, margin: float) -> Watch:
+    """Judged on one context, never both: the answers made from session states when there are
+    any (what live clients get), else those made from requests alone."""
     rows = live.filter((pl.col("model_version") == champion) & (pl.col("shadow_version") == previous)
                        & pl.col("clean") & pl.col("shadow_prediction").is_not_null())
+    if "context" in rows.columns and rows.height:
+        rows = rows.filter(pl.col("context") == ("session" if (rows["context"] == "session").any() else "request"))
     if rows.height == 0:
         return Watch(0, None, None, "watching")
     ours = float(rows["abs_error"].mean())

@@ -55,6 +55,25 @@ def test_live_mae_per_model_version_session_driver_and_compound():
     assert overall["1"]["clean_laps"] == clean.height
 
 
+def test_answers_from_a_session_state_and_from_a_request_alone_are_never_pooled():
+    """The same laps answered in both contexts: one row per lap and context, MAE per context;
+    lines logged before the service had session states count as `request`."""
+    fill_warehouse(settings.warehouse_path(), rounds=[1])
+    laps = warehouse.query(settings.warehouse_path(), "SELECT * FROM laps WHERE driver = 'VER' "
+                                                      "AND lap_number BETWEEN 2 AND 20 AND lap_time_s IS NOT NULL")
+    now = datetime.now(timezone.utc)
+    log = PredictionLog(settings.prediction_log_dir())
+    log.append(logged(laps, "1", 1.0, 0.5, now).with_columns(pl.lit("session").alias("context")))
+    log.append(logged(laps, "1", 3.0, 0.5, now))  # no context: an old line
+    log.close()
+    assert dg.materialize([live_accuracy], resources={"warehouse": WarehouseResource()}).success
+    rows = warehouse.query(settings.warehouse_path(), "SELECT * FROM live_predictions")
+    assert rows.height == 2 * laps.height and set(rows["context"]) == {"session", "request"}
+    overall = warehouse.query(settings.warehouse_path(), "SELECT * FROM live_accuracy WHERE session_key IS NULL")
+    assert {r["context"]: r["mae_all"] for r in overall.iter_rows(named=True)} == {
+        "session": pytest.approx(1.0), "request": pytest.approx(3.0)}
+
+
 def test_with_no_prediction_logged_the_tables_are_empty_not_missing():
     fill_warehouse(settings.warehouse_path(), rounds=[1])
     assert dg.materialize([live_accuracy], resources={"warehouse": WarehouseResource()}).success

@@ -261,3 +261,30 @@ def test_redis_down_then_back(spain, tmp_path, redis_server):
     feed.sync()  # the feed notices and reads its files again
     assert _laps_of(store, raw.ref).height == 100 and store.status()["available"] is True
     store.close()
+
+
+def test_f1_live_feed_fills_the_shared_store_for_replicas_that_do_not_read_the_folder(spain, tmp_path, monkeypatch):
+    """`f1 live-feed` against this machine's Redis: what landed is there for any reader."""
+    from click.testing import CliRunner
+
+    from f1_assets.cli import main
+
+    raw, folder = spain
+    folder.land(folder.laps_path, raw.laps[:30])
+    prefix = f"f1test-feed-{os.getpid()}-{time.time_ns()}:"
+    monkeypatch.setenv("F1_LIVE_DIR", str(tmp_path))
+    monkeypatch.setenv("F1_ONLINE_STORE", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("F1_ONLINE_STORE_PREFIX", prefix)
+    fed = CliRunner().invoke(main, ["live-feed", "--once"])
+    assert fed.exit_code == 0, fed.output
+    assert f"{raw.ref.key}: 30 laps" in fed.output
+    reader = RedisStore("redis://127.0.0.1:6379/0", prefix=prefix)
+    try:
+        assert _laps_of(reader, raw.ref).height == 30
+    finally:
+        keys = list(reader._redis.scan_iter(match=f"{prefix}*"))
+        reader._redis.delete(*keys)
+        reader.close()
+    monkeypatch.setenv("F1_ONLINE_STORE", "memory")
+    refused = CliRunner().invoke(main, ["live-feed", "--once"])
+    assert refused.exit_code == 2 and "F1_ONLINE_STORE is memory" in refused.output

@@ -63,7 +63,8 @@ def drift_reports(context: dg.AssetExecutionContext, config: DriftConfig, wareho
 def live_accuracy(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The service's prediction log joined with the observed laps: `live_predictions` (one row per
     predicted lap) and `live_accuracy` (live MAE on clean and all laps, and interval coverage, per
-    session, driver, compound and model version). Refreshed whenever laps land."""
+    session, driver, compound, model version and context: answers from a session's state and
+    from a request alone are never pooled). Refreshed whenever laps land."""
     from f1_core import monitoring, prediction_log
 
     predictions = prediction_log.read(settings.prediction_log_dir())
@@ -75,11 +76,12 @@ def live_accuracy(warehouse: WarehouseResource) -> dg.MaterializeResult:
         joined = monitoring.live_predictions(predictions, laps, sessions)
     warehouse.replace_table("live_predictions", joined, "The service's predictions next to the observed laps.")
     accuracy = warehouse.query(monitoring.LIVE_ACCURACY_SQL)
-    warehouse.replace_table("live_accuracy", accuracy, "Live MAE per session, driver, compound and model version.")
+    warehouse.replace_table("live_accuracy", accuracy,
+                            "Live MAE per session, driver, compound, model version and context.")
     overall = accuracy.filter(pl.col("session_key").is_null())
     return dg.MaterializeResult(metadata={
         "predicted_laps": joined.height,
-        "by_model_version": preview(overall.select("model_version", "laps", "clean_laps", "mae_clean",
+        "by_model_version": preview(overall.select("model_version", "context", "laps", "clean_laps", "mae_clean",
                                                    "coverage_clean")),
     })
 
