@@ -11,7 +11,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon clean
+.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-served bench-live-state bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -52,8 +52,16 @@ rollback: .venv/.synced
 bench-accuracy: .venv/.synced
 	.venv/bin/python benchmarks/accuracy.py
 
+# the holdout of the champion, replayed through the service as a live client: served vs offline
+bench-served: .venv/.synced
+	.venv/bin/python benchmarks/served_accuracy.py
+
+# how soon a landed lap is in both workers' state (REDIS=redis://... to share it in Redis)
+bench-live-state: .venv/.synced
+	.venv/bin/python benchmarks/live_state.py $(if $(REDIS),--redis $(REDIS))
+
 bench-serve: .venv/.synced
-	.venv/bin/python benchmarks/serve_load.py
+	.venv/bin/python benchmarks/serve_load.py $(if $(BASELINE),--baseline $(BASELINE))
 
 # BentoML's own floor on this machine: the same contract with no work behind it
 bench-serve-floor: .venv/.synced

@@ -61,12 +61,16 @@ class _Session:
 
 class LiveFeed:
     def __init__(self, root: str | Path, store, ttl_s: float = DEFAULT_TTL_S, interval_s: float = 0.2,
-                 on_skip: Callable[[str, str, int, str], None] | None = None, clock=time.time):
+                 on_skip: Callable[[str, str, int, str], None] | None = None,
+                 on_state: Callable | None = None, clock=time.time):
+        """`on_skip(session key, table, row, reason)` for each row skipped; `on_state(state)`
+        with the session's state as this process reads it, after rows of it were added."""
         self.root = Path(root)
         self.store = store
         self.ttl_s = ttl_s
         self.interval_s = interval_s
         self.on_skip = on_skip
+        self.on_state = on_state
         self.skipped: Counter = Counter()  # (session key, table) -> rows skipped
         self._clock = clock
         self._sessions: dict[str, _Session] = {}  # lookup key -> session
@@ -165,6 +169,12 @@ class LiveFeed:
                 fresh.append(lap)
         self.store.add(session.meta, fresh, weather, landed_at=landed_at)
         session.added = True
+        if self.on_state is not None:
+            # read back: a shared store's copy in this process is brought up to date (and its
+            # state prepared) here rather than by the next request
+            state = self.store.get(key)
+            if state is not None:
+                self.on_state(state)
 
     def _new_lines(self, tail: _Tail) -> tuple[list[tuple[int, list[str] | str]], float | None]:
         """Complete lines appended since the last read, as (row number, fields or what is wrong),

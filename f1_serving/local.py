@@ -4,10 +4,12 @@ replay use to talk to the real thing over HTTP."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -23,16 +25,27 @@ def free_port() -> int:
 
 class LocalService:
     """`with LocalService(env) as service:` starts `bentoml serve` on 127.0.0.1 and waits until
-    it answers /healthz; leaving the block stops it and every worker it started."""
+    it answers /healthz; leaving the block stops it and every worker it started.
+
+    Each service gets its own BENTOML_HOME (unless `env` names one): `bentoml serve` empties
+    `$BENTOML_HOME/prometheus_multiproc_dir` as it starts, where its workers keep their
+    metrics, so two services sharing a home lose each other's /metrics."""
 
     def __init__(self, env: dict[str, str] | None = None, log_path: Path | None = None,
-                 start_timeout: float = 90.0, target: str = "f1_serving.service:LapTimeService"):
+                 start_timeout: float = 90.0, target: str = "f1_serving.service:LapTimeService",
+                 cwd: Path | None = None):
+        """`cwd`: the project folder to serve from (another checkout: a benchmark's baseline)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
+        self._home = None
+        if "BENTOML_HOME" not in (env or {}):
+            self._home = tempfile.mkdtemp(prefix="bentoml-home-")
+            self.env["BENTOML_HOME"] = self._home
         self.log_path = log_path
         self.start_timeout = start_timeout
         self.target = target
+        self.cwd = cwd or settings.PROJECT_ROOT
         self.process: subprocess.Popen | None = None
         self._log = None
 
@@ -42,7 +55,7 @@ class LocalService:
         self.process = subprocess.Popen(
             [str(bentoml), "serve", self.target, "--host", "127.0.0.1",
              "--port", str(self.port)],
-            cwd=settings.PROJECT_ROOT, env=self.env, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            cwd=self.cwd, env=self.env, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
             start_new_session=True)  # its own process group: stopping it stops its workers
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -68,6 +81,9 @@ class LocalService:
             if self._log is not None:
                 self._log.close()
                 self._log = None
+            if self._home is not None:
+                shutil.rmtree(self._home, ignore_errors=True)
+                self._home = None
 
     def _stop_processes(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -69,10 +69,12 @@ class LapTimeService:
         self.skipped_rows = prom.Gauge("f1_live_rows_skipped", "rows of the live lap stream skipped "
                                        "(malformed, quarantined by the pipeline's rules, landed twice)",
                                        ["session_key", "table"], multiprocess_mode="livemax")
+        self.state_laps = prom.Gauge("f1_live_state_laps", "laps of a live session in this worker's state",
+                                     ["session_key"], multiprocess_mode="all")
         self.feed = None
         if settings.live_feed_enabled():
             self.feed = LiveFeed(settings.live_dir(), self.store, ttl_s=settings.live_state_ttl_s(),
-                                 on_skip=self._count_skipped).start()
+                                 on_skip=self._count_skipped, on_state=self._count_laps).start()
         self.batcher = Batcher(self._predict_laps, max_items=MAX_LAPS)
         self.predictions = prom.Counter("f1_predictions", "laps predicted", ["model_version", "degraded", "context"])
         self.state_seconds = prom.Histogram("f1_state_seconds", "time to read a batch's live session states",
@@ -100,6 +102,9 @@ class LapTimeService:
         self.store.close()
         self.champion.stop()
         self.log.close()
+
+    def _count_laps(self, state) -> None:
+        self.state_laps.labels(state.meta.session_key).set(len(state.laps))
 
     def _count_skipped(self, session_key: str, table: str, row: int, reason: str) -> None:
         # the rows one worker skipped; every worker reads the same stream, so the gauge's max

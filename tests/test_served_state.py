@@ -5,6 +5,7 @@ offline one. The same with two workers sharing one state in the real Redis; the 
 back."""
 
 import os
+import re
 import time
 from contextlib import contextmanager
 
@@ -78,24 +79,17 @@ def check_replay(url: str, key: str, raw, live_dir, log_dir):
     return state
 
 
+def _laps_per_worker(url: str, session_key: str) -> dict[str, int]:
+    """`f1_live_state_laps` of the session, per worker (pid): what each worker's state holds."""
+    found = re.findall(r'^f1_live_state_laps\{(?=[^}]*pid="(\d+)")(?=[^}]*session_key="' + re.escape(session_key)
+                       + r'")[^}]*\} ([0-9.e+]+)$', httpx.get(url + "/metrics").text, flags=re.MULTILINE)
+    return {pid: int(float(laps)) for pid, laps in found}
+
+
 @pytest.mark.parametrize("kind", sorted(SESSIONS))
 def test_a_replayed_session_is_served_the_pipelines_features_and_predictions(kind, service, real_session):
     raw = real_session(SESSIONS[kind])
     check_replay(service.url, service.keys["viewer"], raw, settings.live_dir(), service.data / "prediction_log")
-
-
-def _worker_counts(url: str, key: str, session_key: str, tries: int = 40) -> dict[int, int]:
-    """Laps of the session each worker's state holds: /sessions over new connections until both
-    workers answered."""
-    seen = {}
-    for _ in range(tries):
-        answer = httpx.get(url + "/sessions", headers={"Authorization": f"Bearer {key}"}, timeout=10)
-        body = answer.json()
-        laps = next((s["laps"] for s in body["sessions"] if s["session_key"] == session_key), 0)
-        seen[body["worker"]] = laps
-        if len(seen) == 2:
-            break
-    return seen
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +114,11 @@ def test_two_workers_sharing_redis_serve_the_pipelines_features(redis_service, s
     url, folder, _ = redis_service[0].url, redis_service[1], redis_service[2]
     raw = real_session(SESSIONS["race"])
     check_replay(url, service.keys["viewer"], raw, folder / "live", folder / "prediction_log")
-    counts = _worker_counts(url, service.keys["engineer"], raw.ref.key)
+    counts = _laps_per_worker(url, raw.ref.key)
     assert len(counts) == 2, counts
     assert set(counts.values()) == {len(pipeline_features(raw))}, counts  # each lap once, in both
+    sessions = httpx.get(url + "/sessions", headers={"Authorization": f"Bearer {service.keys['engineer']}"}).json()
+    assert sessions["online_store"]["backend"] == "redis" and sessions["online_store"]["available"]
 
 
 def test_a_lap_landed_once_is_in_both_workers_within_a_second(service, real_session):
@@ -134,10 +130,13 @@ def test_a_lap_landed_once_is_in_both_workers_within_a_second(service, real_sess
     for landed_laps in (50, 51):
         folder.land(folder.laps_path, raw.laps[landed_laps - 1 if landed_laps == 51 else 0:landed_laps])
         landed = time.monotonic()
-        while (counts := _worker_counts(service.url, service.keys["engineer"], raw.ref.key)) != \
-                dict.fromkeys(counts, landed_laps) or len(counts) < 2:
+        while (counts := _laps_per_worker(service.url, raw.ref.key)) != dict.fromkeys(counts, landed_laps) \
+                or len(counts) < 2:
             assert time.monotonic() - landed < 1.0, counts
-            time.sleep(0.02)
+            time.sleep(0.01)
+    answer = service.get("/sessions", "engineer").json()
+    assert answer["online_store"]["backend"] == "memory"
+    assert next(s for s in answer["sessions"] if s["session_key"] == raw.ref.key)["laps"] == 51
 
 
 def test_with_the_store_down_answers_come_from_the_request_and_recover(service, real_session, tmp_path):

@@ -1,0 +1,127 @@
+"""Accuracy as a live client gets it: the holdout sessions of the champion `make run` promoted,
+replayed through the running service (laps land in its live folder as they end, each lap is asked
+for as it starts, the contract as the README documents it), beside the same champion's offline
+predictions of the same laps from `lap_features`.
+
+Prints per session and overall, on the clean laps of the holdout: the served MAE, the offline
+MAE, the previous-clean-lap baseline, the interval coverage served and offline, and the share of
+answers made from the session's state (`context: session`). Served within 1% of offline is
+what the service promises; a gap means served features differ from the pipeline's.
+
+    .venv/bin/python benchmarks/served_accuracy.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from f1_core import registry, settings  # noqa: E402
+from f1_core.api_keys import KeyStore  # noqa: E402
+from f1_core.features import FEATURES  # noqa: E402
+from f1_core.replay import replay  # noqa: E402
+from f1_core.sources import SessionCatalog, build_source  # noqa: E402
+from f1_core.training import held_out, load_warehouse, training_frame  # noqa: E402
+from f1_serving.local import LocalService  # noqa: E402
+
+
+def holdout_of(version: str) -> tuple[list[str], dict[str, float]]:
+    """The champion's holdout events and the cuts of its split sessions (its run's tags)."""
+    client = registry.client()
+    tags = client.get_run(client.get_model_version(registry.MODEL_NAME, version).run_id).data.tags
+    return [e for e in tags.get("holdout_events", "").split(",") if e], json.loads(tags.get("holdout_cuts") or "{}")
+
+
+def served(url: str, key: str, raw, live_dir: Path) -> tuple[dict, float]:
+    """Replays one session through the service: its answers by (driver, lap) and the seconds it took."""
+    answers = {}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+        def predict(requests):
+            answer = client.post("/predict", json={"laps": requests})
+            answer.raise_for_status()
+            for request, prediction in zip(requests, answer.json()):
+                answers[(request["driver"], request["lap_number"])] = prediction
+            return answer.json()
+
+        started = time.perf_counter()
+        state = replay(raw.ref, raw, live_dir, predict, speed=1e9, tick=10.0)
+    if state.failed_requests:
+        sys.exit(f"{raw.ref.key}: {state.failed_requests} requests failed")
+    return answers, time.perf_counter() - started
+
+
+def summary(rows: pl.DataFrame, label: str) -> dict:
+    def mae(column):
+        return (rows[column] - rows["lap_time_s"]).abs().mean()
+
+    def coverage(lower, upper):
+        return ((rows["lap_time_s"] >= rows[lower]) & (rows["lap_time_s"] <= rows[upper])).mean()
+
+    baseline = rows.filter(pl.col("prev_clean_lap_time_s").is_not_null())
+    return {"session": label, "clean laps": rows.height, "served MAE": mae("served"), "offline MAE": mae("offline"),
+            "served/offline": mae("served") / mae("offline") - 1,
+            "prev clean lap": (baseline["prev_clean_lap_time_s"] - baseline["lap_time_s"]).abs().mean(),
+            "coverage served": coverage("served_lower", "served_upper"),
+            "coverage offline": coverage("lower", "upper"),
+            "session context": (rows["context"] == "session").mean()}
+
+
+def main() -> None:
+    version = registry.version_of(registry.CHAMPION)
+    if version is None:
+        sys.exit("no champion in the registry: run `make run` first")
+    events, cuts = holdout_of(version)
+    frame = training_frame(*load_warehouse(settings.warehouse_path()))
+    holdout = frame.filter(held_out(events, cuts))
+    keys = sorted(holdout["session_key"].unique().to_list())
+    model = registry.load(version)
+    offline = model.predict(holdout.select(FEATURES))
+    holdout = holdout.with_columns(offline=offline["lap_time"], lower=offline["lower"], upper=offline["upper"])
+    print(f"champion v{version}; holdout events {', '.join(events)}: {len(keys)} sessions, "
+          f"{holdout.filter(pl.col('clean')).height} clean laps")
+    catalog = SessionCatalog([build_source(name) for name in settings.source_names() if name != "live"])
+    rows = []
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        _, key = KeyStore(tmp / "api_keys.json").create("viewer", "benchmark")
+        env = {"F1_API_KEYS": str(tmp / "api_keys.json"), "F1_PREDICTION_LOG": str(tmp / "log"),
+               "F1_LIVE_DIR": str(tmp / "live")}
+        with LocalService(env, log_path=tmp / "service.log") as service:
+            for session_key in keys:
+                answers, seconds = served(service.url, key, catalog.load(session_key), tmp / "live")
+                laps = holdout.filter(pl.col("session_key") == session_key)
+                got = pl.DataFrame([{"driver": d, "lap_number": n, "served": a["lap_time"], "served_lower": a["lower"],
+                                     "served_upper": a["upper"], "context": a["context"]}
+                                    for (d, n), a in answers.items()],
+                                   schema_overrides={"lap_number": pl.Int16, "served": pl.Float64,
+                                                     "served_lower": pl.Float64, "served_upper": pl.Float64})
+                joined = laps.join(got, on=["driver", "lap_number"], how="left")
+                missing = joined.filter(pl.col("clean") & pl.col("served").is_null()).height
+                if missing:
+                    print(f"  {session_key}: {missing} clean holdout laps were never asked (no start time)")
+                rows.append(joined.filter(pl.col("clean") & pl.col("served").is_not_null()))
+                print(f"  {session_key}: {len(answers)} laps asked in {seconds:.1f} s")
+    table = pl.DataFrame([summary(part, part["session_key"][0]) for part in rows]
+                         + [summary(pl.concat(rows), "all")])
+    pl.Config.set_tbl_hide_dataframe_shape(True)
+    pl.Config.set_tbl_hide_column_data_types(True)
+    pl.Config.set_tbl_width_chars(200)
+    pl.Config.set_tbl_rows(50)
+    pl.Config.set_tbl_cols(20)
+    print(table.with_columns(pl.col(pl.Float64).round(4)))
+    overall = table.row(-1, named=True)
+    print(f"served clean-lap MAE {overall['served MAE']:.4f} s, offline {overall['offline MAE']:.4f} s "
+          f"({overall['served/offline']:+.2%}); previous clean lap {overall['prev clean lap']:.4f} s; "
+          f"coverage served {overall['coverage served']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
