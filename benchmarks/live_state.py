@@ -75,6 +75,14 @@ def main() -> None:
             stop.set()
             for thread in watchers:
                 thread.join()
+        if args.redis:  # the benchmark's keys go with it
+            import redis
+
+            client = redis.Redis.from_url(args.redis)
+            keys = list(client.scan_iter(match=f"{env['F1_ONLINE_STORE_PREFIX']}*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
     workers = sorted({worker for worker, _ in seen})
     store = "redis " + args.redis if args.redis else "memory (each worker reads the folder)"
     print(f"store: {store}; {args.laps} rows of {SESSION}, one every {args.every:g} s; workers {workers}")

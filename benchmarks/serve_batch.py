@@ -1,5 +1,5 @@
 """Where a served batch's time goes, in process and single-threaded as a service worker runs it:
-the features of one lap (and the steps of `live.features_for`), then the champion's
+the features of one lap (the steps of `live.features_for`, and from a session state), then the champion's
 prediction (the float matrix and each booster), for real requests built from the warehouse of
 `make run`. Medians of repeated calls, in milliseconds.
 
@@ -23,6 +23,7 @@ from f1_core import features, registry, settings, warehouse  # noqa: E402
 from f1_core.catalog import circuit_of_event  # noqa: E402
 from f1_core.live import features_for, pipeline_rows, request_for, session_row  # noqa: E402
 from f1_core.model import _array, _booster_predict  # noqa: E402
+from f1_core.session_state import SessionMeta, SessionState, features_in_session  # noqa: E402
 
 
 def median_ms(call, repeat: int = 200) -> float:
@@ -54,6 +55,17 @@ def main() -> None:
     weathers = [weather] if weather else []
     print(f"  pipeline rows from the request           {median_ms(lambda: pipeline_rows(request, 'k')):7.2f} ms")
     print(f"  feature_rows (the request's last lap)    {median_ms(lambda: features.feature_rows(rows, session_rows, weathers, last_only=True)):7.2f} ms")
+
+    # the same lap from the session's state (the whole race landed), as a live session serves it
+    weather = warehouse.query(path, "SELECT * FROM weather WHERE session_key = ?", [session["session_key"]])
+    meta = SessionMeta(session["session_key"], session["season"], session["event_name"],
+                       session["session_name"], session["circuit_ref"])
+    state = SessionState(meta, laps.to_dicts(), weather.to_dicts(), 1, time.time())
+    print(f"features_in_session (from the state)       {median_ms(lambda: features_in_session(request, state)):7.2f} ms")
+    started = time.perf_counter()
+    SessionState(meta, laps.to_dicts(), weather.to_dicts(), 1, time.time()).prepared(None)
+    print(f"  preparing a state of {laps.height} laps from scratch (where rows land, off the request "
+          f"path; a landing reuses the laps prepared before) {(time.perf_counter() - started) * 1000:.1f} ms")
 
     champion = registry.version_of(registry.CHAMPION)
     if champion is None:

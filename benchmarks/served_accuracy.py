@@ -116,6 +116,7 @@ def main() -> None:
     pl.Config.set_tbl_width_chars(200)
     pl.Config.set_tbl_rows(50)
     pl.Config.set_tbl_cols(20)
+    pl.Config.set_fmt_str_lengths(60)
     print(table.with_columns(pl.col(pl.Float64).round(4)))
     overall = table.row(-1, named=True)
     print(f"served clean-lap MAE {overall['served MAE']:.4f} s, offline {overall['offline MAE']:.4f} s "

@@ -100,9 +100,12 @@ class LiveFeed:
     def sync_session(self, season: int, event: str, session: str) -> None:
         """Reads what landed in the session a request names, if the folder has it (cheap when
         nothing did: a stat of each file)."""
+        key = lookup_key(season, event, session)
         with self._lock:
-            self._read_manifest()
-            found = self._sessions.get(lookup_key(season, event, session))
+            found = self._sessions.get(key)
+            if found is None:  # a session listed since the last look (the background looks too)
+                self._read_manifest()
+                found = self._sessions.get(key)
             if found is not None:
                 self._sync(found, check_store=False)
 

@@ -11,6 +11,7 @@ race distance (`total_laps`, which the fuel estimate of every lap depends on).
 
 from __future__ import annotations
 
+import functools
 import threading
 from bisect import bisect_left
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from f1_core.features import field_index, lap_features_after, prepare_laps, weat
 from f1_core.live import LapToPredict, features_for, new_tyre_set
 
 
+@functools.lru_cache(maxsize=4096)
 def lookup_key(season: int, event: str, session: str) -> str:
     """How a request names a session (season, event, session name), any letter case or spacing:
     the state's index key. A live session's folder names it the same way in its manifest."""

@@ -201,6 +201,10 @@ class LapTimeService:
                 states[key] = self.store.find(lap.season, lap.event, lap.session)
             except StoreUnavailable:
                 states[key] = None  # the store says why in /model; it reconnects by itself
+            except Exception:  # a bug reading the state must not fail the answer: the request alone
+                logger.exception("live state of %s %s %s not read; answering from the request",
+                                 lap.season, lap.event, lap.session)
+                states[key] = None
         return states
 
     def _answer(self, laps, features: list[dict], contexts: list[str], out: pl.DataFrame,

@@ -139,6 +139,25 @@ def test_a_lap_landed_once_is_in_both_workers_within_a_second(service, real_sess
     assert next(s for s in answer["sessions"] if s["session_key"] == raw.ref.key)["laps"] == 51
 
 
+def test_a_malformed_row_in_the_stream_is_counted_in_the_metrics_and_logged(service, real_session):
+    from f1_core.replay import LiveFolder
+
+    raw = real_session("2023-12-belgian-grand-prix-race")
+    folder = LiveFolder(settings.live_dir(), raw.ref, raw)
+    folder.land(folder.laps_path, raw.laps[:5])
+    folder.land(folder.laps_path, raw.laps[5:6].with_columns(pl.lit("-3").alias("LapNumber")))
+    folder.land(folder.laps_path, raw.laps[6:8])
+    pattern = re.compile(r'^f1_live_rows_skipped\{(?=[^}]*session_key="' + re.escape(raw.ref.key)
+                         + r'")(?=[^}]*table="laps")[^}]*\} ([0-9.]+)$', re.MULTILINE)
+    deadline = time.monotonic() + 5
+    while not (found := pattern.findall(httpx.get(service.url + "/metrics").text)):
+        assert time.monotonic() < deadline, "no f1_live_rows_skipped for the session"
+        time.sleep(0.1)
+    assert [float(value) for value in found] == [1.0]  # one row, however many workers read it
+    assert f"session {raw.ref.key}, laps row 6 skipped: value_out_of_range(LapNumber=-3)" in service.log.read_text()
+    assert set(_laps_per_worker(service.url, raw.ref.key).values()) == {7}
+
+
 def test_with_the_store_down_answers_come_from_the_request_and_recover(service, real_session, tmp_path):
     """Redis stopped under a running service: answers say `context: request`, /readyz stays 200,
     /model says why; Redis back (empty): the workers' feeds add the session again and answers
