@@ -2,8 +2,8 @@
 layout, which `f1 replay` or a live-timing client writes and the pipeline ingests) and adds each
 complete new row to the session's state, standardized by the pipeline's own rules.
 
-What a writer of that folder must do (README "Live timing clients"): list the session in
-`manifest.csv`; write each table's header once, then append whole lines (a line counts once it
+What a writer of that folder must do (README "Live sessions"): list the session in
+`manifest.csv` (with the race distance in an optional `total_laps` column); write each table's header once, then append whole lines (a line counts once it
 ends with a newline); never rewrite a row (a file that shrinks or is replaced is read again
 from its start, and rows already held stay as they were). Laps may land in any order.
 
@@ -137,8 +137,10 @@ class LiveFeed:
             logger.error("live feed: %s cannot be read, keeping the sessions it listed before: %s", manifest, exc)
             return
         self._manifest_stamp = stamp
+        distances = _race_distances(manifest)
         for ref in refs:
-            meta = SessionMeta(ref.key, ref.season, ref.event_name, ref.session_name, ref.circuit_ref)
+            meta = SessionMeta(ref.key, ref.season, ref.event_name, ref.session_name, ref.circuit_ref,
+                               distances.get(ref.locator))
             if meta.lookup not in self._sessions:
                 folder = self.root / ref.locator
                 self._sessions[meta.lookup] = _Session(meta, {table: _Tail(folder / f"{table}.csv", table)
@@ -261,3 +263,12 @@ class LiveFeed:
         logger.warning("live feed: session %s, %s row %d skipped: %s", session_key, table, row, reason)
         if self.on_skip is not None:
             self.on_skip(session_key, table, row, reason)
+
+
+def _race_distances(manifest: Path) -> dict[str, int]:
+    """The manifest's optional `total_laps` column (a race's distance), by session path."""
+    rows = pl.read_csv(manifest, infer_schema=False)
+    if "total_laps" not in rows.columns:
+        return {}
+    return {path: int(laps) for path, laps in rows.select("path", "total_laps").iter_rows()
+            if laps and laps.strip().isdigit()}

@@ -50,11 +50,12 @@ class ReplayState:
 class LiveFolder:
     """A session's live copy: manifest row, then the source's header, then rows as they land."""
 
-    def __init__(self, root: Path, ref: SessionRef, raw: RawSession):
+    def __init__(self, root: Path, ref: SessionRef, raw: RawSession, total_laps: int | None = None):
+        """`total_laps`: the race distance, listed in the manifest for whoever reads the folder."""
         self.root = Path(root)
         self.folder = self.root / ref.locator
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._write_manifest(ref)
+        self._write_manifest(ref, total_laps)
         self.laps_path = self.folder / "laps.csv"
         self.weather_path = self.folder / "weather.csv"
         raw.laps.head(0).write_csv(self.laps_path)
@@ -66,14 +67,16 @@ class LiveFolder:
             with path.open("ab") as handle:
                 rows.write_csv(handle, include_header=False)
 
-    def _write_manifest(self, ref: SessionRef) -> None:
+    def _write_manifest(self, ref: SessionRef, total_laps: int | None) -> None:
         manifest = self.root / "manifest.csv"
         row = pl.DataFrame([{"season": str(ref.season), "round": str(ref.round), "event_name": ref.event_name,
                              "location": ref.location, "country": ref.country, "circuit_ref": ref.circuit_ref,
                              "session": ref.session_name, "event_date": ref.event_date.isoformat(),
-                             "path": ref.locator}])
+                             "path": ref.locator, "total_laps": "" if total_laps is None else str(total_laps)}])
         if manifest.is_file():
             rows = pl.read_csv(manifest, infer_schema=False).filter(pl.col("path") != ref.locator)
+            if "total_laps" not in rows.columns:
+                rows = rows.with_columns(pl.lit("").alias("total_laps"))
             row = pl.concat([rows.select(row.columns), row])
         tmp = manifest.with_suffix(".tmp")
         row.write_csv(tmp)
@@ -104,7 +107,7 @@ def replay(ref: SessionRef, raw: RawSession, live_root: Path, predict: Callable[
     # the source's weather rows in time order, landing as their time passes (unreadable times last)
     raw_weather = None if raw.weather is None else raw.weather.with_columns(
         seconds(pl.col("Time")).alias("_t")).sort("_t", nulls_last=True)
-    folder = LiveFolder(live_root, ref, raw)
+    folder = LiveFolder(live_root, ref, raw, total_laps)
     predictions: dict[tuple[str, int], tuple] = {}  # (driver, lap) -> (lap time, context)
     starts = laps.sort("lap_start_time_s")
     ends = _landing_order(standard.laps)

@@ -39,6 +39,7 @@ class SessionMeta:
     event_name: str
     session_name: str
     circuit_ref: str
+    total_laps: int | None = None  # the race distance, when the manifest gives it
 
     @property
     def lookup(self) -> str:
@@ -50,7 +51,7 @@ class SessionMeta:
 
     def as_dict(self) -> dict:
         return {"session_key": self.session_key, "season": self.season, "event_name": self.event_name,
-                "session_name": self.session_name, "circuit_ref": self.circuit_ref}
+                "session_name": self.session_name, "circuit_ref": self.circuit_ref, "total_laps": self.total_laps}
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,9 @@ def features_in_session(lap, state: SessionState) -> dict:
     """The feature row of `lap` (a `live.LapToPredict`) as of its start, from the session's state:
     the driver's earlier laps and the field's and weather's as the state holds them, so the row
     equals the pipeline's for the same lap. Earlier laps of the driver the state does not hold
-    yet (landing behind the request) are taken from the request's `previous_laps`."""
-    prepared = state.prepared(lap.total_laps)
+    yet (landing behind the request) are taken from the request's `previous_laps`. The race
+    distance is the request's `total_laps`, else the live manifest's."""
+    prepared = state.prepared(lap.total_laps or state.meta.total_laps)
     numbers, rows = prepared.laps_of.get(lap.driver, ((), ()))
     history = list(rows[:bisect_left(numbers, lap.lap_number)])
     if lap.previous_laps:

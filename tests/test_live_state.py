@@ -288,3 +288,20 @@ def test_f1_live_feed_fills_the_shared_store_for_replicas_that_do_not_read_the_f
     monkeypatch.setenv("F1_ONLINE_STORE", "memory")
     refused = CliRunner().invoke(main, ["live-feed", "--once"])
     assert refused.exit_code == 2 and "F1_ONLINE_STORE is memory" in refused.output
+
+
+def test_the_race_distance_comes_from_the_manifest_when_the_request_has_none(real_session, tmp_path):
+    """A live-timing client may list the race distance once, in the manifest's `total_laps`."""
+    raw = real_session(SESSIONS["race"])
+    total = int(standardize(raw).laps["lap_number"].max())
+    folder = LiveFolder(tmp_path, raw.ref, raw, total_laps=total)
+    folder.land(folder.laps_path, raw.laps)
+    store = MemoryStore()
+    LiveFeed(tmp_path, store).sync()
+    laps = standardize(raw).laps.filter(pl.col("driver") == "VER")
+    from f1_core.live import request_for
+
+    asked = request_for(laps, 30, season=raw.ref.season, event=raw.ref.event_name, session=raw.ref.session_name)
+    given = asked.model_copy(update={"total_laps": total})
+    rows, _ = served_features([asked, given], lambda lap: store.find(lap.season, lap.event, lap.session))
+    assert rows[0]["fuel_kg"] is not None and differences({1: rows[0]}, {1: rows[1]}) == []
