@@ -11,7 +11,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve bento api-key validate train rollback bench-ingest bench-accuracy bench-served bench-live-state bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon clean
+.PHONY: run test ui serve console bento api-key validate train rollback bench-ingest bench-accuracy bench-served bench-live-state bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -22,11 +22,22 @@ export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 run: .venv/.synced
 	.venv/bin/f1 run
 
-test: .venv/.synced
+# the console's unit tests (Vitest), then the suite (pytest: the console in Chromium included)
+test: .venv/.synced console/dist/index.html
+	cd console && npm test && npm run e2e
 	.venv/bin/pytest
 
 ui: .venv/.synced
 	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(or $(PORT),3000)
+
+# The race engineers' console (http://127.0.0.1:3002) beside the service; the web app is built
+# from console/ with the locked npm packages when its sources change.
+CONSOLE_SOURCES := $(shell find console/src console/index.html console/vite.config.ts -type f 2>/dev/null)
+console/dist/index.html: console/package-lock.json $(CONSOLE_SOURCES)
+	cd console && npm ci --no-audit --no-fund && npm run build
+
+console: .venv/.synced console/dist/index.html
+	.venv/bin/uvicorn --factory f1_console.app:create_app --host 127.0.0.1 --port $(or $(PORT),3002)
 
 # The prediction service (the UI has 3000). Create a key first: make api-key ROLE=viewer
 serve: .venv/.synced

@@ -73,7 +73,7 @@ def test_a_key_signs_in_to_an_httponly_cookie_and_a_bad_one_is_refused(console, 
     assert httpx.post(running.url + "/api/login", json={"api_key": "f1k_nope"}).status_code == 401
     assert httpx.get(running.url + "/api/sessions").status_code == 401
     client.post("/api/logout")
-    assert client.get("/api/me").status_code == 401
+    assert client.get("/api/me").json() == {"role": None, "key_id": None}
 
 
 def test_the_stream_sends_a_snapshot_then_laps_and_the_services_predictions(console, served, signed_in):
@@ -126,4 +126,5 @@ def test_a_revoked_key_is_locked_out_at_its_next_request(console, served, signed
         client = signed_in(running.url, key)
         assert client.get("/api/me").status_code == 200
         store.revoke(record.key_id)
-    assert client.get("/api/me").status_code == 401
+    assert client.get("/api/me").json()["role"] is None
+    assert client.get("/api/sessions").status_code == 401
