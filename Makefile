@@ -11,7 +11,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve console bento api-key validate train rollback bench-ingest bench-accuracy bench-served bench-live-state bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon clean
+.PHONY: run test ui serve console bento api-key validate train rollback bench-ingest bench-accuracy bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -70,6 +70,10 @@ bench-served: .venv/.synced
 # how soon a landed lap is in both workers' state (REDIS=redis://... to share it in Redis)
 bench-live-state: .venv/.synced
 	.venv/bin/python benchmarks/live_state.py $(if $(REDIS),--redis $(REDIS))
+
+# the console's budgets in Chromium: first render, a landed lap on screen, JavaScript size
+bench-console: .venv/.synced console/dist/index.html
+	.venv/bin/python benchmarks/console_budget.py
 
 bench-serve: .venv/.synced
 	.venv/bin/python benchmarks/serve_load.py $(if $(BASELINE),--baseline $(BASELINE))

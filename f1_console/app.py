@@ -134,15 +134,16 @@ def create_app(service_url: str | None = None, dist: Path = DIST) -> FastAPI:
 
         async def stream():
             yield "retry: 1000\n\n"
-            if resumed is not None and resumed.isdigit():
-                sent = int(resumed)  # only what the browser missed: no second snapshot
-            else:
+            epoch, _, number = (resumed or "").partition(":")
+            if epoch == hub.epoch and number.isdigit():
+                sent = int(number)  # only what the browser missed: no second snapshot
+            else:  # a new stream, or ids of a console process that has restarted since
                 sent, body = snapshot
-                yield _event(sent, "snapshot", body)
+                yield _event(hub.epoch, sent, "snapshot", body)
             quiet = 0.0
             while not await request.is_disconnected():
                 for number, kind, data in hub.since(session_key, sent):
-                    yield _event(number, kind, data)
+                    yield _event(hub.epoch, number, kind, data)
                     sent, quiet = number, 0.0
                 await asyncio.sleep(0.1)
                 quiet += 0.1
@@ -165,5 +166,5 @@ def create_app(service_url: str | None = None, dist: Path = DIST) -> FastAPI:
     return app
 
 
-def _event(number: int, kind: str, data: dict) -> str:
-    return f"id: {number}\nevent: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
+def _event(epoch: str, number: int, kind: str, data: dict) -> str:
+    return f"id: {epoch}:{number}\nevent: {kind}\ndata: {json.dumps(data, default=str)}\n\n"

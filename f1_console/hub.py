@@ -5,12 +5,14 @@ the same live folder or Redis as the service.
 When a driver's lap lands, the console asks the service for that driver's next lap, as a live
 client would (`context: session` when the service holds the state): the tower shows what
 `/predict` answers, not an offline figure. Events carry increasing ids, so a browser that
-reconnects with `Last-Event-ID` gets exactly the events it missed.
+reconnects with `Last-Event-ID` gets exactly the events it missed; the ids name this process
+(`epoch`), so a browser resuming from a console that restarted since gets a new snapshot.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -68,6 +70,7 @@ class LiveHub:
         self.last_error: str | None = None
         self.updated_at: float | None = None
         self._next_id = 0
+        self.epoch = secrets.token_hex(4)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="console-hub", daemon=True)

@@ -49,7 +49,8 @@ export function useLiveSession(
           } catch {
             data = null; // counted as rejected by the reducer
           }
-          const id = e.lastEventId === '' ? undefined : Number(e.lastEventId);
+          // ids are "<console process>:<n>"; the browser sends the whole id back on reconnect
+          const id = e.lastEventId === '' ? undefined : Number(e.lastEventId.split(':').pop());
           dispatch({
             event: { type, id: Number.isFinite(id) ? id : undefined, data } as LiveEvent,
             receivedAt: Date.now(),
