@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from f1_console.auth import COOKIE, Sessions
-from f1_console.hub import LiveHub
+from f1_console.hub import LiveHub, next_lap_request
 from f1_core import settings
 from f1_core.api_keys import KeyStore
 from f1_core.online_store import StoreUnavailable
@@ -120,6 +120,27 @@ def create_app(service_url: str | None = None, dist: Path = DIST) -> FastAPI:
             return refused
         answer = await state["service"].get("/model", headers={"Authorization": f"Bearer {who.api_key}"})
         return JSONResponse(answer.json(), status_code=answer.status_code)
+
+    @app.get("/api/live/{session_key}/explain/{driver}")
+    async def explain(session_key: str, driver: str, request: Request):
+        """Why the service predicts what it does for the driver's next lap (engineer): the
+        service's /explain of the request the console asks it with."""
+        who, refused = signed_in(request, "engineer")
+        if refused:
+            return refused
+        try:
+            live = state["hub"].store.get(session_key)
+        except StoreUnavailable as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503)
+        laps = [lap for lap in (live.laps if live else []) if lap["driver"] == driver]
+        if not laps:
+            return JSONResponse({"error": f"{driver} has no lap in {session_key} yet"}, status_code=404)
+        asked = next_lap_request(live.meta, max(laps, key=lambda lap: lap["lap_number"]))
+        answer = await state["service"].post("/explain", json={"lap": asked, "top": 12},
+                                             headers={"Authorization": f"Bearer {who.api_key}"})
+        if answer.status_code != 200:
+            return JSONResponse(answer.json(), status_code=answer.status_code)
+        return {"lap_number": asked["lap_number"], **answer.json()}
 
     @app.get("/api/live/{session_key}/events")
     async def events(session_key: str, request: Request):

@@ -121,6 +121,18 @@ def test_roles_are_the_services(console, served, signed_in):
     assert engineer.get("/api/model").json()["serving"] is not None
 
 
+def test_why_this_lap_is_the_services_explanation_for_engineers(console, served, signed_in):
+    running, _, raw = console
+    driver = raw.laps["Driver"][0]
+    path = f"/api/live/{SESSION}/explain/{driver}"
+    refused = signed_in(running.url, served.keys["viewer"]).get(path)
+    assert refused.status_code == 403 and "engineer" in refused.json()["error"]
+    engineer = signed_in(running.url, served.keys["engineer"])
+    body = engineer.get(path).json()
+    assert body["prediction"]["context"] == "session" and len(body["contributions"]) == 12
+    assert engineer.get(f"/api/live/{SESSION}/explain/NOBODY").status_code == 404
+
+
 def test_a_revoked_key_is_locked_out_at_its_next_request(console, served, signed_in):
     running, _, _ = console
     with pytest.MonkeyPatch.context() as patch:
