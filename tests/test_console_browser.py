@@ -151,6 +151,7 @@ class DroppingProxy:
                     end.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                end.close()
 
     def drop(self):
         with self._lock:

@@ -3,7 +3,8 @@
 // safety car lap, a pit stop) and a qualifying session. Used by e2e/smoke.mjs; also runnable
 // by hand to look at the built app: `npm run build && npm run mock` (prints the URL).
 //
-// Keys: "engineer-key" -> engineer, "viewer-key" -> viewer, anything else -> 401.
+// Keys: "engineer-key" -> engineer, "viewer-key" -> viewer, anything else -> 401. The viewer
+// gets 403 from /api/model and /api/live/{key}/explain/{driver}, as from the back end.
 // The first live connection to the race is cut after a few events, so the browser reconnects
 // with Last-Event-ID; the mock then replays from that id inclusive (one duplicate on purpose,
 // which the client must merge idempotently).
@@ -178,6 +179,42 @@ function qualiData() {
   };
 }
 
+const round3 = (v) => Number(v.toFixed(3));
+
+/**
+ * The explanation of a driver's next-lap prediction (the lap after their last one in the mock's
+ * data): reference + bias + contributions = lap_time. For NOR the top contributions leave out
+ * 0.12 s (a residual); a degraded prediction has no reference or bias. null: no lap yet.
+ */
+function explanation(data, driver) {
+  const laps = [...data.laps, ...data.live.filter((e) => e.kind === 'lap').map((e) => e.lap)].filter((l) => l.driver === driver);
+  if (laps.length === 0) return null;
+  const last = laps.reduce((a, b) => (b.lap_number > a.lap_number ? b : a));
+  const preds = [...data.predictions, ...data.live.filter((e) => e.kind === 'prediction').map((e) => e.prediction)];
+  const p = preds.find((x) => x.driver === driver && x.lap_number === last.lap_number + 1);
+  const { driver: _d, lap_number: _n, ...prediction } = p ?? {
+    lap_time: null,
+    lower: null,
+    upper: null,
+    model_version: null,
+    degraded: true,
+    context: 'session',
+  };
+  const base = { lap_number: last.lap_number + 1, prediction };
+  if (!p || p.degraded || p.lap_time === null) return { ...base, reference: null, bias: null, contributions: [] };
+  const age = (last.tyre_life ?? 0) + 1;
+  const contributions = [
+    { feature: 'tyre_life', value: age, contribution: round3(0.035 * age) },
+    { feature: 'fuel_load_kg', value: round3(100 - 1.6 * last.lap_number), contribution: -0.284 },
+    { feature: 'compound', value: last.compound, contribution: last.compound === 'HARD' ? 0.212 : 0.081 },
+    { feature: 'track_status', value: last.track_status, contribution: last.track_status === '1' ? -0.016 : 0.64 },
+  ];
+  const bias = 0.05;
+  const hidden = driver === 'NOR' ? 0.12 : 0;
+  const sum = contributions.reduce((a, c) => a + c.contribution, 0);
+  return { ...base, reference: round3(p.lap_time - bias - sum - hidden), bias, contributions };
+}
+
 function parseCookies(header = '') {
   const out = {};
   for (const part of header.split(';')) {
@@ -308,6 +345,15 @@ export async function startMock({ root, host = '127.0.0.1', port = 0, eventInter
           data_version: '2024-03-02',
         },
       });
+    }
+    const x = /^\/api\/live\/([^/]+)\/explain\/([^/]+)$/.exec(path);
+    if (x && req.method === 'GET') {
+      if (me.role === 'viewer') return json(res, 403, { error: "role 'viewer' may not see this; it needs 'engineer'" });
+      const data = sessions[decodeURIComponent(x[1])];
+      if (!data) return json(res, 404, { error: 'no such live session' });
+      const e = explanation(data, decodeURIComponent(x[2]));
+      if (!e) return json(res, 404, { error: `no lap for ${decodeURIComponent(x[2])} yet` });
+      return json(res, 200, e);
     }
     const m = /^\/api\/live\/([^/]+)\/events$/.exec(path);
     if (m && req.method === 'GET') {

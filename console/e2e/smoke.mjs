@@ -119,11 +119,49 @@ try {
   const shades = await page.locator('[data-testid=pace-chart] [data-testid^=shade-]').count();
   check(shades >= 2, `safety car laps are shaded (${shades} shaded areas)`);
 
+  // --- why this lap: the auto-selected leader is explained as a waterfall
+  const explainBody = page.locator('[data-testid=explain] [data-testid=explain-body]');
+  await explainBody.first().waitFor({ timeout: 10_000 });
+  check((await explainBody.getAttribute('data-driver')) === drivers[0], `"Why this lap" explains the leader ${drivers[0]}`);
+
   // --- keyboard: tick NOR's chart box with the keyboard, a second chart appears
   await page.getByLabel('Show pace chart for NOR').focus();
   await page.keyboard.press('Space');
   await page.locator('[data-testid=pace-chart][data-driver=NOR]').waitFor({ timeout: 5_000 });
   check(true, 'space on a tower checkbox adds that driver’s pace chart');
+
+  // --- selecting NOR explains NOR: reference, bias, contributions (largest first), rest, prediction
+  await page.locator('[data-testid=explain-body][data-driver=NOR]').waitFor({ timeout: 5_000 });
+  const steps = await page.locator('[data-testid=explain] [data-testid=explain-step]').evaluateAll((els) =>
+    els.map((e) => ({
+      kind: e.getAttribute('data-kind'),
+      feature: e.getAttribute('data-feature'),
+      delta: Number(e.getAttribute('data-delta')),
+      fill: e.querySelector('rect')?.getAttribute('fill'),
+      text: e.textContent,
+    })),
+  );
+  const kinds = steps.map((x) => x.kind).join(' ');
+  check(
+    kinds === 'reference bias contribution contribution contribution contribution rest prediction',
+    `NOR's waterfall steps: ${steps.map((x) => x.feature).join(' → ')}`,
+  );
+  const contrib = steps.filter((x) => x.kind === 'contribution');
+  check(
+    contrib.every((x, i) => i === 0 || Math.abs(contrib[i - 1].delta) >= Math.abs(x.delta)) &&
+      contrib.every((x) => x.fill === (x.delta > 0 ? '#ef4444' : '#22c55e')),
+    'contributions largest first, slower red and faster green',
+  );
+  check(
+    steps.some((x) => x.feature === 'compound' && x.text.includes('HARD') && x.text.includes('+0.212 s')) &&
+      steps.at(-1).text.includes('1:35.600'),
+    'steps are labelled with feature, value and seconds; the last is the predicted lap time',
+  );
+  check(
+    (await page.getByTestId('explain-residual').getAttribute('data-residual')) === '-0.120' &&
+      (await page.getByTestId('explain').innerText()).includes('reference + bias + contributions = prediction'),
+    'the residual of the top contributions is shown',
+  );
 
   // --- the stream is cut once; after the reconnect every driver is on lap 6, rows stay unique
   await page.waitForFunction(
@@ -140,6 +178,28 @@ try {
     timeout: 5_000,
   });
   check((await rows.count()) === 3, 'still one row per driver after replayed events');
+  // --- tyre strategy: one row per driver in tower order, NOR's pit stop splits MEDIUM / HARD
+  const strat = await page.locator('[data-testid=strategy] [data-testid=strategy-row]').evaluateAll((els) =>
+    els.map(
+      (e) =>
+        `${e.getAttribute('data-driver')}:` +
+        [...e.querySelectorAll('[data-testid=stint]')]
+          .map((b) => `${b.getAttribute('data-compound')}@${b.getAttribute('data-start')}-${b.getAttribute('data-end')}`)
+          .join(','),
+    ),
+  );
+  const towerOrder = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-driver')));
+  const expectedStints = { VER: 'MEDIUM@1-6', NOR: 'MEDIUM@1-4,HARD@5-6', LEC: 'MEDIUM@1-6' };
+  check(
+    strat.join(' ') === towerOrder.map((d) => `${d}:${expectedStints[d]}`).join(' '),
+    `strategy strip shows each driver's stints in tower order (${strat.join(' ')})`,
+  );
+  check(
+    ((await page.locator('[data-testid=strategy] [data-driver=NOR] [data-compound=HARD]').getAttribute('title')) ?? '').includes(
+      'laps 5–6, 2 laps old at the end',
+    ),
+    'a stint bar tells its lap range and tyre age',
+  );
   const marks = await page.locator('[data-testid=last-inside]').allInnerTexts();
   check(marks.some((m) => m.includes('✓') || m.includes('✗')), `lastInside marks shown (${marks.join(' ').trim()})`);
 
@@ -159,6 +219,7 @@ try {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await keyInput.waitFor({ timeout: 5_000 });
   check(true, 'sign out returns to the sign-in form');
+  const viewerFrom = mock.stats.requests.length;
   await keyInput.fill('viewer-key');
   await keyInput.press('Enter');
   await rows.first().waitFor({ timeout: 10_000 }); // the session is still in the URL hash
@@ -169,6 +230,15 @@ try {
     (await page.getByTestId('versions-seen').innerText()).includes('v12'),
     'the viewer strip shows the model version seen in predictions',
   );
+  await page.getByTestId('explain-needs-engineer').waitFor({ timeout: 5_000 });
+  check(
+    (await page.getByTestId('explain-needs-engineer').innerText()).includes(
+      'Why this lap needs the engineer role (you are signed in as viewer).',
+    ),
+    'a viewer sees that "Why this lap" needs the engineer role',
+  );
+  await page.locator('[data-testid=strategy] [data-testid=stint]').first().waitFor({ timeout: 5_000 });
+  check((await page.locator('[data-testid=strategy] [data-testid=stint]').count()) === 4, 'a viewer sees the tyre strategy too');
   await page.screenshot({ path: VIEWER_SCREENSHOT, fullPage: false });
   console.log(`screenshot: ${VIEWER_SCREENSHOT}`);
 
@@ -190,6 +260,9 @@ try {
       (await page.locator('[data-testid=pace-chart][data-driver=VER] [data-testid=band]').count()) === 1,
     'no band for a degraded-only driver; a band for a model-predicted one',
   );
+
+  const explainAsViewer = mock.stats.requests.slice(viewerFrom).filter((r) => r.includes('/explain'));
+  check(explainAsViewer.length === 0, `no request to /explain as a viewer${explainAsViewer.length ? ` (${explainAsViewer.join(', ')})` : ''}`);
 
   console.log(`(tolerated expected HTTP errors: ${tolerated.join(', ') || 'none'})`);
   check(errors.length === 0, `no console errors${errors.length ? ':\n  ' + errors.join('\n  ') : ''}`);

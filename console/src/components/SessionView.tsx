@@ -1,11 +1,14 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { allLaps, allPredictions, isRaceLike, modelVersionsSeen, paceSeries, tower } from '../lib/live.ts';
+import { strategy } from '../lib/strategy.ts';
 import { useLiveSession } from '../lib/useLive.ts';
 import { CalibrationPanelBody } from './CalibrationPanel.tsx';
+import { ExplainPanel } from './ExplainPanel.tsx';
 import { ModelStrip } from './ModelStrip.tsx';
 import { PaceChart } from './PaceChart.tsx';
 import { Empty, Panel } from './Panel.tsx';
+import { StrategyStrip } from './StrategyStrip.tsx';
 import { TimingTower } from './TimingTower.tsx';
 
 const SESSION_TYPE_LABEL: Record<string, string> = {
@@ -30,6 +33,8 @@ export function SessionView({ sessionKey, onBack }: { sessionKey: string; onBack
   const hasSnapshot = state.session !== null;
 
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  // the driver "Why this lap" explains: the last one ticked (else the first ticked in tower order)
+  const [focused, setFocused] = useState<string | null>(null);
   const [autoPicked, setAutoPicked] = useState(false);
   useEffect(() => {
     // start with the leader's chart so the view is never blank
@@ -39,16 +44,26 @@ export function SessionView({ sessionKey, onBack }: { sessionKey: string; onBack
     }
   }, [rows, autoPicked]);
   const toggle = useCallback(
-    (driver: string) =>
+    (driver: string) => {
+      const adding = !selected.has(driver);
       setSelected((prev) => {
         const next = new Set(prev);
-        if (next.has(driver)) next.delete(driver);
-        else next.add(driver);
+        if (adding) next.add(driver);
+        else next.delete(driver);
         return next;
-      }),
-    [],
+      });
+      setFocused((prev) => (adding ? driver : prev === driver ? null : prev));
+    },
+    [selected],
   );
   const order = rows.map((r) => r.driver).filter((d) => selected.has(d));
+  const explained = focused !== null && selected.has(focused) ? focused : (order[0] ?? null);
+  const explainedRow = rows.find((r) => r.driver === explained);
+  // refetch the explanation when that driver's next-lap prediction changes
+  const explainRevision = explainedRow
+    ? `${explainedRow.laps}:${explainedRow.next?.model_version ?? '-'}:${explainedRow.next?.lap_time ?? '-'}`
+    : '';
+  const strategies = useMemo(() => strategy(laps, rows.map((r) => r.driver)), [laps, rows]);
 
   const s = state.session;
   return (
@@ -83,15 +98,27 @@ export function SessionView({ sessionKey, onBack }: { sessionKey: string; onBack
       <ModelStrip versionsSeen={versions} />
 
       <div className="grid grid-cols-1 gap-3 lg:grid-cols-[minmax(0,13fr)_minmax(0,10fr)]">
-        <Panel title="Timing tower" updatedAt={state.updatedAt} reconnecting={reconnecting} testId="tower-panel">
-          {!hasSnapshot && rows.length === 0 ? (
-            <Empty>{reconnecting ? 'Waiting for the stream to come back…' : 'Connecting to the live feed…'}</Empty>
-          ) : rows.length === 0 ? (
-            <Empty>No laps yet.</Empty>
-          ) : (
-            <TimingTower rows={rows} raceLike={raceLike} selected={selected} onToggle={toggle} />
-          )}
-        </Panel>
+        <div className="flex min-w-0 flex-col gap-3">
+          <Panel title="Timing tower" updatedAt={state.updatedAt} reconnecting={reconnecting} testId="tower-panel">
+            {!hasSnapshot && rows.length === 0 ? (
+              <Empty>{reconnecting ? 'Waiting for the stream to come back…' : 'Connecting to the live feed…'}</Empty>
+            ) : rows.length === 0 ? (
+              <Empty>No laps yet.</Empty>
+            ) : (
+              <TimingTower rows={rows} raceLike={raceLike} selected={selected} onToggle={toggle} />
+            )}
+          </Panel>
+          <Panel title="Tyre strategy" updatedAt={state.updatedAt} reconnecting={reconnecting} testId="strategy">
+            {rows.length === 0 ? <Empty>No laps yet.</Empty> : <StrategyStrip strategies={strategies} />}
+          </Panel>
+          <ExplainPanel
+            sessionKey={sessionKey}
+            driver={explained}
+            revision={explainRevision}
+            choices={order}
+            onPick={setFocused}
+          />
+        </div>
 
         <div className="flex min-w-0 flex-col gap-3">
           <Panel title="Pace" updatedAt={state.updatedAt} reconnecting={reconnecting} testId="pace-panel">

@@ -1,5 +1,5 @@
 /** The console's JSON API (same origin; the back end's httpOnly cookie carries the auth). */
-import type { Me, ModelInfo, SessionSummary } from './types.ts';
+import type { Explanation, Me, ModelInfo, SessionSummary } from './types.ts';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -68,3 +68,7 @@ export const getSessions = () =>
 export const getModel = () => request<ModelInfo>('/api/model');
 
 export const liveEventsUrl = (sessionKey: string) => `/api/live/${encodeURIComponent(sessionKey)}/events`;
+
+/** Why the model predicts `driver`'s next lap (engineer and admin; 403 for a viewer, 404 before the driver's first lap). */
+export const getExplanation = (sessionKey: string, driver: string) =>
+  request<Explanation>(`/api/live/${encodeURIComponent(sessionKey)}/explain/${encodeURIComponent(driver)}`);

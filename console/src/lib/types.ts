@@ -87,3 +87,21 @@ export type LiveEvent =
   | { type: 'snapshot'; id?: number; data: SnapshotData }
   | { type: 'lap'; id?: number; data: { lap: Lap } }
   | { type: 'prediction'; id?: number; data: { prediction: Prediction } };
+
+export interface Contribution {
+  feature: string;
+  value: number | string | null;
+  /** seconds this feature adds to the lap time (negative: faster) */
+  contribution: number;
+}
+
+/** `GET /api/live/{session_key}/explain/{driver}`: why the model predicts that driver's next lap. */
+export interface Explanation {
+  lap_number: number;
+  prediction: Omit<Prediction, 'driver' | 'lap_number'>;
+  /** the pace the model starts from (s); null for a lap without reference pace or degraded */
+  reference: number | null;
+  bias: number | null;
+  /** the top contributions (may not add up to the prediction: see `waterfall`) */
+  contributions: Contribution[];
+}
