@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -59,7 +61,8 @@ def create_app(service_url: str | None = None, dist: Path = DIST) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app):
         state["hub"] = LiveHub(settings.open_online_store(), settings.live_dir(), service_url,
-                               console_key(keys), feed=settings.live_feed_enabled()).start()
+                               console_key(keys), feed=settings.live_feed_enabled(),
+                               ttl_s=settings.live_state_ttl_s()).start()
         state["service"] = httpx.AsyncClient(base_url=service_url, timeout=30)
         yield
         state["hub"].stop()
@@ -110,7 +113,7 @@ def create_app(service_url: str | None = None, dist: Path = DIST) -> FastAPI:
             states = state["hub"].store.sessions()
         except StoreUnavailable as exc:
             return JSONResponse({"error": str(exc)}, status_code=503)
-        return {"sessions": [state.summary() for state in states], "updated_at": state["hub"].updated_at,
+        return {"sessions": [live.summary() for live in states], "updated_at": state["hub"].updated_at,
                 "error": state["hub"].last_error}
 
     @app.get("/api/model")
@@ -128,8 +131,8 @@ def create_app(service_url: str | None = None, dist: Path = DIST) -> FastAPI:
         who, refused = signed_in(request, "engineer")
         if refused:
             return refused
-        try:
-            live = state["hub"].store.get(session_key)
+        try:  # Redis is read off the event loop, which the streams share
+            live = await run_in_threadpool(state["hub"].store.get, session_key)
         except StoreUnavailable as exc:
             return JSONResponse({"error": str(exc)}, status_code=503)
         laps = [lap for lap in (live.laps if live else []) if lap["driver"] == driver]
@@ -161,8 +164,12 @@ def create_app(service_url: str | None = None, dist: Path = DIST) -> FastAPI:
             else:  # a new stream, or ids of a console process that has restarted since
                 sent, body = snapshot
                 yield _event(hub.epoch, sent, "snapshot", body)
-            quiet = 0.0
+            quiet, checked = 0.0, time.monotonic()
             while not await request.is_disconnected():
+                if time.monotonic() - checked > 5:  # a revoked key or an expired cookie ends the stream
+                    checked = time.monotonic()
+                    if sessions.who(request.cookies.get(COOKIE)) is None:
+                        return
                 for number, kind, data in hub.since(session_key, sent):
                     yield _event(hub.epoch, number, kind, data)
                     sent, quiet = number, 0.0

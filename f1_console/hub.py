@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from f1_core.live_feed import LiveFeed
-from f1_core.online_store import StoreUnavailable
+from f1_core.online_store import DEFAULT_TTL_S, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +60,9 @@ class SessionLog:
 
 class LiveHub:
     def __init__(self, store, live_dir, service_url: str, service_key: str, interval_s: float = 0.2,
-                 feed: bool = True):
+                 feed: bool = True, ttl_s: float = DEFAULT_TTL_S):
         self.store = store
-        self.feed = LiveFeed(live_dir, store) if feed else None
+        self.feed = LiveFeed(live_dir, store, ttl_s=ttl_s) if feed else None
         self.service_url = service_url
         self.service_key = service_key
         self.interval_s = interval_s
@@ -71,6 +71,7 @@ class LiveHub:
         self.updated_at: float | None = None
         self._next_id = 0
         self.epoch = secrets.token_hex(4)
+        self._unanswered: list = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="console-hub", daemon=True)
@@ -121,8 +122,13 @@ class LiveHub:
                 if latest.get(lap["driver"], {}).get("lap_number", 0) < lap["lap_number"]:
                     latest[lap["driver"]] = lap
             asks += [(log, next_lap_request(state.meta, lap)) for lap in latest.values()]
-        if asks:
-            self._predict(asks)
+        # asks the service did not answer last time come again (unless a later lap replaced them)
+        asked = {(log.meta.session_key, request["driver"]) for log, request in asks}
+        asks += [(log, request) for log, request in self._unanswered
+                 if (log.meta.session_key, request["driver"]) not in asked]
+        self._unanswered = []
+        for start in range(0, len(asks), 1000):  # the service takes 1000 laps a request
+            self._predict(asks[start:start + 1000])
         self.updated_at = time.time()
 
     def _predict(self, asks: list[tuple[SessionLog, dict]]) -> None:
@@ -132,6 +138,7 @@ class LiveHub:
         except httpx.HTTPError as exc:
             self.last_error = f"the prediction service at {self.service_url} did not answer: {exc}"
             logger.error(self.last_error)
+            self._unanswered += asks
             return
         self.last_error = None
         for (log, request), prediction in zip(asks, answer.json()):

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -95,7 +95,12 @@ class LiveFeed:
         with self._lock:
             self._read_manifest()
             for session in list(self._sessions.values()):
-                self._sync(session, check_store)
+                try:
+                    self._sync(session, check_store)
+                except StoreUnavailable:
+                    raise  # the store says why; every session waits for it alike
+                except Exception:  # one session's bad file must not stop the others
+                    logger.exception("live feed: session %s not read this time", session.meta.session_key)
 
     def sync_session(self, season: int, event: str, session: str) -> None:
         """Reads what landed in the session a request names, if the folder has it (cheap when
@@ -153,14 +158,24 @@ class LiveFeed:
             session.tails = {table: _Tail(tail.path, table) for table, tail in session.tails.items()}
             session.seen.clear()
             session.added = False
+        # what was read is only kept once the store took it: a failed add reads it again
+        saved = {table: replace(tail) for table, tail in session.tails.items()}, set(session.seen)
+        try:
+            self._read_into_store(session)
+        except BaseException:
+            session.tails, session.seen = saved
+            raise
+
+    def _read_into_store(self, session: _Session) -> None:
+        key = session.meta.session_key
         laps, weather, landed_at = [], [], None
         for tail in session.tails.values():
             lines, stamp = self._new_lines(tail)
             if stamp is None:
                 continue
             landed_at = max(landed_at or 0.0, stamp)
-            rows = self._standardize(session, tail, lines)
-            (laps if tail.table == "laps" else weather).extend(rows)
+            if lines:
+                (laps if tail.table == "laps" else weather).extend(self._standardize(session, tail, lines))
         # a session listed, its files begun, no row yet: its state is an empty field, not none
         if landed_at is None or (session.added and not laps and not weather):
             return
@@ -200,15 +215,19 @@ class LiveFeed:
         end = data.rfind(b"\n")
         if end < 0:
             return [], stat.st_mtime  # a line still being written
-        tail.offset += end + 1
         lines = data[:end + 1].decode("utf-8", errors="replace").splitlines()
         if tail.header is None:
+            while lines and not lines[0].strip():
+                lines.pop(0)  # blank lines before the header
+            if not lines:
+                return [], stat.st_mtime  # no header yet: read it all again next time
             tail.header = next(csv.reader([lines.pop(0)]), [])
             missing = [column for column in TABLES[tail.table] if column not in tail.header]
             if missing:
                 tail.bad_header = True
                 logger.error("live feed: %s has no column %s; its rows are skipped until it is rewritten",
                              tail.path, ", ".join(missing))
+        tail.offset += end + 1
         parsed = []
         for line in lines:
             if not line.strip():

@@ -3,15 +3,17 @@ embedded default: each service worker fills its own from the live folder) or in 
 shared by every worker and replica on any machine). Selected by `F1_ONLINE_STORE`.
 
 Both keep, per session, its manifest row, its laps keyed by (driver, lap number) and its weather
-readings keyed by session time: a row landing twice counts once, the first one stays (the
-pipeline quarantines a repeated lap the same way). A session expires `ttl_s` after its last row
-landed.
+readings keyed by session time. A lap landing twice counts once, the first one stays (the
+pipeline quarantines a repeated lap the same way); a reading at a time already held replaces it
+(the pipeline keeps both, and a lap reads the last). A session expires `ttl_s` after its last
+row landed (in Redis, after it was last written).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,8 +52,10 @@ class _Session:
             if self.laps.setdefault(lap_id(lap), lap) is lap:
                 new += 1
         added_weather = 0
-        for reading in weather:
-            if self.weather.setdefault(weather_id(reading), reading) is reading:
+        for reading in weather:  # a reading at a time already held replaces it, as the pipeline reads them
+            ident = weather_id(reading)
+            if self.weather.get(ident) != reading:
+                self.weather[ident] = reading
                 added_weather += 1
         if new or added_weather:
             self.version += 1
@@ -137,6 +141,21 @@ return added
 """
 
 
+# Weather readings: a reading at a session time already held replaces it (the pipeline keeps
+# every row and a lap reads the last one at or before its start).
+_SET_ROWS = """
+local added = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    redis.call('RPUSH', KEYS[2], ARGV[i + 1])
+    added = added + 1
+  end
+end
+return added
+"""
+
+
 class RedisStore:
     """States in Redis, shared by every process that points at it. Each process keeps a copy of
     the sessions it read and fetches only the rows appended since (one round trip per read).
@@ -159,8 +178,10 @@ class RedisStore:
                                            retry=Retry(NoBackoff(), 0), decode_responses=True)
         self._errors = (redis.RedisError, OSError)
         self._add_rows = self._redis.register_script(_ADD_ROWS)
+        self._set_rows = self._redis.register_script(_SET_ROWS)
         self._local = MemoryStore(ttl_s=float("inf"))
         self._read: dict[str, tuple[int, int]] = {}  # session key -> (laps, readings) read so far
+        self._generations: dict[str, str | None] = {}
         self._keys: dict[str, str] = {}
         self._lock = threading.Lock()
         self._down_until = 0.0
@@ -171,18 +192,21 @@ class RedisStore:
 
     def add(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None = None) -> int:
         key = meta.session_key
-        parts = ("meta", "lap_ids", "laps", "weather_ids", "weather")
+        parts = ("meta", "generation", "lap_ids", "laps", "weather_ids", "weather")
         with self._call():
             pipe = self._redis.pipeline(transaction=False)
+            # a new generation whenever the session is written anew (after a restart lost it):
+            # readers then read it whole instead of going on from where they were
+            pipe.set(self._key(key, "generation"), secrets.token_hex(8), nx=True)
             pipe.set(self._key(key, "meta"), json.dumps(meta.as_dict()))
             pipe.hset(f"{self.prefix}index", meta.lookup, key)
             self._add_rows(keys=[self._key(key, "lap_ids"), self._key(key, "laps")],
                            args=_pairs(laps, lap_id), client=pipe)
-            self._add_rows(keys=[self._key(key, "weather_ids"), self._key(key, "weather")],
+            self._set_rows(keys=[self._key(key, "weather_ids"), self._key(key, "weather")],
                            args=_pairs(weather, weather_id), client=pipe)
             for part in parts:
-                pipe.expire(self._key(key, part), int(self.ttl_s))
-            return pipe.execute()[2]
+                pipe.expire(self._key(key, part), max(int(self.ttl_s), 1))
+            return pipe.execute()[3]
 
     def has(self, session_key: str) -> bool:
         with self._call():
@@ -193,16 +217,18 @@ class RedisStore:
             laps_read, weather_read = self._read.get(session_key, (0, 0))
             pipe = self._redis.pipeline(transaction=False)
             pipe.get(self._key(session_key, "meta"))
-            pipe.llen(self._key(session_key, "laps"))
+            pipe.get(self._key(session_key, "generation"))
             pipe.lrange(self._key(session_key, "laps"), laps_read, -1)
             pipe.lrange(self._key(session_key, "weather"), weather_read, -1)
-            meta, length, laps, weather = pipe.execute()
+            meta, generation, laps, weather = pipe.execute()
             if meta is None:  # expired, or lost with a restart of Redis
                 self._forget(session_key)
                 return None
-            if length < laps_read:  # rebuilt since (a restart): read it again from the start
+            if generation != self._generations.get(session_key, generation):
+                # written anew since (a restart lost it): read it whole again
                 self._forget(session_key)
                 return self._reload(session_key)
+            self._generations[session_key] = generation
             if laps or weather or session_key not in self._read:
                 self._local.add(_meta(meta), [json.loads(row) for row in laps],
                                 [json.loads(row) for row in weather])
@@ -212,11 +238,13 @@ class RedisStore:
     def _reload(self, session_key: str) -> SessionState | None:
         pipe = self._redis.pipeline(transaction=False)
         pipe.get(self._key(session_key, "meta"))
+        pipe.get(self._key(session_key, "generation"))
         pipe.lrange(self._key(session_key, "laps"), 0, -1)
         pipe.lrange(self._key(session_key, "weather"), 0, -1)
-        meta, laps, weather = pipe.execute()
+        meta, generation, laps, weather = pipe.execute()
         if meta is None:
             return None
+        self._generations[session_key] = generation
         self._local.add(_meta(meta), [json.loads(row) for row in laps], [json.loads(row) for row in weather])
         self._read[session_key] = (len(laps), len(weather))
         return self._local.get(session_key)
@@ -246,6 +274,7 @@ class RedisStore:
 
     def _forget(self, session_key: str) -> None:
         self._read.pop(session_key, None)
+        self._generations.pop(session_key, None)
         self._local._sessions.pop(session_key, None)
 
     def _call(self):

@@ -12,6 +12,7 @@ race distance (`total_laps`, which the fuel estimate of every lap depends on).
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from bisect import bisect_left
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from statistics import median
 from f1_core.catalog import session_type, slugify
 from f1_core.features import field_index, lap_features_after, prepare_laps, weather_index
 from f1_core.live import LapToPredict, features_for, new_tyre_set
+
+logger = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -139,7 +142,8 @@ def _driver_lap(row: dict) -> tuple:
 
 
 def _date(value) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    """A lap's start date as naive UTC (a client may write it with an offset)."""
+    return _utc_naive(value if isinstance(value, datetime) else datetime.fromisoformat(value))
 
 
 def features_in_session(lap, state: SessionState) -> dict:
@@ -237,9 +241,14 @@ def served_features(laps: list[LapToPredict], state_of) -> tuple[list[dict], lis
         state = state_of(lap)
         if state is None:
             alone.append(index)
-        else:
+            continue
+        try:
             rows[index] = features_in_session(lap, state)
             contexts[index] = "session"
+        except Exception:  # a state that cannot answer this lap must not fail it: the request alone
+            logger.exception("features of %s lap %d from the state of %s failed; answering from the request",
+                             lap.driver, lap.lap_number, state.meta.session_key)
+            alone.append(index)
     if alone:
         for index, row in zip(alone, features_for([laps[i] for i in alone])):
             rows[index] = row

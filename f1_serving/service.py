@@ -74,7 +74,8 @@ class LapTimeService:
         self.feed = None
         if settings.live_feed_enabled():
             self.feed = LiveFeed(settings.live_dir(), self.store, ttl_s=settings.live_state_ttl_s(),
-                                 on_skip=self._count_skipped, on_state=self._count_laps).start()
+                                 on_skip=self._count_skipped, on_state=self._count_laps)
+            self.feed.start()  # after the assignment: its callbacks read self.feed
         self.batcher = Batcher(self._predict_laps, max_items=MAX_LAPS)
         self.predictions = prom.Counter("f1_predictions", "laps predicted", ["model_version", "degraded", "context"])
         self.state_seconds = prom.Histogram("f1_state_seconds", "time to read a batch's live session states",

@@ -305,3 +305,62 @@ def test_the_race_distance_comes_from_the_manifest_when_the_request_has_none(rea
     given = asked.model_copy(update={"total_laps": total})
     rows, _ = served_features([asked, given], lambda lap: store.find(lap.season, lap.event, lap.session))
     assert rows[0]["fuel_kg"] is not None and differences({1: rows[0]}, {1: rows[1]}) == []
+
+
+def test_rows_a_store_failed_to_take_are_read_again(spain, tmp_path):
+    raw, folder = spain
+    store = MemoryStore()
+
+    class Flaky:
+        """The store, refusing its first add (a Redis blip)."""
+        failed = False
+
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+        def add(self, *args, **kwargs):
+            if not self.failed:
+                self.failed = True
+                raise StoreUnavailable("down for a moment")
+            return store.add(*args, **kwargs)
+
+    feed = LiveFeed(tmp_path, Flaky())
+    folder.land(folder.laps_path, raw.laps[:10])
+    with pytest.raises(StoreUnavailable):
+        feed.sync()
+    feed.sync()
+    assert _laps_of(store, raw.ref).height == 10
+
+
+def test_an_empty_or_headerless_file_is_waited_for_not_a_crash(spain, tmp_path):
+    raw, folder = spain
+    folder.weather_path.write_text("")  # created, nothing written yet
+    folder.land(folder.laps_path, raw.laps[:10])
+    store = MemoryStore()
+    feed = LiveFeed(tmp_path, store)
+    feed.sync()
+    assert _laps_of(store, raw.ref).height == 10
+    folder.weather_path.write_text("\n")  # a blank line, the header still to come
+    feed.sync()
+    raw.weather[:3].write_csv(folder.weather_path)
+    feed.sync()
+    assert len(store.find(raw.ref.season, raw.ref.event_name, raw.ref.session_name).weather) == 3
+
+
+def test_a_reader_of_redis_reads_a_session_whole_again_after_a_restart(spain, tmp_path, redis_server):
+    """Redis restarted empty; the feed adds the session again (its rows in another order); a
+    reader that had read part of it before gets every lap, not the tail past its old place."""
+    raw, folder = spain
+    feeder, reader = RedisStore(redis_server.url), RedisStore(redis_server.url)
+    feed = LiveFeed(tmp_path, feeder)
+    folder.land(folder.laps_path, raw.laps[:40])
+    feed.sync()
+    assert _laps_of(reader, raw.ref).height == 40
+    redis_server.stop()
+    redis_server.start()
+    time.sleep(0.3)
+    folder.land(folder.laps_path, raw.laps[40:50])
+    feed.sync()
+    assert _laps_of(reader, raw.ref).height == 50
+    feeder.close()
+    reader.close()
