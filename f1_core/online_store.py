@@ -266,6 +266,12 @@ class RedisStore:
         return [state for key in sorted(keys) if (state := self.get(key)) is not None]
 
     def status(self) -> dict:
+        """Whether Redis answers now (a ping, or the failure this process saw under a second ago)."""
+        try:
+            with self._call():
+                self._redis.ping()
+        except StoreUnavailable:
+            pass
         return {"backend": self.backend, "url": _redacted(self.url), "available": self.error is None,
                 "error": self.error}
 
