@@ -197,7 +197,7 @@ def main() -> None:
                 baseline_service(args.baseline, tmp, env) as before:
             variants = [("session", service, landed), ("request", service, unlanded)]
             if before is not None:
-                variants.append((args.baseline[:10], before, landed))
+                variants.append(("baseline", before, landed))
             for _, server, requests in variants:  # warm-up, not reported
                 asyncio.run(load(server.url, key, [{"laps": [r]} for r in requests], 4, 3.0))
             print(f"{'single-lap requests':<24} {'requests':>8} {'errors':>6} {'req/s':>7} "
