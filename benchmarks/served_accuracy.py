@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from f1_core import registry, settings  # noqa: E402
 from f1_core.api_keys import KeyStore  # noqa: E402
 from f1_core.features import FEATURES  # noqa: E402
-from f1_core.replay import replay  # noqa: E402
+from f1_core.replay import replay, service_client  # noqa: E402
 from f1_core.sources import SessionCatalog, build_source  # noqa: E402
 from f1_core.training import held_out, load_warehouse, training_frame  # noqa: E402
 from f1_serving.local import LocalService  # noqa: E402
@@ -42,15 +41,7 @@ def holdout_of(version: str) -> tuple[list[str], dict[str, float]]:
 
 def served(url: str, key: str, raw, live_dir: Path) -> tuple[dict, float]:
     """Replays one session through the service: its answers by (driver, lap) and the seconds it took."""
-    answers = {}
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
-        def predict(requests):
-            answer = client.post("/predict", json={"laps": requests})
-            answer.raise_for_status()
-            for request, prediction in zip(requests, answer.json()):
-                answers[(request["driver"], request["lap_number"])] = prediction
-            return answer.json()
-
+    with service_client(url, key, timeout=60) as (predict, answers):
         started = time.perf_counter()
         state = replay(raw.ref, raw, live_dir, predict, speed=1e9, tick=10.0)
     if state.failed_requests:

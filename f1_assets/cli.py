@@ -192,8 +192,6 @@ def replay(session: str, archive: Path, speed: float, url: str, api_key: str, in
            no_ingest: bool, max_laps: int | None) -> None:
     """Play an archived SESSION lap by lap: predictions from the service as laps start, laps
     landing in $F1_LIVE_DIR and ingested as they end."""
-    import httpx
-
     from f1_assets.definitions import defs as load_defs
     from f1_core import replay as playback
 
@@ -202,16 +200,7 @@ def replay(session: str, archive: Path, speed: float, url: str, api_key: str, in
     except KeyError as exc:
         raise click.BadParameter(exc.args[0], param_hint="SESSION") from None
     instance, job = _instance(), load_defs().resolve_job_def("ingest_session_job")
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
     last_ingest = [time.monotonic()]
-
-    def predict(requests):
-        answers = []
-        for start in range(0, len(requests), 1000):
-            answer = client.post("/predict", json={"laps": requests[start:start + 1000]})
-            answer.raise_for_status()
-            answers += answer.json()
-        return answers
 
     def ingest(state, force=False):
         if no_ingest:
@@ -230,7 +219,7 @@ def replay(session: str, archive: Path, speed: float, url: str, api_key: str, in
                    + f"  model v{state.model_version or '-'}  failed requests {state.failed_requests}   ", nl=False)
 
     click.echo(f"replaying {ref.key} at {speed:g}x into {settings.live_dir()}")
-    with client:
+    with playback.service_client(url, api_key) as (predict, _):
         state = playback.replay(ref, raw, settings.live_dir(), predict, speed=speed, on_progress=progress,
                                 on_landed=ingest, max_laps=max_laps)
     ingest(state, force=True)

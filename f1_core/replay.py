@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -181,3 +182,24 @@ def _reading_at(weather: pl.DataFrame, start: float) -> dict | None:
     """The weather reading a lap gets: the last at or before its start (the pipeline's rule)."""
     seen = weather.filter(pl.col("session_time_s") <= start)
     return seen.row(-1, named=True) if seen.height else None
+
+
+@contextmanager
+def service_client(url: str, api_key: str, timeout: float = 30.0):
+    """`predict(requests)` posting to the service's /predict (1000 laps a call), as `replay`
+    takes it, and the answers it got by (driver, lap number)."""
+    import httpx
+
+    answers: dict = {}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout) as client:
+        def predict(requests):
+            got = []
+            for start in range(0, len(requests), 1000):
+                answer = client.post("/predict", json={"laps": requests[start:start + 1000]})
+                answer.raise_for_status()
+                got += answer.json()
+            for request, prediction in zip(requests, got):
+                answers[(request["driver"], request["lap_number"])] = prediction
+            return got
+
+        yield predict, answers

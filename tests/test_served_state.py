@@ -7,7 +7,6 @@ back."""
 import os
 import re
 import time
-from contextlib import contextmanager
 
 import httpx
 import polars as pl
@@ -15,7 +14,7 @@ import pytest
 
 from f1_core import prediction_log, registry, settings
 from f1_core.features import features_frame
-from f1_core.replay import replay
+from f1_core.replay import replay, service_client
 from f1_serving.local import LocalService
 from tests.test_live_state import RedisServer, differences, pipeline_features
 
@@ -29,19 +28,7 @@ SESSIONS = {
 REDIS_URL = "redis://127.0.0.1:6379/0"  # this machine's server (.ci/run starts it if it is down)
 
 
-@contextmanager
-def client_of(url: str, key: str):
-    """`predict(requests)` as the replay calls it, and the answers it got, by (driver, lap)."""
-    answers = {}
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-        def predict(requests):
-            answer = client.post("/predict", json={"laps": requests})
-            answer.raise_for_status()
-            for request, prediction in zip(requests, answer.json()):
-                answers[(request["driver"], request["lap_number"])] = prediction
-            return answer.json()
-
-        yield predict, answers
+client_of = service_client
 
 
 def logged_features(log_dir, raw) -> dict:
