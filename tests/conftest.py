@@ -129,6 +129,19 @@ def served(tmp_path_factory):
 
 
 @pytest.fixture
+def browser():
+    """Debian's Chromium (tests/browser.py), closed after the test."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import ARGS, CHROMIUM
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
 def service(served, monkeypatch):
     """The module's service, with this test's registry calls going to its registry."""
     monkeypatch.setenv("F1_DATA_DIR", str(served.data))

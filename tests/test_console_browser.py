@@ -15,13 +15,11 @@ from f1_console.local import LocalConsole
 from f1_core import settings
 from f1_core.replay import replay
 from f1_core.standardize import standardize
+from tests.browser import open_console
 
 SESSION = "2023-09-austrian-grand-prix-race"
-CHROMIUM = "/usr/bin/chromium"
 # F1_SCREENSHOTS=docs/screenshots keeps the README's pictures (else they go with the test's folder)
 SCREENSHOTS = os.environ.get("F1_SCREENSHOTS")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -60,68 +58,18 @@ def _play(raw, live_dir, stop: threading.Event) -> None:
         pass
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
-
-
-def open_console(browser, url: str, key: str):
-    """A signed-in page on the live session, and the console errors it logs."""
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
-    page.fill("input[name=api_key]", key)
-    page.click("button[type=submit]")
-    page.locator("[data-testid=session-option]", has_text="Austrian").first.click()
-    return page, errors
-
-
-def test_the_tower_fills_updates_and_draws_the_band(live, served, browser, tmp_path):
-    console, raw = live
-    page, errors = open_console(browser, console.url, served.keys["engineer"])
-    rows = page.locator("[data-testid=tower-row]")
-    rows.first.wait_for(timeout=30000)
-    drivers = standardize(raw).laps["driver"].n_unique()
-    page.wait_for_function(f"document.querySelectorAll('[data-testid=tower-row]').length === {drivers}",
-                           timeout=60000)
-    first = page.locator("[data-testid=tower-row]").first.inner_text()
-    page.wait_for_function("(first) => document.querySelector('[data-testid=tower-row]').innerText !== first",
-                           arg=first, timeout=60000)  # a lap landed since: the tower moved
-    if page.locator("[data-testid=pace-chart]").count() == 0:
-        page.locator("[data-testid=tower-row] input[type=checkbox]").first.check()
-    try:
-        page.locator("[data-testid=band] path").first.wait_for(timeout=30000)
-    finally:
-        page.screenshot(path=str(Path(SCREENSHOTS or tmp_path) / "console-tower.png"), full_page=True)
-    assert page.locator("[data-testid=model-strip]").inner_text()
-    assert errors == []
-
-
-def test_a_viewer_is_told_why_engineer_views_are_closed(live, served, browser):
-    console, _ = live
-    page, errors = open_console(browser, console.url, served.keys["viewer"])
-    page.locator("[data-testid=tower-row]").first.wait_for(timeout=30000)
-    assert "engineer" in page.locator("[data-testid=needs-engineer]").inner_text().lower()
-    assert errors == []
-
-
 class DroppingProxy:
     """A TCP proxy in front of the console whose open connections the test can cut, as a pit
-    wall's network would: the browser then reconnects by itself."""
+    wall's network would: the browser then reconnects by itself. It keeps what went each way on
+    every connection, and whether the connection was made after the last cut."""
 
     def __init__(self, upstream_port: int):
         self.upstream = ("127.0.0.1", upstream_port)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.open: list[socket.socket] = []
-        self.sent = bytearray()  # what browsers sent through it (their requests' heads)
+        self.connections: list[dict] = []  # {"sent", "received": bytearray, "after_cut": bool}
+        self.cuts = 0
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -132,16 +80,17 @@ class DroppingProxy:
             except OSError:
                 return
             server = socket.create_connection(self.upstream)
+            record = {"sent": bytearray(), "received": bytearray(), "after_cut": self.cuts > 0}
             with self._lock:
                 self.open += [client, server]
-            for source, target in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, target, source is client), daemon=True).start()
+                self.connections.append(record)
+            threading.Thread(target=self._pump, args=(client, server, record["sent"]), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, record["received"]), daemon=True).start()
 
-    def _pump(self, source, target, upstream: bool):
+    def _pump(self, source, target, kept: bytearray):
         try:
             while data := source.recv(65536):
-                if upstream:
-                    self.sent += data
+                kept += data
                 target.sendall(data)
         except OSError:
             pass
@@ -153,9 +102,21 @@ class DroppingProxy:
                     pass
                 end.close()
 
+    def streams(self, after_cut: bool) -> list[tuple[str, bytes]]:
+        """The event-stream requests (head, and what came back on their connection) made before
+        (or after) the cut. A connection may carry other requests first (keep-alive)."""
+        with self._lock:
+            connections = [c for c in self.connections if c["after_cut"] == after_cut]
+        found = []
+        for c in connections:
+            heads = [h.decode(errors="replace") for h in bytes(c["sent"]).split(b"\r\n\r\n")]
+            found += [(h, bytes(c["received"])) for h in heads if h.startswith("GET /api/live/") and "/events" in h]
+        return found
+
     def drop(self):
         with self._lock:
             cut, self.open = self.open, []
+            self.cuts += 1
         for end in cut:
             try:
                 end.shutdown(socket.SHUT_RDWR)
@@ -175,12 +136,22 @@ def test_the_stream_resumes_after_its_connection_drops_without_a_lap_twice(live,
         page, errors = open_console(browser, proxy.url, served.keys["engineer"])
         page.locator("[data-testid=tower-row]").first.wait_for(timeout=30000)
         laps_before = page.evaluate(LAPS_SHOWN)
-        assert b"last-event-id" not in proxy.sent.lower()
+        first = proxy.streams(after_cut=False)
+        assert first and b"event: snapshot" in first[0][1]
         proxy.drop()
         page.wait_for_function("document.querySelector('[data-testid=session-view]').dataset.connection === 'open'"
                                " && document.querySelectorAll('[data-testid=tower-row]').length > 0", timeout=30000)
         page.wait_for_function(f"({LAPS_SHOWN}) > {laps_before}", timeout=60000)  # laps landing again
-        assert b"last-event-id:" in proxy.sent.lower(), "the browser did not resume the stream with Last-Event-ID"
+        resumed = proxy.streams(after_cut=True)
+        assert resumed, "the browser did not open the stream again"
+        heads = [head for head, _ in resumed]
+        answers = [received[received.find(b"HTTP/1.1"):][:120].decode(errors="replace") for _, received in resumed]
+        # every reconnection resumes: the browser sends Last-Event-ID; the app, when the browser
+        # gave up, names the last event in the URL
+        assert all("last-event-id:" in h.lower() or "last_event_id=" in h for h in heads), (heads, answers)
+        assert any(a.startswith("HTTP/1.1 200") for a in answers), (heads, answers)
+        # resumed, the console sends only what was missed: no second snapshot of every lap
+        assert all(b"event: snapshot" not in received for _, received in resumed), answers
         assert errors == [] or all("ERR_" in error for error in errors), errors
     finally:
         proxy.close()

@@ -67,7 +67,10 @@ export const getSessions = () =>
 
 export const getModel = () => request<ModelInfo>('/api/model');
 
-export const liveEventsUrl = (sessionKey: string) => `/api/live/${encodeURIComponent(sessionKey)}/events`;
+/** The session's event stream; `lastEventId` resumes after that event (see useLive). */
+export const liveEventsUrl = (sessionKey: string, lastEventId: string | null = null) =>
+  `/api/live/${encodeURIComponent(sessionKey)}/events` +
+  (lastEventId === null ? '' : `?last_event_id=${encodeURIComponent(lastEventId)}`);
 
 /** Why the model predicts `driver`'s next lap (engineer and admin; 403 for a viewer, 404 before the driver's first lap). */
 export const getExplanation = (sessionKey: string, driver: string) =>

@@ -33,10 +33,11 @@ export function useLiveSession(
     let timer: ReturnType<typeof setTimeout> | undefined;
     let backoff = 1000;
     let stopped = false;
+    let lastId: string | null = null; // the last event's whole id, to resume from
 
     const connect = () => {
       if (stopped) return;
-      es = new EventSource(liveEventsUrl(sessionKey), { withCredentials: false });
+      es = new EventSource(liveEventsUrl(sessionKey, lastId), { withCredentials: false });
       es.onopen = () => {
         backoff = 1000;
         setStatus('open');
@@ -50,6 +51,7 @@ export function useLiveSession(
             data = null; // counted as rejected by the reducer
           }
           // ids are "<console process>:<n>"; the browser sends the whole id back on reconnect
+          if (e.lastEventId !== '') lastId = e.lastEventId;
           const id = e.lastEventId === '' ? undefined : Number(e.lastEventId.split(':').pop());
           dispatch({
             event: { type, id: Number.isFinite(id) ? id : undefined, data } as LiveEvent,
@@ -62,8 +64,9 @@ export function useLiveSession(
         setStatus('reconnecting');
         setAttempts((n) => n + 1);
         if (es.readyState === EventSource.CLOSED) {
-          // The browser gave up (an HTTP error such as 401/404): reconnect ourselves. The new
-          // connection has no Last-Event-ID, so the server starts with a fresh snapshot.
+          // The browser gave up (an HTTP error such as 401/404, or a proxy's 502): reconnect
+          // ourselves, naming the last event in the URL (a new EventSource sends no
+          // Last-Event-ID), so the server sends only what was missed.
           es = null;
           onClosedRef.current?.();
           timer = setTimeout(connect, backoff);

@@ -1,0 +1,57 @@
+"""What every route of the console shares: the signed-in user (a dependency that refuses with a
+reason), the live hub and the client of the prediction service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+
+from f1_console.auth import COOKIE, Sessions, Signed
+from f1_console.hub import LiveHub
+from f1_core.api_keys import KeyStore
+
+
+@dataclass
+class Console:
+    keys: KeyStore
+    sessions: Sessions
+    service_url: str
+    hub: LiveHub | None = None
+    service: httpx.AsyncClient | None = None
+
+
+class Refused(Exception):
+    """Answered as `{"error": message}` with `status` (see `refusal`)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def refusal(request: Request, exc: Refused) -> JSONResponse:
+    return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+
+def console(request: Request) -> Console:
+    return request.app.state.console
+
+
+def signed_in(needed: str = "viewer"):
+    """A dependency: the signed-in user if their role allows `needed`, else 401/403 saying why."""
+    def check(request: Request, shared: Console = Depends(console)) -> Signed:
+        who = shared.sessions.who(request.cookies.get(COOKIE))
+        if who is None:
+            raise Refused(401, "sign in with an API key first")
+        if not who.allows(needed):
+            raise Refused(403, f"role {who.role!r} may not see this; it needs {needed!r}")
+        return who
+    return check
+
+
+def as_user(who: Signed) -> dict:
+    """Headers that call the service as the signed-in user (the service decides their role)."""
+    return {"Authorization": f"Bearer {who.api_key}"}
