@@ -1,41 +1,90 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useState, type ComponentType } from 'react';
 import { LoginForm } from './components/LoginForm.tsx';
 import { SessionPicker } from './components/SessionPicker.tsx';
 import { SessionView } from './components/SessionView.tsx';
 import { getMe, logout } from './lib/api.ts';
+import { PAGES, parseHash, roleAllows, routeHash, type Page, type Route } from './lib/route.ts';
+import type { Role } from './lib/types.ts';
 
-const HASH_PREFIX = '#/session/';
+/** Pages besides the live one: each view file registers here (the nav lists only these). */
+const VIEWS: Partial<Record<Page, ComponentType>> = {};
 
-function sessionFromHash(): string | null {
-  const h = window.location.hash;
-  if (!h.startsWith(HASH_PREFIX)) return null;
-  try {
-    return decodeURIComponent(h.slice(HASH_PREFIX.length)) || null;
-  } catch {
-    return null;
-  }
-}
-
-/** The chosen session lives in the URL hash so reload and back/forward keep it. */
-function useSessionRoute(): [string | null, (key: string | null) => void] {
-  const [key, setKey] = useState<string | null>(sessionFromHash);
+/** The page and live session live in the URL hash so reload and back/forward keep them. */
+function useRoute(): [Route, (next: Route) => void] {
+  const [route, setRoute] = useState<Route>(() => parseHash(window.location.hash));
   useEffect(() => {
-    const on = () => setKey(sessionFromHash());
+    const on = () => setRoute(parseHash(window.location.hash));
     window.addEventListener('hashchange', on);
     return () => window.removeEventListener('hashchange', on);
   }, []);
-  const go = useCallback((next: string | null) => {
-    window.location.hash = next === null ? '' : `${HASH_PREFIX}${encodeURIComponent(next)}`;
-    setKey(next);
+  const go = useCallback((next: Route) => {
+    const hash = routeHash(next);
+    if (hash === '') history.pushState(null, '', window.location.pathname + window.location.search);
+    else window.location.hash = hash;
+    setRoute(next);
   }, []);
-  return [key, go];
+  return [route, go];
+}
+
+function Nav({ route, role, go }: { route: Route; role: Role; go: (next: Route) => void }) {
+  const pages = PAGES.filter((p) => p.page === 'live' || VIEWS[p.page]);
+  if (pages.length < 2) return null;
+  return (
+    <nav aria-label="Pages" className="flex gap-1 border-b border-zinc-800 px-3 text-xs" data-testid="nav">
+      {pages.map((p) => {
+        const current = route.page === p.page;
+        const allowed = roleAllows(role, p.needs);
+        return (
+          <a
+            key={p.page}
+            href={routeHash({ page: p.page, session: null }) || '#'}
+            onClick={(e) => {
+              e.preventDefault();
+              go({ page: p.page, session: null });
+            }}
+            aria-current={current ? 'page' : undefined}
+            title={allowed ? undefined : `needs the ${p.needs} role`}
+            data-testid={`nav-${p.page}`}
+            className={`-mb-px border-b-2 px-3 py-2 focus-visible:outline-2 focus-visible:outline-red-500 ${
+              current ? 'border-red-600 text-zinc-100' : 'border-transparent text-zinc-400 hover:text-zinc-200'
+            } ${allowed ? '' : 'opacity-60'}`}
+          >
+            {p.label}
+          </a>
+        );
+      })}
+    </nav>
+  );
+}
+
+function NeedsRole({ label, needs, role }: { label: string; needs: Role; role: Role }) {
+  return (
+    <p role="alert" className="p-6 text-sm text-amber-300" data-testid="needs-role">
+      {label} needs the {needs} role; you are signed in as {role}.
+    </p>
+  );
+}
+
+function PageView({ route, role, go }: { route: Route; role: Role; go: (next: Route) => void }) {
+  if (route.page === 'live') {
+    return route.session === null ? (
+      <SessionPicker onPick={(session) => go({ page: 'live', session })} />
+    ) : (
+      <SessionView key={route.session} sessionKey={route.session} onBack={() => go({ page: 'live', session: null })} />
+    );
+  }
+  const page = PAGES.find((p) => p.page === route.page)!;
+  const View = VIEWS[route.page];
+  if (!View) return <SessionPicker onPick={(session) => go({ page: 'live', session })} />;
+  if (!roleAllows(role, page.needs)) return <NeedsRole label={page.label} needs={page.needs} role={role} />;
+  return <View />;
 }
 
 export default function App() {
   const qc = useQueryClient();
   const me = useQuery({ queryKey: ['me'], queryFn: getMe, retry: false, staleTime: 60_000 });
-  const [sessionKey, setSessionKey] = useSessionRoute();
+  const [route, go] = useRoute();
   const out = useMutation({
     mutationFn: logout,
     onSettled: () => qc.setQueryData(['me'], null),
@@ -82,10 +131,11 @@ export default function App() {
         </div>
       ) : me.data === null ? (
         <LoginForm />
-      ) : sessionKey === null ? (
-        <SessionPicker onPick={setSessionKey} />
       ) : (
-        <SessionView key={sessionKey} sessionKey={sessionKey} onBack={() => setSessionKey(null)} />
+        <>
+          <Nav route={route} role={me.data.role} go={go} />
+          <PageView route={route} role={me.data.role} go={go} />
+        </>
       )}
     </div>
   );
