@@ -126,9 +126,9 @@ def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl
         predictions = predictions.with_columns(pl.lit(None, pl.String).alias("context"))
     predictions = predictions.with_columns(pl.col("context").fill_null("request"))
     keys = sessions.select("session_key", pl.col("season").cast(pl.Int64), pl.col("event_name").alias("event"),
-                           pl.col("session_name").alias("session"))
+                           pl.col("session_name").alias("session"), "circuit_ref", "session_type")
     observed = laps.select("session_key", "driver", pl.col("lap_number").cast(pl.Int64), "compound",
-                           pl.col("lap_time_s").alias("observed"), clean_laps(laps))
+                           pl.col("tyre_life").cast(pl.Int64), pl.col("lap_time_s").alias("observed"), clean_laps(laps))
     return (
         predictions.filter(~pl.col("degraded") & pl.col("model_version").is_not_null())
         .with_columns(pl.col("season").cast(pl.Int64), pl.col("lap_number").cast(pl.Int64))
@@ -138,7 +138,8 @@ def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl
         .join(observed, on=["session_key", "driver", "lap_number"], how="inner")
         .filter(pl.col("observed").is_not_null())
         .select(
-            "session_key", "driver", "lap_number", "compound", pl.col("model_version").cast(pl.String),
+            "session_key", "circuit_ref", "session_type", "driver", "lap_number", "compound", "tyre_life",
+            pl.col("model_version").cast(pl.String),
             "context", pl.col("lap_time").alias("prediction"), "lower", "upper", "observed", "clean",
             (pl.col("lap_time") - pl.col("observed")).abs().alias("abs_error"),
             ((pl.col("observed") >= pl.col("lower")) & (pl.col("observed") <= pl.col("upper"))).alias("covered"),
@@ -153,7 +154,8 @@ def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl
     )
 
 
-LIVE_SCHEMA = {"session_key": pl.String, "driver": pl.String, "lap_number": pl.Int64, "compound": pl.String,
+LIVE_SCHEMA = {"session_key": pl.String, "circuit_ref": pl.String, "session_type": pl.String, "driver": pl.String,
+               "lap_number": pl.Int64, "compound": pl.String, "tyre_life": pl.Int64,
                "model_version": pl.String, "context": pl.String, "prediction": pl.Float64, "lower": pl.Float64, "upper": pl.Float64,
                "observed": pl.Float64, "clean": pl.Boolean, "abs_error": pl.Float64, "covered": pl.Boolean,
                "logged_at": pl.String, "shadow_prediction": pl.Float64, "shadow_version": pl.String}

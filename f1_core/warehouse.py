@@ -2,7 +2,9 @@
 
 DuckDB allows one writing process per file. Writers take the file for the shortest possible time
 (one transaction per session) and wait with backoff while another process holds it; the Dagster
-pool `duckdb_warehouse` keeps the pipeline's own writers from queueing on the lock at all.
+pool `duckdb_warehouse` keeps the pipeline's own writers from queueing on the lock at all. Readers
+that must never hold the pipeline up (the console) read what each write publishes
+(`f1_core.published`), not this file.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+
+from f1_core import published
 
 # Column documentation lives here and in README.md; `COMMENT ON` puts it in the catalog too, so
 # `SELECT * FROM duckdb_columns()` explains every column from inside any DuckDB client.
@@ -202,6 +206,7 @@ def replace_session(path: str | Path, session_key: str, tables: dict[str, pl.Dat
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        published.publish(con, TABLES, published.folder_of(path))
 
 
 def append(path: str | Path, tables: dict[str, pl.DataFrame]) -> None:
@@ -222,6 +227,7 @@ def append(path: str | Path, tables: dict[str, pl.DataFrame]) -> None:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        published.publish(con, tables, published.folder_of(path))
 
 
 def replace_table(path: str | Path, table: str, frame: pl.DataFrame, comment: str) -> None:
@@ -239,6 +245,7 @@ def replace_table(path: str | Path, table: str, frame: pl.DataFrame, comment: st
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        published.publish(con, [table], published.folder_of(path))
 
 
 def query(path: str | Path, sql: str, params: list | None = None, wait_seconds: float = 120.0) -> pl.DataFrame:

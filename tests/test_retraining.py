@@ -79,8 +79,9 @@ def live_rows(n: int, champion: str, previous: str, champion_error: float, previ
 
     observed = [80.0 + i % 7 for i in range(n)]
     return pl.DataFrame({
-        "session_key": ["2023-05-miami-grand-prix-race"] * n, "driver": ["VER"] * n, "lap_number": list(range(n)),
-        "compound": ["MEDIUM"] * n, "model_version": [champion] * n, "context": ["session"] * n,
+        "session_key": ["2023-05-miami-grand-prix-race"] * n, "circuit_ref": ["miami"] * n,
+        "session_type": ["race"] * n, "driver": ["VER"] * n, "lap_number": list(range(n)),
+        "compound": ["MEDIUM"] * n, "tyre_life": [i % 20 + 1 for i in range(n)], "model_version": [champion] * n, "context": ["session"] * n,
         "prediction": [o + champion_error for o in observed], "lower": [o - 5 for o in observed],
         "upper": [o + 5 for o in observed], "observed": observed, "clean": [True] * n,
         "abs_error": [champion_error] * n, "covered": [True] * n, "logged_at": ["2026-01-01"] * n,

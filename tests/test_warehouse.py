@@ -124,3 +124,39 @@ def test_parallel_writers_neither_corrupt_nor_lock_each_other_out():
     assert [w.exitcode for w in writers] == [0, 0]
     assert counts(path)["laps"] == 880 + 1024
     assert warehouse.query(path, "SELECT count(*) AS n FROM sessions")["n"][0] == 2
+
+
+def test_each_write_publishes_the_tables_readers_use_whole():
+    """Readers (the console) read the published copies: a reader reading all along while a writer
+    rewrites sessions always sees a whole table, and the writer never waits for it."""
+    from f1_core import published
+
+    path = settings.warehouse_path()
+    folder = published.folder_of(path)
+    assert published.read(folder, "sessions").frame is None  # nothing written yet
+    japan, bahrain = tables_of(JAPAN_2023), tables_of(BAHRAIN_2024)
+    warehouse.replace_session(path, JAPAN_2023, japan)
+    first = published.read(folder, "sessions")
+    assert first.frame["session_key"].to_list() == [JAPAN_2023] and first.published_at
+    seen, stop = [], False
+
+    def reader():
+        while not stop:
+            seen.append(published.read(folder, "sessions").frame.height)
+
+    import threading
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for _ in range(5):
+            warehouse.replace_session(path, BAHRAIN_2024, bahrain)
+            warehouse.replace_session(path, JAPAN_2023, japan)
+    finally:
+        stop = True
+        thread.join()
+    assert seen and set(seen) <= {1, 2}
+    assert published.read(folder, "sessions").frame.height == 2
+    assert sorted(p.name for p in folder.iterdir()) == ["published.json", "sessions.parquet"]  # no partial file left
+    with pytest.raises(ValueError, match="laps.*not published"):
+        published.read(folder, "laps")
