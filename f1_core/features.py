@@ -11,9 +11,10 @@ changes those values and checks that the lap's features do not move.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from operator import itemgetter
+from statistics import median
 
 import polars as pl
 
@@ -69,6 +70,7 @@ OUTPUT = {
     **{name: pl.String for name in CATEGORICAL_FEATURES},
     # not features: what the lap turned out to be (targets and metrics filter on these)
     "lap_time_s": pl.Float64, "clean": pl.Boolean, "representative": pl.Boolean,
+    "not_clean_reason": pl.String,  # the first of NOT_CLEAN_RULES the lap broke, null if clean
     # not features: the baselines' predictions are built from these
     "prev_clean_lap_time_s": pl.Float64, "rolling_clean_lap_time_s": pl.Float64,
     # not features: when the lap started and ended (session seconds), to split a session in time
@@ -76,23 +78,137 @@ OUTPUT = {
 }
 
 
+# Why a lap is not clean: the first of these rules it breaks (`not_clean_reason`). The first six
+# make a lap unrepresentative of pace; `deleted` and `inaccurate` only keep it out of metrics.
+NOT_CLEAN_RULES = ("first_lap", "pit_in", "pit_out", "not_green", "untimed", "off_pace", "deleted", "inaccurate")
+TIMING_RULES = NOT_CLEAN_RULES[:5]  # what a lap shows alone (`timing_reason`)
+REPRESENTATIVE_RULES = NOT_CLEAN_RULES[:6]
+
+# The pace rule: a green lap slower than 107% of the driver's recent pace (the median of their
+# last 3 laps that passed the per-lap rules, so a field slowing in rain is followed within a lap
+# or two), else of the field's (its last 20 such laps that ended before this one did, at least 5),
+# is not racing pace: a restart after a red flag, a formation irregularity. Races and sprints
+# only: practice and qualifying alternate push and cool-down laps, which this rule cannot tell
+# apart (it would drop 17-34% of their laps).
+PACE_LIMIT = 1.07
+PACE_LAPS = 3
+PACE_FIELD_LAPS = 20
+PACE_FIELD_MIN = 5
+
+
+def timing_reason(lap: dict) -> str | None:
+    """The first per-lap rule the lap breaks (what a live timing feed shows of the lap alone):
+    not lap 1, no pit in or out, green (an unknown status is not), timed; None if it breaks none."""
+    if lap["lap_number"] <= 1:
+        return "first_lap"
+    if lap["pit_in_time_s"] is not None:
+        return "pit_in"
+    if lap["pit_out_time_s"] is not None:
+        return "pit_out"
+    if lap["track_status"] != "1":
+        return "not_green"
+    if lap["lap_time_s"] is None:
+        return "untimed"
+    return None
+
+
+def not_clean_reason(lap: dict) -> str | None:
+    """The first of `NOT_CLEAN_RULES` the lap breaks, None for a clean lap. `off_pace` is the pace
+    rule's verdict a lap row carries once `judged` (a row without it is not judged off pace)."""
+    reason = timing_reason(lap)
+    if reason is not None:
+        return reason
+    if lap.get("off_pace"):
+        return "off_pace"
+    if lap["deleted"]:
+        return "deleted"
+    return None if lap["is_accurate"] is True else "inaccurate"
+
+
 def is_representative(lap: dict) -> bool:
     """A lap whose time says something about pace, judged only from what a live timing feed
-    carries (so serving can judge it too): not lap 1, no pit in or out, green (an unknown status
-    is not), timed."""
-    return (lap["lap_number"] > 1 and lap["pit_in_time_s"] is None and lap["pit_out_time_s"] is None
-            and lap["track_status"] == "1" and lap["lap_time_s"] is not None)
+    carries (so serving can judge it too): it breaks none of `REPRESENTATIVE_RULES`."""
+    return not_clean_reason(lap) not in REPRESENTATIVE_RULES
 
 
 def is_clean(lap: dict) -> bool:
     """A representative lap that is also not deleted and accurately timed: metrics are reported
     on these (and on all laps)."""
-    return is_representative(lap) and not lap["deleted"] and lap["is_accurate"] is True
+    return not_clean_reason(lap) is None
 
 
-def clean_laps(laps: pl.DataFrame) -> pl.Series:
-    """`is_clean` of each row of a frame holding the warehouse `laps` columns."""
-    return pl.Series("clean", [is_clean(lap) for lap in laps.iter_rows(named=True)], pl.Boolean)
+def off_pace(laps: list[dict], session_type: str | None) -> list[bool]:
+    """The pace rule's verdict on each of one session's laps (lap rows, any order). Causal: a
+    lap's verdict reads only the driver's earlier laps and the field's laps that ended before it
+    ended, so the features of the driver's next lap, computed when it starts, can know it."""
+    verdicts = [False] * len(laps)
+    if session_type not in RACE_LIKE:
+        return verdicts
+    timed = [i for i, lap in enumerate(laps) if timing_reason(lap) is None]
+    # sorted by value, so laps ending at the same moment give one window whatever the rows' order
+    field = sorted((laps[i]["session_time_s"], laps[i]["lap_time_s"]) for i in timed
+                   if laps[i]["session_time_s"] is not None)
+    ends, times = [end for end, _ in field], [time for _, time in field]
+    own: dict = {}
+    for i in sorted(timed, key=lambda i: (laps[i]["driver"] or "", laps[i]["lap_number"])):
+        lap = laps[i]
+        window = own.setdefault(lap["driver"], deque(maxlen=PACE_LAPS))
+        reference = median(window) if len(window) == PACE_LAPS else _field_pace(lap, ends, times)
+        verdicts[i] = reference is not None and lap["lap_time_s"] > PACE_LIMIT * reference
+        window.append(lap["lap_time_s"])
+    return verdicts
+
+
+def _field_pace(lap: dict, ends: list[float], times: list[float]) -> float | None:
+    if lap["session_time_s"] is None:
+        return None
+    seen = bisect_left(ends, lap["session_time_s"])
+    recent = times[max(seen - PACE_FIELD_LAPS, 0):seen]
+    return median(recent) if len(recent) >= PACE_FIELD_MIN else None
+
+
+def judged(rows: list[dict], session_type: str | None) -> list[dict]:
+    """One session's prepared rows with the pace rule's verdict (`off_pace`) and `representative`
+    to match. A row whose verdict changes is replaced by a copy: a live state's rows are shared
+    with the states after it and must not change under their readers."""
+    out = []
+    for row, verdict in zip(rows, off_pace(rows, session_type)):
+        if verdict != row["off_pace"]:
+            row = {**row, "off_pace": verdict}
+            row["representative"] = is_representative(row)
+        out.append(row)
+    return out
+
+
+def clean_laps(laps: pl.DataFrame, sessions: pl.DataFrame) -> pl.Series:
+    """`is_clean` of each row of a frame holding the warehouse `laps` columns, the pace rule
+    judged within each session (`sessions` gives each one's `session_type`)."""
+    reasons = not_clean_reasons(laps, sessions)
+    return pl.Series("clean", reasons.is_null().to_list(), pl.Boolean)
+
+
+def not_clean_reasons(laps: pl.DataFrame, sessions: pl.DataFrame) -> pl.Series:
+    """`not_clean_reason` of each row of a frame holding the warehouse `laps` columns."""
+    if "session_type" not in sessions.columns:
+        raise ValueError("sessions: a `session_type` column is needed to judge the pace rule")
+    type_of = dict(sessions.select("session_key", "session_type").iter_rows())
+    rows = _conform(laps, LAP_INPUT).to_dicts()
+    by_session: dict[str, list[int]] = {}
+    for index, row in enumerate(rows):
+        by_session.setdefault(row["session_key"], []).append(index)
+    for key, indices in by_session.items():
+        for index, verdict in zip(indices, off_pace([rows[i] for i in indices], type_of.get(key))):
+            rows[index]["off_pace"] = verdict
+    return pl.Series("not_clean_reason", [not_clean_reason(row) for row in rows], pl.String)
+
+
+def removed_by_rule(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per session (of an `OUTPUT` frame): its laps, its clean laps, and how many laps each rule
+    of `NOT_CLEAN_RULES` removed (the first rule each lap broke, so each lap counts once)."""
+    reason = pl.col("not_clean_reason")
+    return frame.group_by("session_key").agg(
+        pl.len().alias("laps"), reason.is_null().sum().alias("clean"),
+        *((reason == rule).sum().alias(rule) for rule in NOT_CLEAN_RULES)).sort("session_key")
 
 
 def fuel_kg(lap_number: int, total_laps: int | None, session_type: str | None) -> float | None:
@@ -158,8 +274,10 @@ def feature_rows(laps: list[dict], sessions: list[dict], weather: list[dict],
 def prepare_laps(laps: list[dict], session_of: dict[str, dict]) -> list[dict]:
     """Lap rows (the `LAP_INPUT` columns) in lap order, with what the laps after them read of
     them: the rows `field_index` and `lap_features_after` take."""
-    return [_lap_state({**EMPTY_LAP, **lap}, session_of.get(lap["session_key"], EMPTY_SESSION))
+    rows = [_lap_state({**EMPTY_LAP, **lap}, session_of.get(lap["session_key"], EMPTY_SESSION))
             for lap in sorted(laps, key=_lap_order)]
+    return [row for session in _runs(rows, "session_key")
+            for row in judged(session, session_of.get(session[0]["session_key"], EMPTY_SESSION)["session_type"])]
 
 
 def lap_features_after(history: list[dict], lap: dict, session: dict, field: tuple,
@@ -198,6 +316,7 @@ def _lap_state(lap: dict, session: dict) -> dict:
     """What the laps after this one read of it (every lap, `_driver_history` and `field_index`)."""
     fuel = fuel_kg(lap["lap_number"], session["total_laps"], session["session_type"])
     time = lap["lap_time_s"]
+    lap["off_pace"] = False  # until `judged` against the laps around it
     lap.update(representative=is_representative(lap), fuel_kg=fuel, stint=_float(lap["stint"]),
                tyre_life=_float(lap["tyre_life"]),
                _fc=None if time is None else time - (fuel or 0.0) * FUEL_SECONDS_PER_KG)
@@ -209,7 +328,7 @@ def _own_features(lap: dict, session: dict) -> None:
     number, total, compound = lap["lap_number"], session["total_laps"], lap["compound"]
     lap.update(
         season=session["season"], circuit_ref=session["circuit_ref"], session_type=session["session_type"],
-        total_laps=total, clean=is_clean(lap), compound_softness=_softness.get(compound),
+        total_laps=total, clean=is_clean(lap), not_clean_reason=not_clean_reason(lap), compound_softness=_softness.get(compound),
         wet_tyre=None if compound is None else float(compound in WET_COMPOUNDS),
         pit_out_lap=float(lap["pit_out_time_s"] is not None), first_lap=float(number == 1),
         race_progress=number / total if total else None, fresh_tyre=_float(lap["fresh_tyre"]))

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from statistics import median
 
 from f1_core.catalog import session_type, slugify
-from f1_core.features import field_index, lap_features_after, prepare_laps, weather_index
+from f1_core.features import field_index, judged, lap_features_after, prepare_laps, weather_index
 from f1_core.live import LapToPredict, features_for, new_tyre_set
 
 logger = logging.getLogger(__name__)
@@ -72,10 +72,13 @@ class SessionState:
     """One live session's laps and weather readings at one moment (`version` counts changes)."""
 
     def __init__(self, meta: SessionMeta, laps: list[dict], weather: list[dict], version: int,
-                 updated_at: float, previous: SessionState | None = None):
+                 updated_at: float, previous: SessionState | None = None, generation: str | None = None):
         """`previous`: the state this one follows, whose prepared rows it reuses (a lap's
-        prepared row depends only on the lap and the race distance)."""
+        prepared row depends only on the lap and the race distance; its pace verdict is judged
+        anew). `generation`: the store's for the session, new each time it was written anew
+        (`online_store`'s `replace`)."""
         self.meta = meta
+        self.generation = generation
         self.laps = laps
         self.weather = weather
         self.version = version
@@ -120,7 +123,8 @@ class SessionState:
         for lap in self.laps:
             ident = (lap["driver"], lap["lap_number"])
             by_id[ident] = reused.get(ident) or prepare_laps([lap], {key: session})[0]
-        rows = sorted(by_id.values(), key=_driver_lap)
+        # the pace rule judges a lap against the laps around it: anew over the whole state
+        rows = judged(sorted(by_id.values(), key=_driver_lap), session["session_type"])
         laps_of: dict = {}
         for row in rows:
             numbers, driver_rows = laps_of.setdefault(row["driver"], ([], []))

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from f1_core import registry, settings, warehouse
+from f1_core.features import NOT_CLEAN_RULES
 from f1_core.model import ModelParams
 from f1_core.sources.archive import ArchiveSource
 from f1_core.standardize import standardize
@@ -192,12 +193,14 @@ def test_training_job_registers_and_promotes_with_lineage_and_metadata(monkeypat
         assert result.success
         checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
                   for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
-        assert checks == {"lap_features_expectations": True}
+        assert checks == {"lap_features_expectations": True, "lap_features_pace_rule": True}
         meta = {m.asset_key.to_user_string(): m.materialization.metadata
                 for m in result.get_asset_materialization_events()}
     import mlflow
 
     assert meta["lap_time_model"]["model_version"].value == "1"
+    removed = meta["lap_features"]["laps_removed_by_rule"].value
+    assert list(removed) == list(NOT_CLEAN_RULES) and removed["first_lap"] > 0
     assert meta["champion_model"]["promoted"].value is True, meta["champion_model"]["reason"].value
     assert "PROMOTED" in meta["champion_model"]["report"].value
     run = mlflow.get_run(meta["lap_time_model"]["mlflow_run_id"].value)

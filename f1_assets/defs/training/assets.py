@@ -10,7 +10,7 @@ from f1_assets.defs.metadata import preview
 from f1_assets.defs.warehouse.resources import WarehouseResource
 from f1_core import settings
 from f1_core.drift import reference_sample
-from f1_core.features import FEATURES
+from f1_core.features import FEATURES, NOT_CLEAN_RULES, removed_by_rule
 from f1_core.model import ModelParams
 from f1_core.training import (BASELINES, continue_and_evaluate, data_version, held_out, in_training,
                               load_warehouse, train_and_evaluate, training_frame)
@@ -26,7 +26,11 @@ def lap_features(warehouse: WarehouseResource) -> dg.MaterializeResult:
     frame = training_frame(laps, sessions, weather).with_columns(
         pl.lit(data_version(sessions)).alias("data_version"))
     warehouse.replace_table("lap_features", frame, "Lap features (f1_core.features): one row per lap.")
+    removed = removed_by_rule(frame)
     return dg.MaterializeResult(metadata={
+        # why laps are not clean: how many laps each rule removed, in all and per session
+        "laps_removed_by_rule": dg.MetadataValue.json({rule: int(removed[rule].sum()) for rule in NOT_CLEAN_RULES}),
+        "laps_removed_by_rule_per_session": preview(removed, rows=removed.height),
         "dagster/row_count": frame.height,
         "sessions": sessions.height,
         "features": len(FEATURES),
