@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from f1_core import drift, registry, warehouse
+from f1_core.alert_timeline import CLOCK_COLUMNS, covered_clock
 from f1_core.features import clean_laps, lap_features
 from f1_core.model import family, relative_pace
 from f1_core.training import load_warehouse
@@ -26,6 +27,8 @@ class SessionDrift:
     session_key: str
     result: drift.DriftResult
     report_path: Path
+    # where the compared laps end on the session's clock (alert_timeline.covered_clock)
+    clock: dict | None = None
 
 
 def sessions_to_report(path: Path | str, version: str) -> list[str]:
@@ -56,6 +59,7 @@ def session_drift(path: Path | str, session_keys: list[str], version: str,
     features = lap_features(laps, sessions, weather)
     features = features.with_columns(model.predict(features)["lap_time"].alias("prediction"))
     reports_dir.mkdir(parents=True, exist_ok=True)
+    clocks = {row["session_key"]: row for row in covered_clock(laps).iter_rows(named=True)}
     done = []
     for key in session_keys:
         current = features.filter(pl.col("session_key") == key)
@@ -73,7 +77,7 @@ def session_drift(path: Path | str, session_keys: list[str], version: str,
         tmp = report.with_suffix(".html.tmp")
         tmp.write_text(result.html)
         tmp.replace(report)  # a reader never sees half a report
-        done.append(SessionDrift(key, result, report))
+        done.append(SessionDrift(key, result, report, clocks.get(key)))
     if done:
         warehouse.append(path, history_rows(done, version, thresholds))
     return done
@@ -93,6 +97,7 @@ def history_rows(done: list[SessionDrift], version: str,
             "live_mae_clean": r.live_mae_clean, "train_mae_clean": r.train_mae_clean,
             "error_ratio": r.error_ratio, "classification": r.classification,
             "thresholds": json.dumps(thresholds.model_dump()), "report_path": str(item.report_path),
+            **{name: (item.clock or {}).get(name) for name in CLOCK_COLUMNS},
         })
         per_feature.append(r.features.with_columns(
             pl.lit(item.session_key).alias("session_key"), pl.lit(version).alias("champion_version"),
@@ -102,7 +107,8 @@ def history_rows(done: list[SessionDrift], version: str,
         "laps": pl.Int32, "features_compared": pl.Int32, "features_drifted": pl.Int32,
         "share_drifted": pl.Float64, "drifted_features": pl.List(pl.String),
         "live_mae_clean": pl.Float64, "train_mae_clean": pl.Float64, "error_ratio": pl.Float64,
-        "classification": pl.String, "thresholds": pl.String, "report_path": pl.String})
+        "classification": pl.String, "thresholds": pl.String, "report_path": pl.String,
+        "last_lap": pl.Int16, "session_time_s": pl.Float64, "session_start_utc": pl.Datetime("us")})
     return {"drift_history": history, "drift_features": pl.concat(per_feature)}
 
 
@@ -128,7 +134,7 @@ def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl
     keys = sessions.select("session_key", pl.col("season").cast(pl.Int64), pl.col("event_name").alias("event"),
                            pl.col("session_name").alias("session"), "circuit_ref", "session_type")
     observed = laps.select("session_key", "driver", pl.col("lap_number").cast(pl.Int64), "compound",
-                           pl.col("tyre_life").cast(pl.Int64), pl.col("lap_time_s").alias("observed"), clean_laps(laps))
+                           pl.col("tyre_life").cast(pl.Int64), pl.col("lap_time_s").alias("observed"), clean_laps(laps, sessions))
     return (
         predictions.filter(~pl.col("degraded") & pl.col("model_version").is_not_null())
         .with_columns(pl.col("season").cast(pl.Int64), pl.col("lap_number").cast(pl.Int64))

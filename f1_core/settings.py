@@ -15,6 +15,7 @@
 | F1_API_KEYS           | $F1_DATA_DIR/api_keys.json (hashed keys of the service)     |
 | F1_DRIFT_REPORTS      | $F1_DATA_DIR/drift_reports (Evidently HTML, one per session)  |
 | F1_ALERT_WEBHOOK_URL  | unset: alerts go to the log only; else POSTed there as JSON |
+| F1_ALERT_LOG          | $F1_DATA_DIR/alerts.jsonl (every alert sent, one JSON line each) |
 | F1_PREDICTION_LOG     | $F1_DATA_DIR/prediction_log (the service's JSON-lines log)   |
 | F1_ONLINE_STORE       | memory (each service worker keeps live session states); redis://host:port/db |
 | F1_ONLINE_STORE_PREFIX | f1:live: (the Redis keys' prefix)                           |
@@ -122,6 +123,10 @@ def drift_reports_dir() -> Path:
 
 def alert_webhook_url() -> str | None:
     return os.environ.get("F1_ALERT_WEBHOOK_URL") or None
+
+
+def alert_log_path() -> Path:
+    return _env_path("F1_ALERT_LOG", data_dir() / "alerts.jsonl")
 
 
 def live_dir() -> Path:

@@ -115,6 +115,10 @@ HISTORY_TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
         ("classification", "VARCHAR NOT NULL", "none, data (inputs moved), concept (error rose, inputs did not) or both"),
         ("thresholds", "VARCHAR NOT NULL", "the thresholds used, JSON"),
         ("report_path", "VARCHAR NOT NULL", "the Evidently HTML report"),
+        # added later (NULL in older rows): where the compared laps end on the session's clock
+        ("last_lap", "SMALLINT", "last lap number of the session's laps compared (the session's clock, in laps)"),
+        ("session_time_s", "DOUBLE", "session time at the end of the last lap compared, seconds"),
+        ("session_start_utc", "TIMESTAMP", "wall clock (UTC) at session time 0, from the laps' lap_start_date"),
     ]),
     "drift_features": ("Per report and model input: the drift numbers Evidently computed.", [
         ("session_key", "VARCHAR NOT NULL", "the session"),
@@ -167,14 +171,26 @@ def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float = 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Creates the tables and their documentation once; a write to an existing warehouse skips it."""
     existing = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    if set(TABLES) | set(HISTORY_TABLES) <= existing:
-        return
-    for table, (doc, columns) in (TABLES | HISTORY_TABLES).items():
-        body = ", ".join(f"{name} {ddl}" for name, ddl, _ in columns)
-        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
-        con.execute(f"COMMENT ON TABLE {table} IS '{_quote(doc)}'")
-        for name, _, description in columns:
-            con.execute(f"COMMENT ON COLUMN {table}.{name} IS '{_quote(description)}'")
+    if not set(TABLES) | set(HISTORY_TABLES) <= existing:
+        for table, (doc, columns) in (TABLES | HISTORY_TABLES).items():
+            body = ", ".join(f"{name} {ddl}" for name, ddl, _ in columns)
+            con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+            con.execute(f"COMMENT ON TABLE {table} IS '{_quote(doc)}'")
+            for name, _, description in columns:
+                con.execute(f"COMMENT ON COLUMN {table}.{name} IS '{_quote(description)}'")
+    _add_new_history_columns(con)
+
+
+def _add_new_history_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """History tables of a warehouse made before a column was added get it (NULL in their rows)."""
+    have = set(con.execute("SELECT table_name, column_name FROM duckdb_columns()").fetchall())
+    for table, (_, columns) in HISTORY_TABLES.items():
+        for name, ddl, description in columns:
+            if (table, name) not in have:
+                if "NOT NULL" in ddl:
+                    raise ValueError(f"{table}.{name} is NOT NULL: a column added later must be nullable")
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
+                con.execute(f"COMMENT ON COLUMN {table}.{name} IS '{_quote(description)}'")
 
 
 def _quote(text: str) -> str:
@@ -219,15 +235,24 @@ def append(path: str | Path, tables: dict[str, pl.DataFrame]) -> None:
         con.execute("BEGIN TRANSACTION")
         try:
             for table, frame in tables.items():
-                columns = [name for name, _, _ in HISTORY_TABLES[table][1]]
-                con.register("incoming", frame.select(columns))
-                con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+                con.register("incoming", _history_rows(table, frame))
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
                 con.unregister("incoming")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
         published.publish(con, tables, published.folder_of(path))
+
+
+def _history_rows(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The table's columns of `frame`; a nullable column the writer does not know of is NULL."""
+    columns = HISTORY_TABLES[table][1]
+    missing = [name for name, _, _ in columns if name not in frame.columns]
+    required = [name for name, ddl, _ in columns if name in missing and "NOT NULL" in ddl]
+    if required:
+        raise ValueError(f"rows for {table} lack the required column(s) {', '.join(required)}")
+    return frame.with_columns(pl.lit(None).alias(name) for name in missing).select(name for name, _, _ in columns)
 
 
 def replace_table(path: str | Path, table: str, frame: pl.DataFrame, comment: str) -> None:

@@ -58,7 +58,7 @@ def isolated_data(tmp_path, monkeypatch, fastf1_cache):
     monkeypatch.setenv("F1_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("F1_WAREHOUSE", str(tmp_path / "data" / "warehouse.duckdb"))
     monkeypatch.setenv("F1_FASTF1_CACHE_DIR", str(fastf1_cache))
-    for name in ("F1_SOURCES", "F1_ARCHIVE_DIR", "F1_HTTP_CACHE_DIR", "F1_SEASONS"):
+    for name in ("F1_SOURCES", "F1_ARCHIVE_DIR", "F1_HTTP_CACHE_DIR", "F1_SEASONS", "F1_ALERT_LOG"):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from f1_core import drift, settings, warehouse
+from f1_core import alerts, drift, settings, warehouse
 from f1_core.model import relative_pace
 from f1_core.training import load_warehouse, training_frame
 from tests.test_training import fill_warehouse
@@ -96,3 +96,7 @@ def test_drift_reports_asset_stores_history_and_alerts(webhook):
         assert alert["kind"] == "drift" and alert["details"]["session_key"] == session
         assert alert["details"]["classification"] in ("data", "both") and session in alert["text"]
         assert "PSI" in alert["text"] and alert["details"]["drifted_features"]
+        # the alert log keeps it too, and each report says where its laps end on the session clock
+        kept = alerts.read_log(settings.alert_log_path()).alerts
+        assert [(a["kind"], a["details"]["session_key"]) for a in kept] == [("drift", session)]
+        assert history["last_lap"].min() > 0 and history["session_time_s"].min() > 0
