@@ -3,17 +3,21 @@
 Keys are 256 random bits, so a fast hash is enough (a slow, salted one protects guessable
 passwords, not random tokens) and lets every request be checked in microseconds. The file is
 rewritten atomically, readable by its owner only, and re-read when it changes, so a key created
-or revoked while the service runs takes effect on the next request.
+or revoked while the service runs takes effect on the next request. Writers (the CLI, the
+console's Admin page) take an exclusive lock on `<file>.lock` beside it for the whole
+read-modify-write, so two at once lose neither's change.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,7 +47,7 @@ class KeyRecord:
 class KeyStore:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._by_digest: dict[str, KeyRecord] = {}
 
     def records(self) -> list[KeyRecord]:
@@ -63,15 +67,17 @@ class KeyStore:
         record = KeyRecord(key_id=secrets.token_hex(4), role=role, name=name,
                            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                            sha256=_digest(key))
-        self._write([*self.records(), record])
+        with self._locked():
+            self._write([*self.records(), record])
         return record, key
 
     def revoke(self, key_id: str) -> KeyRecord:
-        records = self.records()
-        gone = [r for r in records if r.key_id == key_id]
-        if not gone:
-            raise KeyError(f"no API key with id {key_id!r} in {self.path}")
-        self._write([r for r in records if r.key_id != key_id])
+        with self._locked():
+            records = self.records()
+            gone = [r for r in records if r.key_id == key_id]
+            if not gone:
+                raise KeyError(f"no API key with id {key_id!r} in {self.path}")
+            self._write([r for r in records if r.key_id != key_id])
         return gone[0]
 
     def lookup(self, key: str) -> KeyRecord | None:
@@ -86,14 +92,29 @@ class KeyStore:
     def _refresh(self) -> None:
         try:
             stat = self.path.stat()
-            stamp = (stat.st_mtime_ns, stat.st_size)
+            # each write is a new file (os.replace): its inode tells a revoke-then-create of the
+            # same size within one mtime tick apart from no change
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         except FileNotFoundError:
             stamp = None
         if stamp != self._stamp:
             self._by_digest = {r.sha256: r for r in self.records()}
             self._stamp = stamp
 
+    @contextmanager
+    def _locked(self):
+        """Held by every read-modify-write of the file (`_write`'s callers): an exclusive `flock`
+        on `<file>.lock`, which other processes and threads (each opens it anew) wait for."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
     def _write(self, records: list[KeyRecord]) -> None:
+        """Replaces the file atomically; call it inside `_locked` with records read there."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         body = json.dumps({"keys": [r.__dict__ for r in records]}, indent=1)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".api_keys.")

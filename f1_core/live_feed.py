@@ -7,6 +7,10 @@ What a writer of that folder must do (README "Live sessions"): list the session 
 ends with a newline); never rewrite a row (a file that shrinks or is replaced is read again
 from its start, and rows already held stay as they were). Laps may land in any order.
 
+A session whose rows must go (a replay sought back: the files hold the session as it stood
+earlier) gets a new value in the manifest's optional `generation` column, after its files were
+rewritten: the session's state is then replaced by what its files hold now (`store.replace`).
+
 A row that cannot be used (the wrong number of fields, a value the pipeline would quarantine, a
 lap that landed before) is skipped, logged with its session, table and row number, and counted
 (`skipped`), never a crash: the rest of the stream goes on.
@@ -57,6 +61,7 @@ class _Session:
     tails: dict[str, _Tail]
     seen: set = field(default_factory=set)  # lap ids added
     added: bool = False  # rows reached the store
+    generation: str | None = None  # the manifest's, when it names one
 
 
 class LiveFeed:
@@ -107,10 +112,9 @@ class LiveFeed:
         nothing did: a stat of each file)."""
         key = lookup_key(season, event, session)
         with self._lock:
+            # a session listed since the last look, or written anew (a stat when nothing changed)
+            self._read_manifest()
             found = self._sessions.get(key)
-            if found is None:  # a session listed since the last look (the background looks too)
-                self._read_manifest()
-                found = self._sessions.get(key)
             if found is not None:
                 self._sync(found, check_store=False)
 
@@ -142,14 +146,24 @@ class LiveFeed:
             logger.error("live feed: %s cannot be read, keeping the sessions it listed before: %s", manifest, exc)
             return
         self._manifest_stamp = stamp
-        distances = _race_distances(manifest)
+        distances, generations = _optional_columns(manifest)
         for ref in refs:
             meta = SessionMeta(ref.key, ref.season, ref.event_name, ref.session_name, ref.circuit_ref,
                                distances.get(ref.locator))
-            if meta.lookup not in self._sessions:
-                folder = self.root / ref.locator
-                self._sessions[meta.lookup] = _Session(meta, {table: _Tail(folder / f"{table}.csv", table)
-                                                              for table in TABLES})
+            generation = generations.get(ref.locator)
+            folder = self.root / ref.locator
+            known = self._sessions.get(meta.lookup)
+            if known is None:
+                self._sessions[meta.lookup] = _Session(meta, self._tails(folder), generation=generation)
+            elif generation is not None and generation != known.generation:
+                # written anew: what its files hold now replaces the state, at the next read
+                logger.info("live feed: %s is a new generation (%s); reading its files anew", meta.session_key,
+                            generation)
+                self._sessions[meta.lookup] = _Session(meta, self._tails(folder), generation=generation)
+
+    @staticmethod
+    def _tails(folder: Path) -> dict[str, _Tail]:
+        return {table: _Tail(folder / f"{table}.csv", table) for table in TABLES}
 
     def _sync(self, session: _Session, check_store: bool) -> None:
         key = session.meta.session_key
@@ -159,11 +173,11 @@ class LiveFeed:
             session.seen.clear()
             session.added = False
         # what was read is only kept once the store took it: a failed add reads it again
-        saved = {table: replace(tail) for table, tail in session.tails.items()}, set(session.seen)
+        saved = {table: replace(tail) for table, tail in session.tails.items()}, set(session.seen), session.added
         try:
             self._read_into_store(session)
         except BaseException:
-            session.tails, session.seen = saved
+            session.tails, session.seen, session.added = saved
             raise
 
     def _read_into_store(self, session: _Session) -> None:
@@ -187,7 +201,11 @@ class LiveFeed:
             else:
                 session.seen.add(ident)
                 fresh.append(lap)
-        self.store.add(session.meta, fresh, weather, landed_at=landed_at)
+        if session.generation is not None and not session.added:
+            # read from the start: the store's copy becomes exactly this generation's rows
+            self.store.replace(session.meta, fresh, weather, landed_at=landed_at, generation=session.generation)
+        else:
+            self.store.add(session.meta, fresh, weather, landed_at=landed_at)
         session.added = True
         if self.on_state is not None:
             # read back: a shared store's copy in this process is brought up to date (and its
@@ -284,10 +302,15 @@ class LiveFeed:
             self.on_skip(session_key, table, row, reason)
 
 
-def _race_distances(manifest: Path) -> dict[str, int]:
-    """The manifest's optional `total_laps` column (a race's distance), by session path."""
+def _optional_columns(manifest: Path) -> tuple[dict[str, int], dict[str, str]]:
+    """The manifest's optional columns by session path: `total_laps` (a race's distance) and
+    `generation` (changed when the session's files were written anew)."""
     rows = pl.read_csv(manifest, infer_schema=False)
-    if "total_laps" not in rows.columns:
-        return {}
-    return {path: int(laps) for path, laps in rows.select("path", "total_laps").iter_rows()
-            if laps and laps.strip().isdigit()}
+    distances, generations = {}, {}
+    if "total_laps" in rows.columns:
+        distances = {path: int(laps) for path, laps in rows.select("path", "total_laps").iter_rows()
+                     if laps and laps.strip().isdigit()}
+    if "generation" in rows.columns:
+        generations = {path: value.strip() for path, value in rows.select("path", "generation").iter_rows()
+                       if value and value.strip()}
+    return distances, generations

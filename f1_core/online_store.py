@@ -7,6 +7,10 @@ readings keyed by session time. A lap landing twice counts once, the first one s
 pipeline quarantines a repeated lap the same way); a reading at a time already held replaces it
 (the pipeline keeps both, and a lap reads the last). A session expires `ttl_s` after its last
 row landed (in Redis, after it was last written).
+
+`replace` makes a session exactly the rows given, under a generation (the live folder's: a
+replay sought back writes its session anew), unless the store holds that generation already;
+states then carry that `generation`, so a reader can tell the session was started anew.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class _Session:
     updated_at: float = 0.0
     version: int = 0
     state: SessionState | None = None
+    generation: str | None = None
 
     def add(self, laps: list[dict], weather: list[dict], landed_at: float) -> int:
         new = 0
@@ -65,7 +70,8 @@ class _Session:
     def snapshot(self) -> SessionState:
         if self.state is None or self.state.version != self.version:
             self.state = SessionState(self.meta, list(self.laps.values()), list(self.weather.values()),
-                                      self.version, self.updated_at, previous=self.state)
+                                      self.version, self.updated_at, previous=self.state,
+                                      generation=self.generation)
         return self.state
 
 
@@ -92,6 +98,25 @@ class MemoryStore:
             new = session.add(laps, weather, self._clock() if landed_at is None else landed_at)
             state = session.snapshot()
         state.warm()  # outside the lock: readers keep the previous state meanwhile
+        return new
+
+    def replace(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None = None,
+                generation: str | None = None) -> int:
+        """The session becomes exactly these rows, under `generation` (its rows from before are
+        dropped), unless it is that generation already: then they are added."""
+        with self._lock:
+            before = self._sessions.get(meta.session_key)
+            if before is None or before.generation != generation:
+                session = self._sessions[meta.session_key] = _Session(meta, generation=generation)
+                # a version no reader of the one before has seen
+                session.version = before.version + 1 if before is not None else 0
+                if before is not None:
+                    self._keys.pop(before.meta.lookup, None)
+                self._keys[meta.lookup] = meta.session_key
+            new = self._sessions[meta.session_key].add(laps, weather, self._clock() if landed_at is None
+                                                       else landed_at)
+            state = self._sessions[meta.session_key].snapshot()
+        state.warm()
         return new
 
     def has(self, session_key: str) -> bool:
@@ -125,6 +150,9 @@ class MemoryStore:
         session = self._sessions.pop(session_key)
         self._keys.pop(session.meta.lookup, None)
         logger.info("live session %s expired from the state", session_key)
+
+
+_PARTS = ("meta", "generation", "lap_ids", "laps", "weather_ids", "weather")
 
 
 # Adds rows that are new (HSETNX on their ids) and appends those to the session's log, in one
@@ -192,21 +220,42 @@ class RedisStore:
 
     def add(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None = None) -> int:
         key = meta.session_key
-        parts = ("meta", "generation", "lap_ids", "laps", "weather_ids", "weather")
         with self._call():
             pipe = self._redis.pipeline(transaction=False)
             # a new generation whenever the session is written anew (after a restart lost it):
             # readers then read it whole instead of going on from where they were
             pipe.set(self._key(key, "generation"), secrets.token_hex(8), nx=True)
-            pipe.set(self._key(key, "meta"), json.dumps(meta.as_dict()))
-            pipe.hset(f"{self.prefix}index", meta.lookup, key)
-            self._add_rows(keys=[self._key(key, "lap_ids"), self._key(key, "laps")],
-                           args=_pairs(laps, lap_id), client=pipe)
-            self._set_rows(keys=[self._key(key, "weather_ids"), self._key(key, "weather")],
-                           args=_pairs(weather, weather_id), client=pipe)
-            for part in parts:
-                pipe.expire(self._key(key, part), max(int(self.ttl_s), 1))
+            self._write(pipe, meta, laps, weather)
             return pipe.execute()[3]
+
+    def _write(self, pipe, meta: SessionMeta, laps: list[dict], weather: list[dict]) -> None:
+        """Queues the session's meta and new rows, and its expiry (the laps added: the third
+        command queued here)."""
+        key = meta.session_key
+        pipe.set(self._key(key, "meta"), json.dumps(meta.as_dict()))
+        pipe.hset(f"{self.prefix}index", meta.lookup, key)
+        self._add_rows(keys=[self._key(key, "lap_ids"), self._key(key, "laps")],
+                       args=_pairs(laps, lap_id), client=pipe)
+        self._set_rows(keys=[self._key(key, "weather_ids"), self._key(key, "weather")],
+                       args=_pairs(weather, weather_id), client=pipe)
+        for part in _PARTS:
+            pipe.expire(self._key(key, part), max(int(self.ttl_s), 1))
+
+    def replace(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None = None,
+                generation: str | None = None) -> int:
+        """As `MemoryStore.replace`, in one transaction: readers see the session before or
+        after, and read it whole again (its generation key changed)."""
+        key = meta.session_key
+        if generation is None:
+            generation = secrets.token_hex(8)
+        with self._call():
+            if self._redis.get(self._key(key, "generation")) == generation:
+                return self.add(meta, laps, weather, landed_at)  # another feeder replaced it already
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.delete(*(self._key(key, part) for part in _PARTS))
+            pipe.set(self._key(key, "generation"), generation)
+            self._write(pipe, meta, laps, weather)
+            return pipe.execute()[4]
 
     def has(self, session_key: str) -> bool:
         with self._call():
@@ -229,7 +278,11 @@ class RedisStore:
                 self._forget(session_key)
                 return self._reload(session_key)
             self._generations[session_key] = generation
-            if laps or weather or session_key not in self._read:
+            if session_key not in self._read:  # read whole: the local copy takes Redis's generation
+                self._local.replace(_meta(meta), [json.loads(row) for row in laps],
+                                    [json.loads(row) for row in weather], generation=generation)
+                self._read[session_key] = (len(laps), len(weather))
+            elif laps or weather:
                 self._local.add(_meta(meta), [json.loads(row) for row in laps],
                                 [json.loads(row) for row in weather])
                 self._read[session_key] = (laps_read + len(laps), weather_read + len(weather))
@@ -245,7 +298,9 @@ class RedisStore:
         if meta is None:
             return None
         self._generations[session_key] = generation
-        self._local.add(_meta(meta), [json.loads(row) for row in laps], [json.loads(row) for row in weather])
+        # the local copy carries Redis's generation, so its readers (the console's hub) can tell
+        self._local.replace(_meta(meta), [json.loads(row) for row in laps], [json.loads(row) for row in weather],
+                            generation=generation)
         self._read[session_key] = (len(laps), len(weather))
         return self._local.get(session_key)
 

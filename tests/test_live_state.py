@@ -312,17 +312,24 @@ def test_rows_a_store_failed_to_take_are_read_again(spain, tmp_path):
     store = MemoryStore()
 
     class Flaky:
-        """The store, refusing its first add (a Redis blip)."""
+        """The store, refusing its first write (a Redis blip): an add, or the replace that
+        starts a session's generation."""
         failed = False
 
         def __getattr__(self, name):
             return getattr(store, name)
 
-        def add(self, *args, **kwargs):
+        def _write(self, write, *args, **kwargs):
             if not self.failed:
                 self.failed = True
                 raise StoreUnavailable("down for a moment")
-            return store.add(*args, **kwargs)
+            return write(*args, **kwargs)
+
+        def add(self, *args, **kwargs):
+            return self._write(store.add, *args, **kwargs)
+
+        def replace(self, *args, **kwargs):
+            return self._write(store.replace, *args, **kwargs)
 
     feed = LiveFeed(tmp_path, Flaky())
     folder.land(folder.laps_path, raw.laps[:10])
