@@ -17,15 +17,16 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from f1_console import live, signin
+from f1_console import admin, drift, history, live, replay, signin
 from f1_console.auth import Sessions
 from f1_console.context import Console, Refused, refusal
 from f1_console.hub import LiveHub
 from f1_core import settings
 from f1_core.api_keys import KeyStore
+from f1_core.player import Replays
 
 DIST = settings.PROJECT_ROOT / "console" / "dist"
-ROUTERS = (signin.router, live.router)
+ROUTERS = (signin.router, live.router, admin.router, history.router, replay.router, drift.router)
 
 
 def console_key(keys: KeyStore) -> str:
@@ -54,7 +55,9 @@ def create_app(service_url: str | None = None, dist: Path = DIST) -> FastAPI:
         shared.hub = LiveHub(settings.open_online_store(), settings.live_dir(), service_url, console_key(keys),
                              feed=settings.live_feed_enabled(), ttl_s=settings.live_state_ttl_s()).start()
         shared.service = httpx.AsyncClient(base_url=service_url, timeout=30)
+        shared.replays = Replays(settings.archive_dir(), settings.live_dir(), service_url)
         yield
+        shared.replays.stop_all()  # before the hub: a replay's last step may still be landing
         shared.hub.stop()
         shared.hub.store.close()
         await shared.service.aclose()

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from f1_console.auth import COOKIE, Sessions, Signed
 from f1_console.hub import LiveHub
 from f1_core.api_keys import KeyStore
+from f1_core.player import Replays
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Console:
     service_url: str
     hub: LiveHub | None = None
     service: httpx.AsyncClient | None = None
+    replays: Replays | None = None  # the Replay page's (f1_console.replay)
 
 
 class Refused(Exception):

@@ -7,6 +7,10 @@ client would (`context: session` when the service holds the state): the tower sh
 `/predict` answers, not an offline figure. Events carry increasing ids, so a browser that
 reconnects with `Last-Event-ID` gets exactly the events it missed; the ids name this process
 (`epoch`), so a browser resuming from a console that restarted since gets a new snapshot.
+
+A session started anew (a replay sought back: its state is a new generation, or lost laps it had)
+gets a new log: its streams, and a browser resuming from before it, get a new snapshot of the
+session as it stands, never the laps it no longer has.
 """
 
 from __future__ import annotations
@@ -53,9 +57,12 @@ def next_lap_request(meta, lap: dict) -> dict:
 @dataclass
 class SessionLog:
     meta: object
+    base: int = 0  # the id the log began at: a stream that has sent less has not seen this log
+    generation: str | None = None  # the state's it was built from
     events: list = field(default_factory=list)  # (id, kind, data)
     laps: dict = field(default_factory=dict)  # (driver, lap) -> lap event
     predictions: dict = field(default_factory=dict)  # (driver, lap, version) -> prediction event
+    checked: object = field(default=None, repr=False)  # the state last found to follow on from it
 
 
 class LiveHub:
@@ -92,17 +99,54 @@ class LiveHub:
         """The session as it stands (laps and predictions) and the id of its last event."""
         with self._lock:
             log = self.logs.get(session_key)
-            if log is None:
-                return None
-            last = log.events[-1][0] if log.events else 0
-            return last, {"session": {**log.meta.as_dict(), "session_type": log.meta.session_type},
-                          "laps": list(log.laps.values()), "predictions": list(log.predictions.values()),
-                          "now": time.time()}
+            return None if log is None else self._snapshot(log)
 
     def since(self, session_key: str, last_id: int) -> list[tuple[int, str, dict]]:
+        """The events after `last_id`; a snapshot instead when the session's log began after it
+        (the session was started anew since)."""
         with self._lock:
             log = self.logs.get(session_key)
-            return [] if log is None else [event for event in log.events if event[0] > last_id]
+            if log is None:
+                return []
+            if log.base > last_id:
+                last, body = self._snapshot(log)
+                return [(last, "snapshot", body)]
+            return [event for event in log.events if event[0] > last_id]
+
+    @staticmethod
+    def _snapshot(log: SessionLog) -> tuple[int, dict]:
+        last = log.events[-1][0] if log.events else log.base
+        return last, {"session": {**log.meta.as_dict(), "session_type": log.meta.session_type},
+                      "laps": list(log.laps.values()), "predictions": list(log.predictions.values()),
+                      "now": time.time()}
+
+    def _log_for(self, state) -> tuple[SessionLog, bool]:
+        """The session's log, and whether it is new: begun anew when the state is another
+        generation than the log's, or lost laps the log has (a replay sought back; expired, then
+        landing again). A new log is the caller's to fill, then to `_publish`."""
+        key = state.meta.session_key
+        log = self.logs.get(key)
+        if log is not None and log.checked is state:
+            return log, False  # the same state as at the last look
+        if log is not None and log.generation == state.generation and len(state.laps) >= len(log.laps):
+            held = {(lap["driver"], lap["lap_number"]) for lap in state.laps}
+            if all(ident in held for ident in log.laps):
+                log.checked = state
+                return log, False
+        if log is not None:
+            logger.info("console: %s was started anew (%d laps now, %d before); new snapshots follow", key,
+                        len(state.laps), len(log.laps))
+        with self._lock:
+            self._next_id += 1  # the id a stream must have sent to have seen the new log
+            log = SessionLog(state.meta, base=self._next_id, generation=state.generation)
+        log.checked = state
+        return log, True
+
+    def _publish(self, log: SessionLog) -> None:
+        """A new log, filled with the session's laps, replaces the old one: streams then send
+        its snapshot whole, never a half-built one."""
+        with self._lock:
+            self.logs[log.meta.session_key] = log
 
     def tick(self) -> None:
         """Reads the states; logs new laps and asks for the next lap of each driver that has one."""
@@ -110,10 +154,7 @@ class LiveHub:
             self.feed.sync()
         asks = []
         for state in self.store.sessions():
-            log = self.logs.get(state.meta.session_key)
-            if log is None:
-                with self._lock:
-                    log = self.logs.setdefault(state.meta.session_key, SessionLog(state.meta))
+            log, fresh = self._log_for(state)
             new = [lap for lap in state.laps if (lap["driver"], lap["lap_number"]) not in log.laps]
             new.sort(key=lambda lap: (lap.get("session_time_s") or 0.0, lap["driver"], lap["lap_number"]))
             latest = {}
@@ -121,6 +162,8 @@ class LiveHub:
                 self._add(log, "lap", (lap["driver"], lap["lap_number"]), {"lap": lap_event(lap)})
                 if latest.get(lap["driver"], {}).get("lap_number", 0) < lap["lap_number"]:
                     latest[lap["driver"]] = lap
+            if fresh:
+                self._publish(log)
             asks += [(log, next_lap_request(state.meta, lap)) for lap in latest.values()]
         # asks the service did not answer last time come again (unless a later lap replaced them)
         asked = {(log.meta.session_key, request["driver"]) for log, request in asks}

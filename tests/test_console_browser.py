@@ -58,6 +58,54 @@ def _play(raw, live_dir, stop: threading.Event) -> None:
         pass
 
 
+def test_the_tower_fills_updates_and_draws_the_band(live, served, browser, tmp_path):
+    console, raw = live
+    page, errors = open_console(browser, console.url, served.keys["engineer"])
+    rows = page.locator("[data-testid=tower-row]")
+    rows.first.wait_for(timeout=30000)
+    drivers = standardize(raw).laps["driver"].n_unique()
+    page.wait_for_function(f"document.querySelectorAll('[data-testid=tower-row]').length === {drivers}",
+                           timeout=60000)
+    first = page.locator("[data-testid=tower-row]").first.inner_text()
+    page.wait_for_function("(first) => document.querySelector('[data-testid=tower-row]').innerText !== first",
+                           arg=first, timeout=60000)  # a lap landed since: the tower moved
+    if page.locator("[data-testid=pace-chart]").count() == 0:
+        page.locator("[data-testid=tower-row] input[type=checkbox]").first.check()
+    shots = Path(SCREENSHOTS or tmp_path)
+    try:
+        page.locator("[data-testid=band] path").first.wait_for(timeout=30000)
+        if SCREENSHOTS:  # the README's picture: a stint's worth of laps on the chart
+            page.wait_for_function("document.querySelectorAll('[data-testid=pace-chart] .recharts-line-dots')[1]"
+                                   "?.children.length >= 25", timeout=120000)
+        page.locator("[data-testid=pace-panel]").screenshot(path=str(shots / "console-pace.png"))
+    finally:
+        page.screenshot(path=str(shots / "console-tower.png"), full_page=True)
+    assert page.locator("[data-testid=model-strip]").inner_text()
+    assert errors == []
+
+
+def test_a_viewer_is_told_why_engineer_views_are_closed(live, served, browser):
+    console, _ = live
+    page, errors = open_console(browser, console.url, served.keys["viewer"])
+    page.locator("[data-testid=tower-row]").first.wait_for(timeout=30000)
+    assert "engineer" in page.locator("[data-testid=needs-engineer]").inner_text().lower()
+    page.click("[data-testid=nav-history]")
+    assert "needs the engineer role" in page.locator("[data-testid=needs-role]").inner_text()
+    assert errors == []
+
+
+def test_the_live_view_fits_a_1920_wide_wall_screen(live, served, browser):
+    console, _ = live
+    page, errors = open_console(browser, console.url, served.keys["engineer"], width=1920, height=1080)
+    page.locator("[data-testid=tower-row]").first.wait_for(timeout=30000)
+    page.locator("[data-testid=pace-chart]").first.wait_for(timeout=30000)
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow} px at 1920 wide"
+    tower = page.locator("[data-testid=tower-panel]").bounding_box()
+    assert tower["width"] < 1920 * 0.75  # the panels share the width instead of stacking full-width
+    assert errors == []
+
+
 class DroppingProxy:
     """A TCP proxy in front of the console whose open connections the test can cut, as a pit
     wall's network would: the browser then reconnects by itself. It keeps what went each way on

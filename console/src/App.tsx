@@ -1,14 +1,21 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useCallback, useEffect, useState, type ComponentType } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useState, type ComponentType } from 'react';
 import { LoginForm } from './components/LoginForm.tsx';
 import { SessionPicker } from './components/SessionPicker.tsx';
 import { SessionView } from './components/SessionView.tsx';
+import { PanelBoundary } from './components/Panel.tsx';
 import { getMe, logout } from './lib/api.ts';
 import { PAGES, parseHash, roleAllows, routeHash, type Page, type Route } from './lib/route.ts';
 import type { Role } from './lib/types.ts';
 
-/** Pages besides the live one: each view file registers here (the nav lists only these). */
-const VIEWS: Partial<Record<Page, ComponentType>> = {};
+/** Pages besides the live one: each view file registers here (the nav lists only these). Each
+ * loads when first opened, so the live view's first render carries none of their code. */
+const VIEWS: Partial<Record<Page, ComponentType>> = {
+  history: lazy(() => import('./views/HistoryView.tsx').then((m) => ({ default: m.HistoryView }))),
+  admin: lazy(() => import('./views/AdminView.tsx').then((m) => ({ default: m.AdminView }))),
+  replay: lazy(() => import('./views/ReplayView.tsx').then((m) => ({ default: m.ReplayView }))),
+  drift: lazy(() => import('./views/DriftView.tsx').then((m) => ({ default: m.DriftView }))),
+};
 
 /** The page and live session live in the URL hash so reload and back/forward keep them. */
 function useRoute(): [Route, (next: Route) => void] {
@@ -78,7 +85,13 @@ function PageView({ route, role, go }: { route: Route; role: Role; go: (next: Ro
   const View = VIEWS[route.page];
   if (!View) return <SessionPicker onPick={(session) => go({ page: 'live', session })} />;
   if (!roleAllows(role, page.needs)) return <NeedsRole label={page.label} needs={page.needs} role={role} />;
-  return <View />;
+  return (
+    <PanelBoundary name={page.label}>
+      <Suspense fallback={<p className="p-6 text-sm text-zinc-500">Loading {page.label}…</p>}>
+        <View />
+      </Suspense>
+    </PanelBoundary>
+  );
 }
 
 export default function App() {

@@ -1,5 +1,20 @@
 /** The console's JSON API (same origin; the back end's httpOnly cookie carries the auth). */
-import type { Explanation, Me, ModelInfo, SessionSummary } from './types.ts';
+import type { AlertTimeline, DriftFeatures, DriftHistory } from './types.ts';
+import type {
+  AnswerContext,
+  ApiKey,
+  ArchivedSession,
+  CreatedKey,
+  Explanation,
+  HistoryErrors,
+  HistoryOverview,
+  Me,
+  ModelInfo,
+  ReplayStatus,
+  Role,
+  SessionSummary,
+  VersionComparison,
+} from './types.ts';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -75,3 +90,74 @@ export const liveEventsUrl = (sessionKey: string, lastEventId: string | null = n
 /** Why the model predicts `driver`'s next lap (engineer and admin; 403 for a viewer, 404 before the driver's first lap). */
 export const getExplanation = (sessionKey: string, driver: string) =>
   request<Explanation>(`/api/live/${encodeURIComponent(sessionKey)}/explain/${encodeURIComponent(driver)}`);
+
+/** The service's API keys (admin; 403 for other roles). */
+export const getKeys = () => request<{ keys: ApiKey[] }>('/api/admin/keys').then((r) => r.keys);
+
+/** A new key: the answer is the only time the key itself is seen. */
+export const createKey = (role: Role, name: string) =>
+  request<CreatedKey>('/api/admin/keys', { method: 'POST', body: JSON.stringify({ role, name }) });
+
+export const revokeKey = (keyId: string) =>
+  request<ApiKey>(`/api/admin/keys/${encodeURIComponent(keyId)}`, { method: 'DELETE' });
+
+/** The service's POST /reload as this admin: the model it serves afterwards. */
+export const reloadChampion = () => request<ModelInfo>('/api/admin/reload', { method: 'POST' });
+
+const query = (params: Record<string, string | number | null | undefined>): string => {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') q.set(k, String(v));
+  const text = q.toString();
+  return text ? `?${text}` : '';
+};
+
+/** History (engineer): the predicted sessions, errors by group and the worst laps, two versions compared. */
+export const getHistory = () => request<HistoryOverview>('/api/history');
+
+export const getHistoryErrors = (context: AnswerContext, sessionKey: string | null, modelVersion: string | null) =>
+  request<HistoryErrors>(
+    `/api/history/errors${query({ context, session_key: sessionKey, model_version: modelVersion })}`,
+  );
+
+export const getComparison = (sessionKey: string, context: AnswerContext, a: string | null, b: string | null) =>
+  request<VersionComparison>(`/api/history/compare${query({ session_key: sessionKey, context, a, b })}`);
+
+/** Replay (engineer): the archive's sessions, and the replays under way. */
+export const getArchivedSessions = () =>
+  request<{ sessions: ArchivedSession[] }>('/api/replay/sessions').then((r) => r.sessions);
+
+export const getReplays = () => request<{ replays: ReplayStatus[] }>('/api/replay').then((r) => r.replays);
+
+export const startReplay = (sessionKey: string, speed: number) =>
+  request<ReplayStatus>('/api/replay', { method: 'POST', body: JSON.stringify({ session_key: sessionKey, speed }) });
+
+const replayPath = (sessionKey: string, action = '') =>
+  `/api/replay/${encodeURIComponent(sessionKey)}${action ? `/${action}` : ''}`;
+
+export const pauseReplay = (sessionKey: string) => request<ReplayStatus>(replayPath(sessionKey, 'pause'), { method: 'POST' });
+
+export const resumeReplay = (sessionKey: string) =>
+  request<ReplayStatus>(replayPath(sessionKey, 'resume'), { method: 'POST' });
+
+/** To the moment lap `lap` was first completed (0: the start). */
+export const seekReplay = (sessionKey: string, lap: number) =>
+  request<ReplayStatus>(replayPath(sessionKey, 'seek'), { method: 'POST', body: JSON.stringify({ lap }) });
+
+export const setReplaySpeed = (sessionKey: string, speed: number) =>
+  request<ReplayStatus>(replayPath(sessionKey, 'speed'), { method: 'POST', body: JSON.stringify({ speed }) });
+
+export const stopReplay = (sessionKey: string) => request<ReplayStatus>(replayPath(sessionKey), { method: 'DELETE' });
+
+/** Drift reports of every session, newest first (engineer). */
+export const getDriftHistory = () => request<DriftHistory>('/api/drift/history');
+
+const driftQuery = (sessionKey: string, computedAt?: string | null) =>
+  new URLSearchParams({ session_key: sessionKey, ...(computedAt ? { computed_at: computedAt } : {}) }).toString();
+
+/** PSI and the other numbers of each input of one report (engineer). */
+export const getDriftFeatures = (sessionKey: string, computedAt: string) =>
+  request<DriftFeatures>(`/api/drift/features?${driftQuery(sessionKey, computedAt)}`);
+
+/** The alerts on the session's clock, and those that could not be placed on it (engineer). */
+export const getAlertTimeline = (sessionKey: string) =>
+  request<AlertTimeline>(`/api/drift/timeline?${driftQuery(sessionKey)}`);

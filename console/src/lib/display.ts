@@ -78,3 +78,10 @@ export function formatPct(v: number | null): string {
 export function formatSeconds(v: number | null, digits = 3): string {
   return v === null || !Number.isFinite(v) ? DASH : `${v.toFixed(digits)} s`;
 }
+
+/** An ISO time (a naive one is UTC, as the warehouse keeps them) as client-clock ms; null when unknown. */
+export function isoMs(iso: string | null | undefined): number | null {
+  if (!iso) return null;
+  const ms = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`);
+  return Number.isFinite(ms) ? ms : null;
+}

@@ -1,0 +1,77 @@
+"""History (engineer): how the served predictions fared, from what the pipeline publishes for
+readers (`f1_core.published`: the console never opens the warehouse file the pipeline writes)."""
+
+from __future__ import annotations
+
+import polars as pl
+from fastapi import APIRouter, Depends, Query
+
+from f1_console.auth import Signed
+from f1_console.context import Refused, signed_in
+from f1_core import history, published, settings
+
+router = APIRouter(prefix="/api/history")
+CONTEXTS = ("session", "request")
+
+
+def _live() -> published.Published:
+    return published.read(published.folder_of(settings.warehouse_path()), "live_predictions")
+
+
+def _rows(frame: pl.DataFrame) -> list[dict]:
+    return frame.to_dicts()
+
+
+def _context(context: str) -> str:
+    if context not in CONTEXTS:
+        raise Refused(400, f"unknown context {context!r}; expected one of {', '.join(CONTEXTS)}")
+    return context
+
+
+@router.get("")
+def overview(who: Signed = Depends(signed_in("engineer"))):
+    """The predicted sessions (laps, versions per context) and when the data was published."""
+    live = _live()
+    if live.frame is None:
+        return {"published_at": None, "sessions": [], "note": "nothing published yet: the pipeline's "
+                "live_accuracy asset publishes the service's predictions once laps they predicted are ingested"}
+    sessions = (live.frame.group_by("session_key", "circuit_ref", "session_type", "context")
+                .agg(pl.len().alias("laps"), pl.col("clean").sum().alias("clean_laps"),
+                     pl.col("model_version").unique().sort().alias("versions"))
+                .sort("session_key", "context"))
+    return {"published_at": live.published_at, "sessions": _rows(sessions)}
+
+
+@router.get("/errors")
+def errors(context: str = "session", session_key: str | None = None, model_version: str | None = None,
+           worst: int = Query(20, ge=1, le=200), who: Signed = Depends(signed_in("engineer"))):
+    """Clean-lap error by circuit, compound, tyre age and lap, and the worst-predicted laps."""
+    live = _live()
+    if live.frame is None:
+        return {"published_at": None, "laps": 0, "breakdowns": {}, "worst": []}
+    rows = history.select(live.frame, _context(context), session_key, model_version)
+    return {"published_at": live.published_at, "laps": rows.height, "clean_laps": int(rows["clean"].sum()),
+            "breakdowns": {by: _rows(history.breakdown(rows, by)) for by in history.BREAKDOWNS},
+            "worst": _rows(history.worst_laps(rows, worst))}
+
+
+@router.get("/compare")
+def compare(session_key: str, a: str | None = None, b: str | None = None, context: str = "session",
+            who: Signed = Depends(signed_in("engineer"))):
+    """Two model versions on the laps of one session both predicted (served, or in the shadow of
+    the served champion). Without `a` and `b`: the versions there are to choose from."""
+    live = _live()
+    if live.frame is None:
+        raise Refused(404, "nothing published yet")
+    known = history.versions(live.frame, session_key, _context(context))
+    if a is None or b is None:
+        return {"published_at": live.published_at, "versions": known, "laps": []}
+    try:
+        laps = history.compare(live.frame, session_key, a, b, context)
+    except KeyError as exc:
+        raise Refused(404, exc.args[0]) from exc
+    clean = laps.filter(pl.col("clean"))
+    return {"published_at": live.published_at, "versions": known, "a": a, "b": b, "laps": _rows(laps),
+            "clean_laps": clean.height,
+            "mae_clean_a": clean["abs_error_a"].mean() if clean.height else None,
+            "mae_clean_b": clean["abs_error_b"].mean() if clean.height else None}
