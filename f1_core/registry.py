@@ -142,6 +142,11 @@ def model_card(version: str) -> dict:
         "registered_at_ms": model_version.creation_timestamp,
         "metrics": dict(run.data.metrics) if run else {},
         "data_version": tags.get("data_version"), "code_version": tags.get("code_version"),
+        # promotions and rollbacks: the champions in the order promoted (a rollback removes the
+        # last), and the versions a rollback demoted
+        "champions": [str(v) for v in _history()],
+        "rolled_back": sorted((str(v.version) for v in mlflow_client.search_model_versions(f"name='{MODEL_NAME}'")
+                               if v.tags.get("rolled_back") == "true"), key=int),
     }
 
 

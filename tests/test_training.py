@@ -137,8 +137,11 @@ def test_gate_promotes_better_models_refuses_worse_ones_and_rollback_restores(fr
     assert registry.promotion_gate(v3, good.holdout, baseline, 0.0, 0.01).promoted
     assert registry.version_of("champion") == v3
 
+    assert registry.model_card(v3)["champions"] == [str(v1), str(v3)]
     assert registry.rollback() == (v3, v1)
     assert registry.version_of("champion") == v1
+    card = registry.model_card(v1)  # what the service tells of promotions and rollbacks
+    assert card["champions"] == [str(v1)] and card["rolled_back"] == [str(v3)]
     with pytest.raises(RuntimeError, match="no earlier champion"):
         registry.rollback()
 

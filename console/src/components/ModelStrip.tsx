@@ -1,6 +1,7 @@
-import type { ReactNode } from 'react';
 import { useQuery } from '@tanstack/react-query';
+import type { ReactNode } from 'react';
 import { getMe, getModel, isApiError } from '../lib/api.ts';
+import { promotionsText } from '../lib/display.ts';
 import type { ModelInfo } from '../lib/types.ts';
 import { Panel } from './Panel.tsx';
 
@@ -36,6 +37,7 @@ function cardSummary(card: Record<string, unknown> | null): [string, string][] {
   if (!card) return [];
   const out: [string, string][] = [];
   for (const [k, v] of Object.entries(card)) {
+    if (k === 'data_version' || k === 'champions' || k === 'rolled_back') continue; // shown apart
     if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) {
       out.push([k, typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(3) : String(v)]);
     } else if (typeof v === 'object' && !Array.isArray(v)) {
@@ -68,6 +70,16 @@ function ModelDetails({ m }: { m: ModelInfo }) {
       {m.last_error && (
         <span className="max-w-md truncate text-xs text-red-300" title={m.last_error}>
           last error: {m.last_error}
+        </span>
+      )}
+      {typeof m.card?.data_version === 'string' && (
+        <span className="text-xs text-zinc-400" data-testid="data-version">
+          data <span className="text-zinc-200">{m.card.data_version}</span>
+        </span>
+      )}
+      {promotionsText(m.card) && (
+        <span className="text-xs text-zinc-400" data-testid="promotions">
+          champions <span className="text-zinc-200">{promotionsText(m.card)}</span>
         </span>
       )}
       {cardSummary(m.card).map(([k, v]) => (

@@ -5,6 +5,7 @@ import {
   ComposedChart,
   Line,
   ReferenceArea,
+  ReferenceLine,
   ResponsiveContainer,
   Tooltip,
   XAxis,
@@ -12,7 +13,7 @@ import {
   type AreaRevealShapeProps,
 } from 'recharts';
 import { formatLapTime, type LapFlag } from '../lib/display.ts';
-import { paceDomain, type PacePoint } from '../lib/live.ts';
+import { paceDomain, versionChanges, type PacePoint } from '../lib/live.ts';
 
 export const FLAG_STYLE: Record<LapFlag, { fill: string; label: string }> = {
   sc: { fill: '#facc15', label: 'safety car' },
@@ -66,6 +67,7 @@ export function PaceChart({ driver, points }: { driver: string; points: PacePoin
   const shaded = points.flatMap((p) => p.flags.map((f) => ({ lap: p.lap, flag: f })));
   const flagsPresent = [...new Set(shaded.map((s) => s.flag))];
   const scale = paceDomain(points);
+  const changes = versionChanges(points);
   return (
     <figure className="m-0" data-testid="pace-chart" data-driver={driver}>
       <figcaption className="mb-1 flex flex-wrap items-center gap-x-3 gap-y-0.5 text-xs text-zinc-400">
@@ -76,6 +78,7 @@ export function PaceChart({ driver, points }: { driver: string; points: PacePoin
         {flagsPresent.map((f) => (
           <Legend key={f} color={FLAG_STYLE[f].fill} label={FLAG_STYLE[f].label} swatch />
         ))}
+        {changes.length > 0 && <Legend color="#a78bfa" label="model version change" />}
         {scale?.clipped && <span className="text-zinc-500">(flagged laps off scale)</span>}
       </figcaption>
       <div className="h-52 w-full" role="img" aria-label={`Lap times and predictions for ${driver}`}>
@@ -109,6 +112,16 @@ export function PaceChart({ driver, points }: { driver: string; points: PacePoin
                 stroke="none"
                 ifOverflow="hidden"
                 data-testid={`shade-${flag}`}
+              />
+            ))}
+            {changes.map(({ lap, version }) => (
+              <ReferenceLine
+                key={`v-${lap}`}
+                x={lap - 0.5}
+                stroke="#a78bfa"
+                strokeDasharray="2 2"
+                label={{ value: `v${version}`, fill: '#c4b5fd', fontSize: 10, position: 'insideTopLeft' }}
+                data-testid="version-change"
               />
             ))}
             <Tooltip content={<PaceTooltip />} />

@@ -6,6 +6,7 @@ import {
   freshness,
   lapFlags,
   predictionLabel,
+  promotionsText,
   showBand,
 } from './display.ts';
 import { pred } from './testData.ts';
@@ -112,5 +113,16 @@ describe('compoundShort', () => {
     expect(compoundShort('intermediate')).toBe('I');
     expect(compoundShort('WET')).toBe('W');
     expect(compoundShort(null)).toBe('?');
+  });
+});
+
+describe('promotionsText', () => {
+  it('lists the champions in promotion order and the versions rolled back', () => {
+    expect(promotionsText({ champions: ['1', '3'], rolled_back: ['2'] })).toBe('v1 → v3 · rolled back v2');
+    expect(promotionsText({ champions: ['4'], rolled_back: [] })).toBe('v4');
+  });
+  it('says nothing for a card without them or with the wrong shape', () => {
+    expect(promotionsText(null)).toBe('');
+    expect(promotionsText({ champions: 'v1', rolled_back: [{}] })).toBe('');
   });
 });

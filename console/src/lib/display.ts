@@ -85,3 +85,14 @@ export function isoMs(iso: string | null | undefined): number | null {
   const ms = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`);
   return Number.isFinite(ms) ? ms : null;
 }
+
+/** The card's promotion lineage and rollbacks, e.g. "v1 → v3 · rolled back v2" (empty: none known). */
+export function promotionsText(card: Record<string, unknown> | null): string {
+  const list = (v: unknown) => (Array.isArray(v) ? v.filter((x) => typeof x === 'string' || typeof x === 'number').map(String) : []);
+  const champions = list(card?.champions);
+  const rolledBack = list(card?.rolled_back);
+  const parts = [];
+  if (champions.length) parts.push(champions.map((v) => `v${v}`).join(' → '));
+  if (rolledBack.length) parts.push(`rolled back ${rolledBack.map((v) => `v${v}`).join(', ')}`);
+  return parts.join(' · ');
+}

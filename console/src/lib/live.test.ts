@@ -9,6 +9,7 @@ import {
   paceSeries,
   predictionFor,
   tower,
+  versionChanges,
   type LiveState,
 } from './live.ts';
 import { lap, lapEvent, pred, predEvent, snapshot } from './testData.ts';
@@ -342,6 +343,7 @@ describe('paceDomain', () => {
     predicted: null,
     band: null,
     degraded: false,
+    version: null,
     flags: [],
     ...over,
   });
@@ -366,5 +368,25 @@ describe('paceDomain', () => {
   it('is null with fewer than two green values', () => {
     expect(paceDomain([pt(1, 95), pt(2, 120, { flags: ['sc'] })])).toBeNull();
     expect(paceDomain([])).toBeNull();
+  });
+});
+
+describe('versionChanges', () => {
+  const at = (lap: number, version: string | null) => ({
+    lap,
+    actual: null,
+    predicted: version === null ? null : 90,
+    band: null,
+    degraded: false,
+    version,
+    flags: [],
+  });
+
+  it('marks the laps where another version took over, not the first one nor gaps', () => {
+    expect(versionChanges([at(2, '3'), at(3, null), at(4, '3'), at(5, '4'), at(6, '4'), at(7, '3')])).toEqual([
+      { lap: 5, version: '4' },
+      { lap: 7, version: '3' },
+    ]);
+    expect(versionChanges([at(2, null), at(3, '1')])).toEqual([]);
   });
 });

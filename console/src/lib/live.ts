@@ -286,6 +286,8 @@ export interface PacePoint {
   /** [lower, upper] of the shown prediction; null when degraded or a bound is missing */
   band: [number, number] | null;
   degraded: boolean;
+  /** the model version of the shown prediction (null: none, or a degraded answer) */
+  version: string | null;
   flags: LapFlag[];
 }
 
@@ -319,8 +321,22 @@ export function paceSeries(state: LiveState, driver: string): PacePoint[] {
       predicted: p?.lap_time ?? null,
       band: p && showBand(p) ? [p.lower as number, p.upper as number] : null,
       degraded: p?.degraded ?? false,
+      version: p && !p.degraded ? p.model_version : null,
       flags: lap ? lapFlags(lap) : [],
     });
+  }
+  return out;
+}
+
+/** Laps whose prediction came from another model version than the last one before it: where a
+ * promotion or rollback reached this driver's predictions (the first version is no change). */
+export function versionChanges(points: readonly PacePoint[]): { lap: number; version: string }[] {
+  const out: { lap: number; version: string }[] = [];
+  let last: string | null = null;
+  for (const p of points) {
+    if (p.version === null) continue;
+    if (last !== null && p.version !== last) out.push({ lap: p.lap, version: p.version });
+    last = p.version;
   }
   return out;
 }
