@@ -33,8 +33,9 @@ def overview(who: Signed = Depends(signed_in("engineer"))):
     """The predicted sessions (laps, versions per context) and when the data was published."""
     live = _live()
     if live.frame is None:
-        return {"published_at": None, "sessions": [], "note": "nothing published yet: the pipeline's "
-                "live_accuracy asset publishes the service's predictions once laps they predicted are ingested"}
+        return {"published_at": None, "sessions": [], "note": "nothing published yet: play a session (the Replay "
+                "page or `f1 replay`) while `make ui` runs; its daemon ingests the laps and the live_accuracy asset "
+                "publishes the service's predictions beside them"}
     sessions = (live.frame.group_by("session_key", "circuit_ref", "session_type", "context")
                 .agg(pl.len().alias("laps"), pl.col("clean").sum().alias("clean_laps"),
                      pl.col("model_version").unique().sort().alias("versions"))
