@@ -128,6 +128,28 @@ def served(tmp_path_factory):
             yield Served(service.url, keys, data, log)
 
 
+def console_client(url: str, key: str) -> httpx.Client:
+    """A client of the console at `url` holding its sign-in cookie for `key` (the caller closes it)."""
+    client = httpx.Client(base_url=url, timeout=30)
+    answer = client.post("/api/login", json={"api_key": key})
+    assert answer.status_code == 200, answer.text
+    return client
+
+
+@pytest.fixture
+def signed_in():
+    """`signed_in(url, key)`: a `console_client`, closed after the test."""
+    clients = []
+
+    def sign_in(url: str, key: str) -> httpx.Client:
+        clients.append(console_client(url, key))
+        return clients[-1]
+
+    yield sign_in
+    for client in clients:
+        client.close()
+
+
 @pytest.fixture
 def browser():
     """Debian's Chromium (tests/browser.py), closed after the test."""

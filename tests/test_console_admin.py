@@ -47,29 +47,12 @@ def store(served):
         return KeyStore(settings.api_keys_path())
 
 
-@pytest.fixture
-def signed_in(console):
-    """`signed_in(key)`: a client holding the console's cookie for that key (closed after)."""
-    clients = []
-
-    def sign_in(key: str) -> httpx.Client:
-        client = httpx.Client(base_url=console.url, timeout=30)
-        clients.append(client)
-        answer = client.post("/api/login", json={"api_key": key})
-        assert answer.status_code == 200, answer.text
-        return client
-
-    yield sign_in
-    for client in clients:
-        client.close()
-
-
 def service_model(served, key: str) -> httpx.Response:
     return httpx.get(served.url + "/model", headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
 
 def test_an_admin_creates_lists_and_revokes_a_key(console, served, store, signed_in):
-    admin = signed_in(served.keys["admin"])
+    admin = signed_in(console.url, served.keys["admin"])
     created = admin.post("/api/admin/keys", json={"role": "engineer", "name": "  pit wall laptop 2  "})
     assert created.status_code == 201, created.text
     new = created.json()
@@ -87,7 +70,7 @@ def test_an_admin_creates_lists_and_revokes_a_key(console, served, store, signed
     yours = [row for row in rows.values() if row["yours"]]
     assert [row["key_id"] for row in yours] == [store.lookup(served.keys["admin"]).key_id]
 
-    engineer = signed_in(key)  # the new key signs in to the console too
+    engineer = signed_in(console.url, key)  # the new key signs in to the console too
     assert engineer.get("/api/model").status_code == 200
 
     revoked = admin.delete(f"/api/admin/keys/{new['key_id']}")
@@ -105,7 +88,7 @@ def test_an_admin_creates_lists_and_revokes_a_key(console, served, store, signed
 
 def test_an_admin_may_not_revoke_their_own_key_nor_the_consoles(console, served, store, signed_in):
     record, key = store.create("admin", "second admin")
-    other = signed_in(key)
+    other = signed_in(console.url, key)
     own = other.delete(f"/api/admin/keys/{record.key_id}")
     assert own.status_code == 409 and "signed in with" in own.json()["error"]
     assert store.lookup(key) is not None
@@ -116,14 +99,14 @@ def test_an_admin_may_not_revoke_their_own_key_nor_the_consoles(console, served,
     refused = other.delete(f"/api/admin/keys/{ours[0]['key_id']}")
     assert refused.status_code == 409 and "live predictions" in refused.json()["error"]
 
-    admin = signed_in(served.keys["admin"])  # another admin may
+    admin = signed_in(console.url, served.keys["admin"])  # another admin may
     assert admin.delete(f"/api/admin/keys/{record.key_id}").status_code == 200
     assert other.get("/api/admin/keys").status_code == 401
 
 
 @pytest.mark.parametrize("role", ["viewer", "engineer"])
 def test_other_roles_are_refused_with_the_reason(console, served, store, signed_in, role):
-    client = signed_in(served.keys[role])
+    client = signed_in(console.url, served.keys[role])
     victim = store.lookup(served.keys["viewer"]).key_id
     before = len(store.records())
     for method, path, body in (("GET", "/api/admin/keys", None), ("POST", "/api/admin/keys",
@@ -150,7 +133,7 @@ def test_other_roles_are_refused_with_the_reason(console, served, store, signed_
     ("{not json", 400, "not JSON"),
 ])
 def test_bad_input_is_refused_with_a_message(console, served, store, signed_in, body, status, message):
-    admin = signed_in(served.keys["admin"])
+    admin = signed_in(console.url, served.keys["admin"])
     before = len(store.records())
     if isinstance(body, str):
         answer = admin.post("/api/admin/keys", content=body, headers={"Content-Type": "application/json"})
@@ -162,14 +145,14 @@ def test_bad_input_is_refused_with_a_message(console, served, store, signed_in, 
 
 
 def test_the_longest_name_is_taken(console, served, store, signed_in):
-    admin = signed_in(served.keys["admin"])
+    admin = signed_in(console.url, served.keys["admin"])
     answer = admin.post("/api/admin/keys", json={"role": "viewer", "name": "é" * 80})
     assert answer.status_code == 201, answer.text
     store.revoke(answer.json()["key_id"])
 
 
 def test_an_admin_reloads_the_champion_with_their_own_key(console, served, signed_in):
-    admin = signed_in(served.keys["admin"])
+    admin = signed_in(console.url, served.keys["admin"])
     answer = admin.post("/api/admin/reload")
     assert answer.status_code == 200, answer.text
     expected = service_model(served, served.keys["admin"]).json()
@@ -205,7 +188,7 @@ def test_concurrent_writers_lose_no_key(tmp_path):
 def test_the_console_and_the_cli_create_keys_at_once(console, served, store, signed_in):
     """The console's POST /keys and `f1 api-key create` writing the service's file together, a
     revoke among them: nothing lost, nothing revived."""
-    admin = signed_in(served.keys["admin"])
+    admin = signed_in(console.url, served.keys["admin"])
     doomed, _ = store.create("viewer", "revoked meanwhile")
     cli = str(Path(sys.executable).with_name("f1"))
     env = {**os.environ, "F1_DATA_DIR": str(served.data)}

@@ -29,23 +29,6 @@ def console(served, real_session, tmp_path_factory):
         yield running, live, raw
 
 
-@pytest.fixture
-def signed_in():
-    """`signed_in(url, key)`: a client holding the console's cookie for that key (closed after)."""
-    clients = []
-
-    def sign_in(url: str, key: str) -> httpx.Client:
-        client = httpx.Client(base_url=url, timeout=10)
-        clients.append(client)
-        answer = client.post("/api/login", json={"api_key": key})
-        assert answer.status_code == 200, answer.text
-        return client
-
-    yield sign_in
-    for client in clients:
-        client.close()
-
-
 def read_events(client: httpx.Client, path: str, wanted, headers=None, timeout: float = 15.0) -> list:
     """SSE events of the stream until `wanted(events)` holds."""
     events, current = [], {}

@@ -9,7 +9,6 @@ from contextlib import closing
 from pathlib import Path
 
 import dagster as dg
-import httpx
 import polars as pl
 import pytest
 
@@ -19,6 +18,7 @@ from f1_console.local import LocalConsole
 from f1_core import prediction_log, settings, warehouse
 from f1_core.replay import replay, service_client
 from tests.browser import open_console
+from tests.conftest import console_client
 from tests.test_warehouse import another_process_holding
 
 SESSION = "2023-05-miami-grand-prix-race"  # in the served warehouse; no other test plays it
@@ -51,17 +51,11 @@ def _logged(event_word: str) -> bool:
     return logged.height > 0 and logged.filter(pl.col("event").str.to_lowercase().str.contains(event_word)).height > 0
 
 
-def signed(console, key) -> httpx.Client:
-    client = httpx.Client(base_url=console.url, timeout=30)
-    assert client.post("/api/login", json={"api_key": key}).status_code == 200
-    return client
-
-
 def test_errors_by_group_and_the_worst_laps_are_the_published_predictions(history, served):
     console, live = history
     clean = live.filter(pl.col("clean") & (pl.col("context") == "session"))
     assert clean.height > 100
-    with closing(signed(console, served.keys["engineer"])) as client:
+    with closing(console_client(console.url, served.keys["engineer"])) as client:
         overview = client.get("/api/history").json()
         assert overview["published_at"]
         mine = [s for s in overview["sessions"] if s["session_key"] == SESSION and s["context"] == "session"]
@@ -79,7 +73,7 @@ def test_errors_by_group_and_the_worst_laps_are_the_published_predictions(histor
 
 def test_versions_roles_and_bad_input_are_answered_with_reasons(history, served):
     console, live = history
-    with closing(signed(console, served.keys["engineer"])) as client:
+    with closing(console_client(console.url, served.keys["engineer"])) as client:
         versions = client.get("/api/history/compare", params={"session_key": SESSION}).json()["versions"]
         assert versions == sorted(set(live["model_version"]))
         unknown = client.get("/api/history/compare", params={"session_key": SESSION, "a": versions[0], "b": "999"})
@@ -88,14 +82,14 @@ def test_versions_roles_and_bad_input_are_answered_with_reasons(history, served)
         assert same.json()["mae_clean_a"] == same.json()["mae_clean_b"]
         bad = client.get("/api/history/errors", params={"context": "guess"})
         assert bad.status_code == 400 and "unknown context 'guess'" in bad.json()["error"]
-    with closing(signed(console, served.keys["viewer"])) as viewer:
+    with closing(console_client(console.url, served.keys["viewer"])) as viewer:
         refused = viewer.get("/api/history")
         assert refused.status_code == 403 and "needs 'engineer'" in refused.json()["error"]
 
 
 def test_the_console_reads_while_another_process_holds_the_warehouse(history, served):
     console, _ = history
-    with closing(signed(console, served.keys["engineer"])) as client, \
+    with closing(console_client(console.url, served.keys["engineer"])) as client, \
             another_process_holding(served.data / "warehouse.duckdb", 4.0):
         started = time.monotonic()
         answer = client.get("/api/history/errors")
@@ -110,6 +104,6 @@ def test_the_history_page_draws_the_breakdowns_and_the_worst_laps(history, serve
     page.locator("[data-testid=breakdown-circuit] .recharts-bar-rectangle").first.wait_for(timeout=30000)
     page.locator("[data-testid=breakdown-tyre_age] .recharts-bar-rectangle").first.wait_for(timeout=30000)
     assert page.locator("[data-testid=worst-lap]").count() == 20
-    assert "published" not in page.locator("[data-testid=history-view] [data-testid=freshness]").first.inner_text()
+    assert page.locator("[data-testid=history-view] [data-testid=freshness]").first.inner_text().startswith("updated")
     page.screenshot(path=str(Path(SCREENSHOTS or tmp_path) / "console-history.png"), full_page=True)
     assert errors == []

@@ -33,23 +33,6 @@ def console(served, tmp_path_factory):
         yield running, live_dir
 
 
-@pytest.fixture
-def signed_in():
-    import httpx
-
-    clients = []
-
-    def sign_in(url: str, key: str) -> httpx.Client:
-        client = httpx.Client(base_url=url, timeout=30)
-        clients.append(client)
-        assert client.post("/api/login", json={"api_key": key}).status_code == 200
-        return client
-
-    yield sign_in
-    for client in clients:
-        client.close()
-
-
 def replay_of(client, key: str) -> dict:
     found = [r for r in client.get("/api/replay").json()["replays"] if r["session_key"] == key]
     assert len(found) == 1, found

@@ -364,8 +364,7 @@ def test_a_reader_of_redis_reads_a_session_whole_again_after_a_restart(spain, tm
     feed.sync()
     assert _laps_of(reader, raw.ref).height == 40
     redis_server.stop()
-    redis_server.start()
-    time.sleep(0.3)
+    redis_server.start()  # waits for its first PONG
     folder.land(folder.laps_path, raw.laps[40:50])
     feed.sync()
     assert _laps_of(reader, raw.ref).height == 50
