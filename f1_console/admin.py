@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import unicodedata
 
-import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
 from f1_console.auth import Signed
-from f1_console.context import Console, Refused, as_user, console, signed_in
+from f1_console.context import Console, Refused, call_service, console, passed_on, signed_in
 from f1_core.api_keys import ROLES, KeyRecord
 
 NAME_MAX = 80
@@ -102,13 +100,4 @@ async def revoke_key(key_id: str, who: Signed = Depends(admin), shared: Console 
 async def reload_champion(who: Signed = Depends(admin), shared: Console = Depends(console)):
     """The service's POST /reload as this admin (the service decides the role): its status and
     body, the model info it then serves."""
-    try:
-        answer = await shared.service.post("/reload", json={}, headers=as_user(who))
-    except httpx.HTTPError as exc:
-        raise Refused(502, f"the prediction service at {shared.service_url} did not answer: "
-                           f"{str(exc) or type(exc).__name__}") from None
-    try:
-        body = answer.json()
-    except ValueError:
-        body = {"error": f"the service answered {answer.status_code} without JSON: {answer.text[:200]}"}
-    return JSONResponse(body, status_code=answer.status_code)
+    return passed_on(await call_service(shared, "POST", "/reload", who, json={}))

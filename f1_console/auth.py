@@ -56,7 +56,7 @@ class Sessions:
             signed = self._signed.get(token)
         if signed is None or signed.expires < time.time():
             return None
-        if not any(record.key_id == signed.key_id for record in self.keys.records()):
+        if not self.keys.has_id(signed.key_id):
             self.sign_out(token)
             return None
         return signed

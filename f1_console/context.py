@@ -57,3 +57,21 @@ def signed_in(needed: str = "viewer"):
 def as_user(who: Signed) -> dict:
     """Headers that call the service as the signed-in user (the service decides their role)."""
     return {"Authorization": f"Bearer {who.api_key}"}
+
+
+async def call_service(shared: Console, method: str, path: str, who: Signed, **kwargs) -> httpx.Response:
+    """The service's answer to a call made as `who`; 502 saying so when it does not answer."""
+    try:
+        return await shared.service.request(method, path, headers=as_user(who), **kwargs)
+    except httpx.HTTPError as exc:
+        raise Refused(502, f"the prediction service at {shared.service_url} did not answer: "
+                           f"{str(exc) or type(exc).__name__}") from None
+
+
+def passed_on(answer: httpx.Response) -> JSONResponse:
+    """The service's answer as the console's: its status and JSON body (or why there is none)."""
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {"error": f"the service answered {answer.status_code} without JSON: {answer.text[:200]}"}
+    return JSONResponse(body, status_code=answer.status_code)

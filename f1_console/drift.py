@@ -28,17 +28,13 @@ REPORT_HEADERS = {"Content-Security-Policy": "sandbox allow-scripts", "X-Content
                   "Cache-Control": "no-store"}
 
 
-def _table(name: str) -> published.Published:
-    return published.read(published.folder_of(settings.warehouse_path()), name)
-
-
 def _iso(moment: datetime | None) -> str | None:
     """A warehouse time (naive UTC) as ISO 8601 with its offset, so a browser reads it as UTC."""
     return None if moment is None else moment.replace(tzinfo=timezone.utc).isoformat()
 
 
 def _history() -> tuple[pl.DataFrame | None, str | None]:
-    table = _table("drift_history")
+    table = published.read_published("drift_history")
     return table.frame, table.published_at
 
 
@@ -88,7 +84,7 @@ def history(session_key: str | None = None):
     frame, published_at = _history()
     if frame is None:
         return {"published_at": None, "empty": NOTHING_YET, "sessions": [], "reports": []}
-    names = _table("sessions").frame
+    names = published.read_published("sessions").frame
     latest = frame.sort("computed_at").group_by("session_key", maintain_order=True).agg(
         pl.len().alias("reports"), pl.col("computed_at").last().alias("newest"),
         pl.col("classification").last().alias("latest_classification"))
@@ -110,7 +106,7 @@ def history(session_key: str | None = None):
 def features(session_key: str, computed_at: str | None = None):
     """PSI, Jensen-Shannon distance and KS p-value of each input of one report, largest PSI first."""
     row = _report_row(session_key, computed_at)
-    table = _table("drift_features")
+    table = published.read_published("drift_features")
     frame = table.frame
     rows = pl.DataFrame() if frame is None else frame.filter(
         (pl.col("session_key") == session_key) & (pl.col("computed_at") == row["computed_at"]))
@@ -148,7 +144,7 @@ def timeline(session_key: str | None = None):
     could not be placed on any, with their wall-clock time and why."""
     log_path = settings.alert_log_path()
     log = alerts.read_log(log_path)
-    history_table, predictions = _table("drift_history"), _table("live_predictions")
+    history_table, predictions = published.read_published("drift_history"), published.read_published("live_predictions")
     placed = alert_timeline.place(log.alerts, history_table.frame, predictions.frame)
     if session_key is None:
         on = [p for p in placed if p.placed_by != "unplaced"]

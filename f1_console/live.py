@@ -10,10 +10,10 @@ import time
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from f1_console.auth import COOKIE, Signed
-from f1_console.context import Console, Refused, as_user, console, signed_in
+from f1_console.context import Console, Refused, call_service, console, passed_on, signed_in
 from f1_console.hub import next_lap_request
 from f1_core.online_store import StoreUnavailable
 
@@ -34,8 +34,7 @@ def live_sessions(who: Signed = Depends(signed_in()), shared: Console = Depends(
 
 @router.get("/model")
 async def model(who: Signed = Depends(signed_in()), shared: Console = Depends(console)):
-    answer = await shared.service.get("/model", headers=as_user(who))
-    return JSONResponse(answer.json(), status_code=answer.status_code)
+    return passed_on(await call_service(shared, "GET", "/model", who))
 
 
 @router.get("/live/{session_key}/explain/{driver}")
@@ -51,9 +50,9 @@ async def explain(session_key: str, driver: str, who: Signed = Depends(signed_in
     if not laps:
         raise Refused(404, f"{driver} has no lap in {session_key} yet")
     asked = next_lap_request(live.meta, max(laps, key=lambda lap: lap["lap_number"]))
-    answer = await shared.service.post("/explain", json={"lap": asked, "top": 12}, headers=as_user(who))
+    answer = await call_service(shared, "POST", "/explain", who, json={"lap": asked, "top": 12})
     if answer.status_code != 200:
-        return JSONResponse(answer.json(), status_code=answer.status_code)
+        return passed_on(answer)
     return {"lap_number": asked["lap_number"], **answer.json()}
 
 
@@ -80,7 +79,7 @@ async def events(session_key: str, request: Request, last_event_id: str | None =
         while not await request.is_disconnected():
             if time.monotonic() - checked > 5:  # a revoked key or an expired cookie ends the stream
                 checked = time.monotonic()
-                if shared.sessions.who(request.cookies.get(COOKIE)) is None:
+                if await run_in_threadpool(shared.sessions.who, request.cookies.get(COOKIE)) is None:
                     return
             for number, kind, data in hub.since(session_key, sent):
                 yield _event(hub.epoch, number, kind, data)

@@ -80,6 +80,11 @@ class KeyStore:
             self._write([r for r in records if r.key_id != key_id])
         return gone[0]
 
+    def has_id(self, key_id: str) -> bool:
+        """Whether a key with this id exists (read again only when the file changed)."""
+        self._refresh()
+        return any(record.key_id == key_id for record in self._by_digest.values())
+
     def lookup(self, key: str) -> KeyRecord | None:
         """The record of a presented key, None when it is unknown."""
         self._refresh()

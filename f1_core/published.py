@@ -30,8 +30,11 @@ def folder_of(warehouse_path: str | Path) -> Path:
 def publish(con, tables, folder: Path) -> list[str]:
     """Copies `tables` (those of READER_TABLES that exist) from the open connection `con`; call
     it while holding the warehouse for writing, after the commit. Returns the tables published."""
+    wanted = [table for table in tables if table in READER_TABLES]
+    if not wanted:  # e.g. lap_features: nothing to ask the catalog
+        return []
     existing = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    wanted = [table for table in tables if table in READER_TABLES and table in existing]
+    wanted = [table for table in wanted if table in existing]
     if not wanted:
         return []
     folder.mkdir(parents=True, exist_ok=True)
@@ -40,9 +43,8 @@ def publish(con, tables, folder: Path) -> list[str]:
         final = folder / f"{table}.parquet"
         partial = folder / f".{table}.parquet.partial"
         target = str(partial).replace("'", "''")
-        con.execute(f"COPY (SELECT * FROM {table}) TO '{target}' (FORMAT parquet)")
+        rows = con.execute(f"COPY (SELECT * FROM {table}) TO '{target}' (FORMAT parquet)").fetchone()[0]
         os.replace(partial, final)
-        rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         manifest[table] = {"rows": rows, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     _write_json(folder / MANIFEST, manifest)
     return wanted
@@ -67,6 +69,13 @@ def read(folder: Path, table: str) -> Published:
     # swapped in between would not match
     with path.open("rb") as handle:
         return Published(table, pl.read_parquet(handle), entry["published_at"])
+
+
+def read_published(table: str) -> Published:
+    """`read` from the configured warehouse's published folder."""
+    from f1_core import settings
+
+    return read(folder_of(settings.warehouse_path()), table)
 
 
 def _manifest(folder: Path) -> dict:
