@@ -328,7 +328,8 @@ def _own_features(lap: dict, session: dict) -> None:
     number, total, compound = lap["lap_number"], session["total_laps"], lap["compound"]
     lap.update(
         season=session["season"], circuit_ref=session["circuit_ref"], session_type=session["session_type"],
-        total_laps=total, clean=is_clean(lap), not_clean_reason=not_clean_reason(lap), compound_softness=_softness.get(compound),
+        total_laps=total, not_clean_reason=(reason := not_clean_reason(lap)), clean=reason is None,
+        compound_softness=_softness.get(compound),
         wet_tyre=None if compound is None else float(compound in WET_COMPOUNDS),
         pit_out_lap=float(lap["pit_out_time_s"] is not None), first_lap=float(number == 1),
         race_progress=number / total if total else None, fresh_tyre=_float(lap["fresh_tyre"]))

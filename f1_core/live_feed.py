@@ -172,12 +172,13 @@ class LiveFeed:
             session.tails = {table: _Tail(tail.path, table) for table, tail in session.tails.items()}
             session.seen.clear()
             session.added = False
-        # what was read is only kept once the store took it: a failed add reads it again
-        saved = {table: replace(tail) for table, tail in session.tails.items()}, set(session.seen), session.added
+        # what was read is only kept once the store took it: a failed add reads it again (the lap
+        # ids seen are only added after the store took them)
+        saved = {table: replace(tail) for table, tail in session.tails.items()}, session.added
         try:
             self._read_into_store(session)
         except BaseException:
-            session.tails, session.seen, session.added = saved
+            session.tails, session.added = saved
             raise
 
     def _read_into_store(self, session: _Session) -> None:
@@ -193,19 +194,20 @@ class LiveFeed:
         # a session listed, its files begun, no row yet: its state is an empty field, not none
         if landed_at is None or (session.added and not laps and not weather):
             return
-        fresh = []
+        fresh, new_ids = [], set()
         for lap in laps:
             ident = lap_id(lap)
-            if ident in session.seen:
+            if ident in session.seen or ident in new_ids:
                 self._skip(key, "laps", lap["source_row"], "duplicate_lap: the lap landed before; the first stays")
             else:
-                session.seen.add(ident)
+                new_ids.add(ident)
                 fresh.append(lap)
         if session.generation is not None and not session.added:
             # read from the start: the store's copy becomes exactly this generation's rows
             self.store.replace(session.meta, fresh, weather, landed_at=landed_at, generation=session.generation)
         else:
             self.store.add(session.meta, fresh, weather, landed_at=landed_at)
+        session.seen |= new_ids
         session.added = True
         if self.on_state is not None:
             # read back: a shared store's copy in this process is brought up to date (and its
