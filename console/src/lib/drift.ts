@@ -116,8 +116,6 @@ export function clockLabel(a: Pick<TimelineAlert, 'lap' | 'session_time_s' | 'pl
   return parts.length ? parts.join(' · ') : 'on the session clock';
 }
 
-export const KINDS = ['drift', 'rollback'] as const;
-
 export interface TimelinePoint {
   lap: number;
   /** row of the kind on the chart (drift on top) */
@@ -150,10 +148,3 @@ export function logSummary(log: AlertTimeline['log']): string {
   return `${alerts} · ${log.skipped} unreadable line${log.skipped === 1 ? '' : 's'} skipped`;
 }
 
-export function formatShare(share: number | null | undefined): string {
-  return share === null || share === undefined || !Number.isFinite(share) ? DASH : `${Math.round(share * 100)}%`;
-}
-
-export function formatNumber(v: number | null | undefined, digits = 3): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? DASH : v.toFixed(digits);
-}

@@ -5,9 +5,6 @@ import type { ArchivedSession, ReplayState, ReplayStatus, SessionType } from './
 /** Speeds offered (session seconds per second); the back end takes 0.1 to 10000. */
 export const SPEEDS: readonly number[] = [1, 5, 10, 30, 60, 120, 300, 600, 1000];
 
-export const MIN_SPEED = 0.1;
-export const MAX_SPEED = 10_000;
-
 const TYPE_ORDER: readonly SessionType[] = ['race', 'sprint', 'qualifying', 'sprint_qualifying', 'practice'];
 
 export const TYPE_LABEL: Record<SessionType, string> = {

@@ -15,14 +15,12 @@ import {
   YAxis,
 } from 'recharts';
 import { Empty, Panel } from '../components/Panel.tsx';
-import { isoMs } from '../lib/display.ts';
+import { formatPct, formatSeconds, isoMs } from '../lib/display.ts';
 import { getAlertTimeline, getDriftFeatures, getDriftHistory, isApiError } from '../lib/api.ts';
 import {
   classStyle,
   clockLabel,
-  formatNumber,
   formatSessionTime,
-  formatShare,
   formatUtc,
   lapDomain,
   logSummary,
@@ -140,7 +138,7 @@ function ShareBar({ share, limit }: { share: number; limit: number | undefined }
           <span className="absolute inset-y-[-2px] w-px bg-zinc-200" style={{ left: `${Math.min(100, limit * 100)}%` }} />
         )}
       </span>
-      <span className={`tabular-nums ${over ? 'text-amber-300' : ''}`}>{formatShare(share)}</span>
+      <span className={`tabular-nums ${over ? 'text-amber-300' : ''}`}>{formatPct(share ?? null)}</span>
     </span>
   );
 }
@@ -205,8 +203,8 @@ function HistoryTable({
                     {r.features_drifted}/{r.features_compared}
                   </span>
                 </td>
-                <td className="px-1 py-0.5">{formatNumber(r.live_mae_clean)} s</td>
-                <td className="px-1 py-0.5">{formatNumber(r.train_mae_clean)} s</td>
+                <td className="px-1 py-0.5">{formatSeconds(r.live_mae_clean ?? null)}</td>
+                <td className="px-1 py-0.5">{formatSeconds(r.train_mae_clean ?? null)}</td>
                 <td className={`px-1 py-0.5 font-semibold ${ratioTone(r)}`}>
                   {r.error_ratio === null ? '—' : `${r.error_ratio.toFixed(2)}×`}
                 </td>

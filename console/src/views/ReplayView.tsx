@@ -208,7 +208,12 @@ function Status({ status }: { status: ReplayStatus }) {
 export function ReplayView() {
   const qc = useQueryClient();
   const sessions = useQuery({ queryKey: ['replay', 'sessions'], queryFn: getArchivedSessions, staleTime: 60_000 });
-  const replays = useQuery({ queryKey: CURRENT, queryFn: getReplays, refetchInterval: 1000 });
+  // every second while a replay runs, else now and then (one may be started from another tab)
+  const replays = useQuery({
+    queryKey: CURRENT,
+    queryFn: getReplays,
+    refetchInterval: (q) => (q.state.data?.some((r) => r.state === 'playing' || r.state === 'paused') ? 1000 : 10_000),
+  });
   const [picked, setPicked] = useState<string | null>(null);
   const [speed, setSpeed] = useState(60);
   const [draft, setDraft] = useState<number | null>(null); // the lap the slider is being moved to
