@@ -11,7 +11,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve console bento api-key validate train rollback bench-ingest bench-accuracy bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon clean
+.PHONY: run test ui serve console bento api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -62,6 +62,10 @@ rollback: .venv/.synced
 
 bench-accuracy: .venv/.synced
 	.venv/bin/python benchmarks/accuracy.py
+
+# each change to the race model in event-grouped CV, and the noise floor
+bench-accuracy-changes: .venv/.synced
+	.venv/bin/python benchmarks/accuracy_changes.py
 
 # the holdout of the champion, replayed through the service as a live client: served vs offline
 bench-served: .venv/.synced

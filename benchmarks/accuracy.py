@@ -12,7 +12,7 @@ import time
 
 import polars as pl
 
-from f1_core import settings
+from f1_core import metrics, settings
 from f1_core.model import ModelParams
 from f1_core.training import BASELINES, load_warehouse, train_and_evaluate, training_frame
 
@@ -34,6 +34,20 @@ def table(scored: pl.DataFrame, group: str | None) -> pl.DataFrame:
     )
 
 
+def coverage_per_session(scored: pl.DataFrame) -> pl.DataFrame:
+    """Per holdout session, on its clean laps: the 90% band's coverage, the share of laps below
+    and above it, its mean width."""
+    clean = scored.filter(pl.col("clean"))
+    return (clean.group_by("session_key", "session_type")
+            .agg(pl.len().alias("clean laps"),
+                 ((pl.col("lap_time_s") >= pl.col("lower")) & (pl.col("lap_time_s") <= pl.col("upper")))
+                 .mean().round(3).alias("coverage 90%"),
+                 (pl.col("lap_time_s") < pl.col("lower")).mean().round(3).alias("below"),
+                 (pl.col("lap_time_s") > pl.col("upper")).mean().round(3).alias("above"),
+                 (pl.col("upper") - pl.col("lower")).mean().round(2).alias("width s"))
+            .sort("session_type", "session_key"))
+
+
 def main() -> None:
     started = time.perf_counter()
     frame = training_frame(*load_warehouse(settings.warehouse_path()))
@@ -51,6 +65,12 @@ def main() -> None:
     print("clean-lap MAE (s) on the holdout, model vs baselines:")
     print(table(result.holdout, None))
     print(table(result.holdout, "session_type"))
+    per_session = coverage_per_session(result.holdout)
+    print("\n90% interval per holdout session (clean laps):")
+    print(per_session)
+    coverage = per_session.filter(pl.col("session_type") == "race")["coverage 90%"]
+    print(f"races' coverage {coverage.min():.3f}-{coverage.max():.3f} (every race within 0.85-0.95: "
+          f"{'yes' if coverage.min() >= 0.85 and coverage.max() <= 0.95 else 'no'})")
     m = result.metrics
     gain = 1 - m["holdout_mae_clean"] / m["holdout_baseline_previous_clean_lap_mae_clean"]
     races = result.holdout.filter(pl.col("clean") & (pl.col("session_type") == "race"))
@@ -65,6 +85,13 @@ def main() -> None:
     print(f"model vs previous-clean-lap baseline: {gain:.1%} lower clean-lap MAE on all holdout "
           f"sessions, {race_gain:.1%} on races; all-laps MAE {m['holdout_mae_all']:.3f} s "
           f"(baseline {m['holdout_baseline_previous_clean_lap_mae_all']:.3f} s)")
+    with_previous = races.filter(pl.col("prev_clean_lap_time_s").is_not_null())
+    ratio = ((with_previous["prediction"] - with_previous["lap_time_s"]).abs().mean()
+             / (with_previous["prev_clean_lap_time_s"] - with_previous["lap_time_s"]).abs().mean())
+    floor = metrics.noise_floor(with_previous)
+    print(f"clean race laps with a previous clean lap, model / previous clean lap: holdout {ratio:.3f} "
+          f"(target 0.75), cross-validation {cv_model / cv_base:.3f} (target 0.85); noise floor on the "
+          f"same holdout laps: sigma {floor['noise_sigma_s']:.3f} s, MAE {floor['noise_floor_mae_s']:.3f} s")
 
 
 if __name__ == "__main__":

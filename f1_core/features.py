@@ -15,8 +15,12 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from operator import itemgetter
 from statistics import median
+from typing import NamedTuple
 
 import polars as pl
+
+from f1_core.traffic import NO_ROAD, TRAFFIC_FEATURES, Road, road_index, traffic_features, volatility
+from f1_core.tyres import NO_DEGRADATION, Degradation, degradation_index, field_degradation
 
 # Fuel: a car starts a Grand Prix with at most 110 kg and burns it evenly over the race
 # distance; each kg costs about 0.035 s a lap (the figure teams and public models use).
@@ -58,10 +62,15 @@ NUMERIC_FEATURES = [
     "field_laps_completed", "field_recent_fc_s", "field_evolution_s",
     "air_temp_c", "track_temp_c", "humidity_pct", "pressure_hpa", "wind_speed_ms",
     "wind_direction_deg", "rainfall", "has_weather", "air_temp_change_c", "track_temp_change_c",
-    "humidity_change_pct", "reference_fc_s",
+    "humidity_change_pct", "reference_fc_s", *TRAFFIC_FEATURES,
 ]
 CATEGORICAL_FEATURES = ["circuit_ref", "session_type"]
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+# Computed like features, but event-grouped cross-validation did not keep them as model inputs
+# (`benchmarks/accuracy_changes.py` prints each one's effect): the field's tyre degradation times
+# the tyre laps since the reference lap, and a filtered reference pace (0.7 of the last clean
+# lap and 0.3 of the median of the stint's last three).
+CANDIDATES = ["field_tyre_effect_s", "filtered_pace_fc_s"]
 
 
 OUTPUT = {
@@ -73,6 +82,8 @@ OUTPUT = {
     "not_clean_reason": pl.String,  # the first of NOT_CLEAN_RULES the lap broke, null if clean
     # not features: the baselines' predictions are built from these
     "prev_clean_lap_time_s": pl.Float64, "rolling_clean_lap_time_s": pl.Float64,
+    **{name: pl.Float64 for name in CANDIDATES},
+    "field_volatility_s": pl.Float64,  # not a feature: the interval's margins scale with it
     # not features: when the lap started and ended (session seconds), to split a session in time
     "lap_start_time_s": pl.Float64, "session_time_s": pl.Float64,
 }
@@ -280,7 +291,7 @@ def prepare_laps(laps: list[dict], session_of: dict[str, dict]) -> list[dict]:
             for row in judged(session, session_of.get(session[0]["session_key"], EMPTY_SESSION)["session_type"])]
 
 
-def lap_features_after(history: list[dict], lap: dict, session: dict, field: tuple,
+def lap_features_after(history: list[dict], lap: dict, session: dict, field: Field,
                        weather: tuple | None) -> dict:
     """The feature row of one lap (a lap row: what is known when it starts) from what came
     before it: `history`, the driver's earlier laps of the session (`prepare_laps` rows, in lap
@@ -293,7 +304,7 @@ def lap_features_after(history: list[dict], lap: dict, session: dict, field: tup
     return target
 
 
-def _at_start(row: dict, field: tuple, weather: tuple | None) -> None:
+def _at_start(row: dict, field: Field, weather: tuple | None) -> None:
     _field_features(row, field)
     _weather_features(row, weather)
     # The pace this lap is measured against, fuel corrected: the driver's last clean lap (the
@@ -301,6 +312,11 @@ def _at_start(row: dict, field: tuple, weather: tuple | None) -> None:
     # Models learn the difference.
     row["reference_fc_s"] = next((row[name] for name in ("prev_clean_lap_fc_s", "field_recent_fc_s",
                                                          "prev_lap_fc_s") if row[name] is not None), None)
+    row.update(traffic_features(row, field.road, row["_previous_start"], row["_green_laps"]))
+    row["field_volatility_s"] = volatility(field.road, row["lap_start_time_s"])
+    slope = field_degradation(row["compound"], row["lap_start_time_s"], field.tyres)
+    since = _minus(row["tyre_life"], row["_reference_tyre_life"])
+    row["field_tyre_effect_s"] = None if slope is None or since is None else slope * since
 
 
 EMPTY_LAP = dict.fromkeys(LAP_INPUT)
@@ -348,11 +364,11 @@ WEATHER_CHANGES = {name: name.replace("_c", "_change_c").replace("_pct", "_chang
 # a lap's history before anything is known of it: its first lap, or no clean lap yet
 NO_PREVIOUS = dict.fromkeys((
     "prev_lap_time_s", "prev_lap_fc_s", "prev_position", "prev_lap_green", "prev_lap_safety_car",
-    "prev_lap_vsc", "prev_lap_yellow", *(f"prev_{name}" for name in SECTORS),
+    "prev_lap_vsc", "prev_lap_yellow", "_previous_start", *(f"prev_{name}" for name in SECTORS),
     *(f"prev_{name[:-2]}_gap_s" for name in SECTORS)))
 NO_CLEAN = dict.fromkeys((
     "prev_clean_lap_fc_s", "prev_clean_lap_time_s", "laps_since_clean", "rolling_clean_mean_s",
-    "rolling_clean_std_s", "rolling_clean_lap_time_s", "session_best_fc_s"))
+    "rolling_clean_std_s", "rolling_clean_lap_time_s", "session_best_fc_s", "_reference_tyre_life"))
 NO_WEATHER = {**dict.fromkeys((*WEATHER_LEVELS, *WEATHER_CHANGES.values())), "has_weather": 0.0}
 
 
@@ -378,14 +394,16 @@ def _driver_history(laps: list[dict], last_only: bool) -> None:
     raw_window: deque = deque(maxlen=ROLLING_LAPS)
     previous = clean = None  # the previous lap and the last clean one
     session_best = None
+    green = 0.0  # green laps in a row so far
     sector_best = [None, None, None]
-    stints: dict = {}  # stint -> [clean laps, sum x, sum y, sum xy, sum xx, best]
+    stints: dict = {}  # stint -> [clean laps, sum x, sum y, sum xy, sum xx, best, last 3 fc]
     for lap in laps:
         stint = stints.get(lap["stint"])
         if not last_only or lap is laps[-1]:
             _history_of(lap, previous, clean, (fc_window, raw_window), session_best, sector_best, stint)
+            lap["_green_laps"] = green
         if stint is None:
-            stint = stints[lap["stint"]] = [0, 0.0, 0.0, 0.0, 0.0, None]
+            stint = stints[lap["stint"]] = [0, 0.0, 0.0, 0.0, 0.0, None, deque(maxlen=PACE_LAPS)]
         # then this lap joins the history of the laps after it
         for index, name in enumerate(SECTORS):
             sector_best[index] = _least(sector_best[index], lap[name])
@@ -398,10 +416,12 @@ def _driver_history(laps: list[dict], last_only: bool) -> None:
             stint[3] += x * fc
             stint[4] += x * x
             stint[5] = _least(stint[5], fc)
+            stint[6].append(fc)
             session_best = _least(session_best, fc)
             fc_window.append(fc)
             raw_window.append(lap["lap_time_s"])
             clean = lap
+        green = green + 1 if lap["track_status"] == "1" else 0.0
         previous = lap
 
 
@@ -415,6 +435,7 @@ def _history_of(lap: dict, previous: dict | None, clean: dict | None, windows: t
         sectors = [previous[name] for name in SECTORS]
         lap.update(
             prev_lap_time_s=previous["lap_time_s"], prev_lap_fc_s=previous["_fc"],
+            _previous_start=previous["lap_start_time_s"],
             prev_position=_float(previous["position"]),
             prev_lap_green=None if status is None else float(status == "1"),
             prev_lap_safety_car=None if status is None else float("4" in status),
@@ -432,11 +453,13 @@ def _history_of(lap: dict, previous: dict | None, clean: dict | None, windows: t
             laps_since_clean=float(lap["lap_number"] - clean["lap_number"]),
             # the windows hold the last clean laps: they only move on a clean lap
             rolling_clean_mean_s=_mean(windows[0]), rolling_clean_std_s=_std(windows[0]),
-            rolling_clean_lap_time_s=_mean(windows[1]), session_best_fc_s=session_best)
+            rolling_clean_lap_time_s=_mean(windows[1]), session_best_fc_s=session_best,
+            _reference_tyre_life=clean["tyre_life"] if clean["stint"] == lap["stint"] else None)
     if stint is None:
-        lap.update(stint_clean_laps=0.0, stint_best_fc_s=None, degradation_s_per_lap=None)
+        lap.update(stint_clean_laps=0.0, stint_best_fc_s=None, degradation_s_per_lap=None, filtered_pace_fc_s=None)
     else:
-        n, sx, sy, sxy, sxx, best = stint
+        n, sx, sy, sxy, sxx, best, recent = stint
+        lap["filtered_pace_fc_s"] = 0.7 * recent[-1] + 0.3 * median(recent) if len(recent) == PACE_LAPS else None
         # least squares over (tyre life, fuel-corrected time) of the stint's clean laps so far;
         # unknown while all of them share one tyre life
         denominator = n * sxx - sx ** 2
@@ -444,30 +467,44 @@ def _history_of(lap: dict, previous: dict | None, clean: dict | None, windows: t
                    degradation_s_per_lap=(n * sxy - sx * sy) / denominator if n >= 3 and denominator else None)
 
 
-def field_index(rows: list[dict]) -> dict[str, tuple]:
+class Field(NamedTuple):
+    """What one session's field had shown, by the session time of each lap's end."""
+
+    ends: list[float]  # every lap's end, in time order
+    clean_ends: list[float]  # every representative lap's end
+    total: list[float]  # running sums of those laps' fuel-corrected times, from 0
+    road: Road
+    tyres: Degradation
+
+
+def field_index(rows: list[dict]) -> dict[str, Field]:
     """Per session, what the whole field had shown by each moment: the session times at which
-    laps ended, those at which clean laps ended, and running sums of the clean laps'
-    fuel-corrected times (`rows` are `prepare_laps` rows)."""
-    done = sorted((lap for lap in rows if lap["session_time_s"] is not None),
-                  key=lambda lap: (lap["session_key"], lap["session_time_s"]))
+    laps ended, those at which clean laps ended, running sums of the clean laps' fuel-corrected
+    times, the crossings (`traffic.Road`) and the field's tyre degradation (`tyres`). `rows`
+    are `prepare_laps` rows of sessions in turn, each session's in lap order per driver."""
     field = {}
-    for laps in _runs(done, "session_key"):
+    for session in _runs(rows, "session_key"):
+        laps = sorted((lap for lap in session if lap["session_time_s"] is not None),
+                      key=itemgetter("session_time_s"))
+        if not laps:
+            continue
         clean = [lap for lap in laps if lap["representative"]]
         total = [0.0]
         for lap in clean:
             total.append(total[-1] + lap["_fc"])
-        field[laps[0]["session_key"]] = ([lap["session_time_s"] for lap in laps],
-                                         [lap["session_time_s"] for lap in clean], total)
+        field[laps[0]["session_key"]] = Field([lap["session_time_s"] for lap in laps],
+                                              [lap["session_time_s"] for lap in clean], total,
+                                              road_index(session), degradation_index(session))
     return field
 
 
-NO_FIELD = ([], [], [0.0])
+NO_FIELD = Field([], [], [0.0], NO_ROAD, NO_DEGRADATION)
 
 
-def _field_features(lap: dict, field: tuple) -> None:
+def _field_features(lap: dict, field: Field) -> None:
     """What the field had shown when the lap started: laps completed, recent pace, and how that
     pace compares with the session's first laps (track evolution)."""
-    start, (ends, clean_ends, total) = lap["lap_start_time_s"], field
+    start, ends, clean_ends, total = lap["lap_start_time_s"], field.ends, field.clean_ends, field.total
     seen = 0 if start is None else bisect_right(clean_ends, start)
     lap["field_laps_completed"] = 0.0 if start is None else float(bisect_right(ends, start))
     lap["field_recent_fc_s"] = lap["field_evolution_s"] = None

@@ -3,6 +3,8 @@ benchmarks and live monitoring."""
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 
@@ -32,3 +34,25 @@ def by_group(frame: pl.DataFrame, group: str, prediction: str = "prediction") ->
         .agg(pl.len().alias("laps"), (pl.col("lap_time_s") - pl.col(prediction)).abs().mean().alias("mae_clean"))
         .sort(group)
     )
+
+
+def noise_floor(frame: pl.DataFrame) -> dict[str, float]:
+    """How well any predictor could do on `frame`'s clean laps if it knew each driver's pace
+    exactly: the lap-to-lap noise from second differences of three consecutive clean laps of one
+    driver's stint (y3 - 2 y2 + y1 cancels pace moving linearly with fuel and tyres), its robust
+    scale (1.4826 MAD / sqrt 6, each lap's noise entering the difference with weights 1, 2, 1),
+    and the MAE of Gaussian noise of that scale (sigma * sqrt(2/pi)). Real errors have a heavier
+    tail (traffic, mistakes): this is the floor of the noise's core, not of the MAE."""
+    keys = ["session_key", "driver", "stint"]
+    laps = frame.filter(pl.col("clean") & pl.col("lap_time_s").is_not_null()).sort(*keys, "lap_number")
+    time, number = pl.col("lap_time_s"), pl.col("lap_number")
+    triples = laps.with_columns(
+        (time.shift(-1).over(keys) - 2 * time + time.shift(1).over(keys)).alias("d2"),
+        ((number.shift(-1).over(keys) - number.shift(1).over(keys)) == 2).alias("consecutive"),
+    ).filter(pl.col("consecutive") & pl.col("d2").is_not_null())
+    d2 = triples["d2"]
+    if d2.len() < 30:
+        return {}
+    sigma = 1.4826 * float((d2 - d2.median()).abs().median()) / math.sqrt(6)
+    return {"noise_sigma_s": sigma, "noise_floor_mae_s": sigma * math.sqrt(2 / math.pi),
+            "noise_triples": float(d2.len())}

@@ -154,29 +154,37 @@ class LapTimeModel:
     blend: list[str] = field(default_factory=list)
     quantile_models: dict = field(default_factory=dict)
     # conformal margins per session type (Mondrian): a qualifying lap is far less predictable
-    # than a race lap, and one margin for both would be too wide for one and too narrow for the other
-    conformal_margin: dict[str, float] = field(default_factory=dict)
+    # than a race lap, and one margin for both would be too wide for one and too narrow for the
+    # other. Each is (below, above): how far the band's lower end moves down and its upper end
+    # up, calibrated apart because the errors are not symmetric (a mistake only makes a lap slower)
+    conformal_margin: dict[str, tuple[float, float]] = field(default_factory=dict)
     # for laps with no reference pace at all (a race's first lap): the circuit's typical
     # fuel-corrected lap and how far such laps stray from it
     circuit_pace: dict[str, float] = field(default_factory=dict)
-    fallback_margin: dict[str, float] = field(default_factory=dict)
+    fallback_margin: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # the calibration laps' median `field_volatility_s`: a lap's conformal margins scale with its
+    # session's volatility against it (normalized conformal scores), None: unscaled
+    typical_volatility: float | None = None
     global_pace: float = 90.0
 
     def __setstate__(self, state: dict) -> None:
         # a model pickled before `blend` existed averaged all its point models
         state.setdefault("blend", list(state.get("point_models", {})))
         state.setdefault("inputs", list(MODEL_FEATURES))
+        state.setdefault("typical_volatility", None)
+        for name in ("conformal_margin", "fallback_margin"):  # one symmetric margin before
+            state[name] = {kind: m if isinstance(m, tuple) else (m, m) for kind, m in state.get(name, {}).items()}
         self.__dict__.update(state)
 
-    def fit(self, train: pl.DataFrame) -> "LapTimeModel":
+    def fit(self, train: pl.DataFrame, interval: bool = True) -> "LapTimeModel":
         """Fits on `train` (features, `lap_time_s`, `fuel_kg`, `clean`). The interval is not
         calibrated yet: call `calibrate_from` with predictions for laps it has not seen (out of
-        fold)."""
+        fold). Without `interval`, the point models only (it predicts with `interval=False`)."""
         timed = train.filter(pl.col("lap_time_s").is_not_null())
         self.categories = {
             name: sorted(timed[name].drop_nulls().unique().to_list()) for name in MODEL_CATEGORICAL}
         self._fit_pace(timed)
-        self.point_models, self.quantile_models = self._boost(timed, self.params.n_estimators)
+        self.point_models, self.quantile_models = self._boost(timed, self.params.n_estimators, interval=interval)
         self.conformal_margin, self.fallback_margin = {}, {}
         self.blend = list(self.point_models)
         return self
@@ -208,7 +216,8 @@ class LapTimeModel:
             .filter(pl.col("clean")).group_by("circuit_ref").agg(pl.col("_fc").median()).iter_rows()
         }
 
-    def _boost(self, timed: pl.DataFrame, trees: int, start: "LapTimeModel | None" = None):
+    def _boost(self, timed: pl.DataFrame, trees: int, start: "LapTimeModel | None" = None,
+               interval: bool = True):
         """Point and quantile boosters of `trees` trees on the difference from the reference pace;
         with `start`, only the point boosters, each continuing `start`'s of the same learner."""
         import lightgbm as lgb
@@ -237,7 +246,7 @@ class LapTimeModel:
                 objective="reg:absoluteerror", max_depth=p.xgb_max_depth, tree_method="hist",
                 enable_categorical=True, colsample_bytree=p.feature_fraction, **common,
             ).fit(x, delta, xgb_model=init)
-        if start:
+        if start or not interval:
             return points, {}
         tail = (1 - p.coverage) / 2
         quantiles = {q: lgb.LGBMRegressor(objective="quantile", alpha=q, **lgb_common).fit(x, delta)
@@ -254,28 +263,46 @@ class LapTimeModel:
             self.conformal_margin, self.fallback_margin = margins
 
     def calibrate_from(self, frame: pl.DataFrame, raw: pl.DataFrame) -> None:
-        """Conformalized quantile regression: widen (or narrow) the quantile band by the
-        coverage-quantile of how far laps the model did not train on fall outside it. `raw` holds
-        uncalibrated predictions for `frame`'s rows (e.g. out of fold)."""
+        """Conformalized quantile regression, each end apart (Romano, Patterson and Candès 2019,
+        the asymmetric form): the lower end moves by the (1 - (1 - coverage) / 2)-quantile of how
+        far laps the model did not train on fall below it, the upper end likewise above, so each
+        tail misses at most half of what the band may. `raw` holds uncalibrated predictions for
+        `frame`'s rows (e.g. out of fold)."""
         keep = frame["lap_time_s"].is_not_null().to_numpy()
         frame, raw = frame.filter(pl.Series(keep)), raw.filter(pl.Series(keep))
         raw = {name: raw[name].to_numpy() for name in raw.columns}
         y = frame["lap_time_s"].to_numpy()
         has_ref = frame["reference_fc_s"].is_not_null().to_numpy()
         kinds = np.array(frame["session_type"].fill_null("").to_list())
-        level = self.params.coverage
-        in_band = np.maximum(raw["lower"] - y, y - raw["upper"])
-        from_fallback = np.abs(y - raw["lap_time"])
+        level = 1 - (1 - self.params.coverage) / 2
+        # without a reference the raw band is the fallback point itself
+        below, above = raw["lower"] - y, y - raw["upper"]
+        volatility = _numbers(frame, "field_volatility_s") if "field_volatility_s" in frame.columns else None
+        self.typical_volatility = None
+        if volatility is not None and np.isfinite(volatility).any():
+            self.typical_volatility = float(np.nanmedian(volatility))
+            scale = self._volatility_scale(frame)
+            below, above = np.where(has_ref, below / scale, below), np.where(has_ref, above / scale, above)
         # the band is for laps at racing pace, the population the model predicts
         racing = frame["representative"].fill_null(False).to_numpy()
-        for margins, scores, rows in ((self.conformal_margin, in_band, has_ref & racing),
-                                      (self.fallback_margin, from_fallback, ~has_ref)):
-            if rows.any():
-                margins[""] = _conformal_quantile(scores[rows], level)  # any session type
-            for kind in np.unique(kinds[rows]):
-                group = rows & (kinds == kind)
-                if group.sum() >= 30:  # fewer laps cannot pin a 90% quantile down
-                    margins[str(kind)] = _conformal_quantile(scores[group], level)
+        for margins, rows in ((self.conformal_margin, has_ref & racing), (self.fallback_margin, ~has_ref)):
+            groups = [("", rows)] + [(str(kind), rows & (kinds == kind)) for kind in np.unique(kinds[rows])]
+            for kind, group in groups:
+                # fewer laps cannot pin a 95% quantile down (the pooled one is kept whatever its size)
+                if group.sum() >= 30 or (kind == "" and group.any()):
+                    margins[kind] = (_conformal_quantile(below[group], level),
+                                     _conformal_quantile(above[group], level))
+
+    def _volatility_scale(self, features: Features) -> np.ndarray:
+        """Per lap, its session's volatility against the typical one (0.5-3), 1 when unknown."""
+        rows = features.height if isinstance(features, pl.DataFrame) else len(features)
+        if not self.typical_volatility:
+            return np.ones(rows)
+        try:
+            volatility = _numbers(features, "field_volatility_s")
+        except (KeyError, pl.exceptions.ColumnNotFoundError):
+            return np.ones(rows)
+        return np.nan_to_num(np.clip(volatility / self.typical_volatility, 0.5, 3.0), nan=1.0)
 
     def _predict(self, features: Features, interval: bool = True) -> dict[str, np.ndarray]:
         fuel = _fuel_effect(features)
@@ -284,12 +311,14 @@ class LapTimeModel:
         circuit = _labels(features, "circuit_ref")
         fallback = np.array([self.circuit_pace.get(c, self.global_pace) for c in circuit]) + fuel
         kinds = [kind or "" for kind in _labels(features, "session_type")]
-        margin = np.array([self.conformal_margin.get(k, self.conformal_margin.get("", 0.0)) for k in kinds])
-        fallback_margin = np.array([self.fallback_margin.get(k, self.fallback_margin.get("", 0.0))
-                                    for k in kinds])
+        none = (0.0, 0.0)
+        margin = np.array([self.conformal_margin.get(k, self.conformal_margin.get("", none)) for k in kinds],
+                          dtype=float).reshape(-1, 2)
+        fallback_margin = np.array([self.fallback_margin.get(k, self.fallback_margin.get("", none))
+                                    for k in kinds], dtype=float).reshape(-1, 2)
         point = fallback.copy()
-        lower = fallback - fallback_margin
-        upper = fallback + fallback_margin
+        lower = fallback - fallback_margin[:, 0]
+        upper = fallback + fallback_margin[:, 1]
         if has_ref.any():
             x = _array(features if has_ref.all() else _take(features, np.flatnonzero(has_ref)),
                        self.categories, self.inputs)
@@ -302,8 +331,9 @@ class LapTimeModel:
             lo = _booster_predict(self.quantile_models[lo_q], x)
             hi = _booster_predict(self.quantile_models[hi_q], x)
             # the band always contains the point prediction, whatever the quantile models say
-            lower[has_ref] = base + np.minimum(lo, delta) - margin[has_ref]
-            upper[has_ref] = base + np.maximum(hi, delta) + margin[has_ref]
+            scale = self._volatility_scale(features)[has_ref]
+            lower[has_ref] = base + np.minimum(lo, delta) - margin[has_ref, 0] * scale
+            upper[has_ref] = base + np.maximum(hi, delta) + margin[has_ref, 1] * scale
         return {"lap_time": point, "lower": lower, "upper": upper} if interval else {"lap_time": point}
 
     def predict(self, features: Features, interval: bool = True) -> pl.DataFrame:

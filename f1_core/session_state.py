@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from statistics import median
 
 from f1_core.catalog import session_type, slugify
-from f1_core.features import field_index, judged, lap_features_after, prepare_laps, weather_index
+from f1_core.features import NO_FIELD, Field, field_index, judged, lap_features_after, prepare_laps, weather_index
 from f1_core.live import LapToPredict, features_for, new_tyre_set
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class Prepared:
 
     session: dict  # the features' session row
     laps_of: dict  # driver -> (lap numbers, prepared rows), in lap order
-    field: tuple
+    field: Field
     weather: tuple | None
     rows: dict  # (driver, lap number) -> prepared row: what the next state reuses
 
@@ -130,7 +130,7 @@ class SessionState:
             numbers, driver_rows = laps_of.setdefault(row["driver"], ([], []))
             numbers.append(row["lap_number"])
             driver_rows.append(row)
-        return Prepared(session=session, laps_of=laps_of, field=field_index(rows).get(key, ([], [], [0.0])),
+        return Prepared(session=session, laps_of=laps_of, field=field_index(rows).get(key, NO_FIELD),
                         weather=weather_index(self.weather).get(key), rows=by_id)
 
     def summary(self) -> dict:

@@ -1,0 +1,121 @@
+"""Which changes to the race model cross-validation keeps, and the noise floor beside them.
+
+Each row trains the race family's point model (LightGBM, the mean of 3 seeds, the training
+asset's hyperparameters) with one change to the model as it is, and prints the clean race laps'
+MAE in event-grouped 5-fold cross-validation over the training events, before (the model as
+it is) and after the change, against the previous clean lap. A change is in the model only if
+it lowers that figure; the holdout is printed for the model as it is and never chooses. Reads
+the warehouse `make run` filled (F1_WAREHOUSE).
+
+    .venv/bin/python benchmarks/accuracy_changes.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from f1_core import metrics, settings  # noqa: E402
+from f1_core.model import MODEL_FEATURES, LapTimeModel, ModelParams, family  # noqa: E402
+from f1_core.traffic import TRAFFIC_FEATURES  # noqa: E402
+from f1_core.training import event_folds, holdout_split, load_warehouse, training_frame  # noqa: E402
+
+SEEDS = 3
+BRIEF_MAE_S = 0.30
+TARGETS = {"cv": 0.85, "holdout": 0.75}
+
+
+def changes() -> list[tuple[str, list[str], list[str], str | None]]:
+    """(the change, the inputs without it, the inputs with it, the column it makes the reference
+    pace): the traffic features as a whole and one by one, and the candidates left out."""
+    without = [f for f in MODEL_FEATURES if f not in TRAFFIC_FEATURES]
+    rows = [("traffic features (all)", without, MODEL_FEATURES, None)]
+    rows += [(name, [f for f in MODEL_FEATURES if f != name], MODEL_FEATURES, None) for name in TRAFFIC_FEATURES]
+    rows += [("field_tyre_effect_s", MODEL_FEATURES, [*MODEL_FEATURES, "field_tyre_effect_s"], None),
+             ("filtered_pace_fc_s as the reference pace", MODEL_FEATURES, MODEL_FEATURES, "filtered_pace_fc_s")]
+    return rows
+
+
+def with_reference(frame: pl.DataFrame, column: str | None) -> pl.DataFrame:
+    if column is None:
+        return frame
+    return frame.with_columns(pl.coalesce(column, "reference_fc_s").alias("reference_fc_s"))
+
+
+def predict(train: pl.DataFrame, test: pl.DataFrame, inputs: list[str]) -> np.ndarray:
+    models = [LapTimeModel(ModelParams(learners=["lightgbm"], seed=seed), inputs=list(inputs)).fit(train, interval=False)
+              for seed in range(SEEDS)]
+    return np.mean([m.predict(test, interval=False)["lap_time"].to_numpy() for m in models], axis=0)
+
+
+def cross_validated(race: pl.DataFrame, inputs: list[str]) -> np.ndarray:
+    fold = event_folds(race, 5)
+    out = np.full(race.height, np.nan)
+    for k in range(5):
+        test = fold == k
+        out[test] = predict(race.filter(pl.Series(~test)), race.filter(pl.Series(test)), inputs)
+    return out
+
+
+def scored(frame: pl.DataFrame, prediction: np.ndarray) -> tuple[float, float, int]:
+    """Model and previous-clean-lap MAE on the clean race laps that have a previous clean lap."""
+    laps = frame.with_columns(pl.Series("p", prediction)).filter(
+        pl.col("clean") & (pl.col("session_type") == "race") & pl.col("prev_clean_lap_time_s").is_not_null())
+    error = (laps["p"] - laps["lap_time_s"]).abs().mean()
+    return error, (laps["prev_clean_lap_time_s"] - laps["lap_time_s"]).abs().mean(), laps.height
+
+
+def main() -> None:
+    started = time.perf_counter()
+    train, holdout, _ = holdout_split(training_frame(*load_warehouse(settings.warehouse_path())))
+    race = train.filter(family(pl.col("session_type")) == "race")
+    held = holdout.filter(family(pl.col("session_type")) == "race")
+    model, baseline, laps = scored(race, cross_validated(race, MODEL_FEATURES))
+    print(f"race model as it is: {len(MODEL_FEATURES)} inputs, CV {model:.4f} s on {laps} clean race laps "
+          f"of {race['event'].n_unique()} training events", flush=True)
+    rows = []
+    for name, before_inputs, after_inputs, reference in changes():
+        mae = {}
+        for side, inputs, ref in (("before", before_inputs, None), ("after", after_inputs, reference)):
+            if inputs == MODEL_FEATURES and ref is None:
+                mae[side] = model
+            else:
+                frame = with_reference(race, ref)
+                mae[side] = scored(frame, cross_validated(frame, inputs))[0]
+        in_model = after_inputs == MODEL_FEATURES and reference is None
+        rows.append({"change": name, "CV before s": mae["before"], "CV after s": mae["after"],
+                     "after / before": mae["after"] / mae["before"],
+                     "CV says": "keep" if mae["after"] < mae["before"] else "leave out",
+                     "in the model": "yes" if in_model else "no"})
+        print(f"  {name}: {mae['before']:.4f} -> {mae['after']:.4f} s", flush=True)
+    pl.Config.set_tbl_hide_dataframe_shape(True)
+    pl.Config.set_tbl_hide_column_data_types(True)
+    pl.Config.set_tbl_width_chars(160)
+    pl.Config.set_float_precision(4)
+    print("\neach change's effect (event-grouped CV, clean race laps, MAE):")
+    print(pl.DataFrame(rows))
+    held_model, held_baseline, held_laps = scored(held, predict(race, held, MODEL_FEATURES))
+    floor_cv = metrics.noise_floor(race.filter(pl.col("session_type") == "race"))
+    floor_held = metrics.noise_floor(held.filter(pl.col("session_type") == "race"))
+    print("\nthe model as it is, against the previous clean lap and the noise floor (clean race laps):")
+    print(pl.DataFrame([
+        {"laps of": "cross-validation", "laps": laps, "model s": model, "previous clean lap s": baseline,
+         "ratio": model / baseline, "target ratio": TARGETS["cv"],
+         "noise sigma s": floor_cv["noise_sigma_s"], "noise floor MAE s": floor_cv["noise_floor_mae_s"]},
+        {"laps of": "holdout", "laps": held_laps, "model s": held_model, "previous clean lap s": held_baseline,
+         "ratio": held_model / held_baseline, "target ratio": TARGETS["holdout"],
+         "noise sigma s": floor_held["noise_sigma_s"], "noise floor MAE s": floor_held["noise_floor_mae_s"]},
+    ]))
+    print(f"\nthe brief's {BRIEF_MAE_S:.2f} s: the holdout's MAE is {held_model - BRIEF_MAE_S:+.3f} s from it; "
+          f"the noise floor alone allows {floor_held['noise_floor_mae_s']:.3f} s. "
+          f"({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
