@@ -76,22 +76,20 @@ def main() -> None:
     races = result.holdout.filter(pl.col("clean") & (pl.col("session_type") == "race"))
     race_gain = 1 - (races["prediction"] - races["lap_time_s"]).abs().mean() / (
         races["baseline_previous_clean_lap"] - races["lap_time_s"]).abs().mean()
-    cv = result.cross_validated.filter(pl.col("clean") & (pl.col("session_type") == "race")
-                                       & pl.col("prev_clean_lap_time_s").is_not_null())
-    cv_model = (cv["prediction"] - cv["lap_time_s"]).abs().mean()
-    cv_base = (cv["prev_clean_lap_time_s"] - cv["lap_time_s"]).abs().mean()
-    print(f"\ncross-validated, training events' clean race laps with a previous clean lap ({cv.height}):"
-          f" model {cv_model:.3f} s vs previous clean lap {cv_base:.3f} s ({1 - cv_model / cv_base:.1%} lower)")
+    cv = metrics.against_previous_clean(result.cross_validated.filter(pl.col("session_type") == "race"))
+    print(f"\ncross-validated, training events' clean race laps with a previous clean lap ({cv['laps']}):"
+          f" model {cv['model_mae_s']:.3f} s vs previous clean lap {cv['baseline_mae_s']:.3f} s "
+          f"({1 - cv['ratio']:.1%} lower)")
     print(f"model vs previous-clean-lap baseline: {gain:.1%} lower clean-lap MAE on all holdout "
           f"sessions, {race_gain:.1%} on races; all-laps MAE {m['holdout_mae_all']:.3f} s "
           f"(baseline {m['holdout_baseline_previous_clean_lap_mae_all']:.3f} s)")
-    with_previous = races.filter(pl.col("prev_clean_lap_time_s").is_not_null())
-    ratio = ((with_previous["prediction"] - with_previous["lap_time_s"]).abs().mean()
-             / (with_previous["prev_clean_lap_time_s"] - with_previous["lap_time_s"]).abs().mean())
-    floor = metrics.noise_floor(with_previous)
-    print(f"clean race laps with a previous clean lap, model / previous clean lap: holdout {ratio:.3f} "
-          f"(target 0.75), cross-validation {cv_model / cv_base:.3f} (target 0.85); noise floor on the "
-          f"same holdout laps: sigma {floor['noise_sigma_s']:.3f} s, MAE {floor['noise_floor_mae_s']:.3f} s")
+    held = metrics.against_previous_clean(races)
+    floor = metrics.noise_floor(races.filter(pl.col("prev_clean_lap_time_s").is_not_null()))
+    target = metrics.TARGET_RATIO
+    print(f"clean race laps with a previous clean lap, model / previous clean lap: holdout {held['ratio']:.3f} "
+          f"(target {target['holdout']}), cross-validation {cv['ratio']:.3f} (target {target['cross-validation']}); "
+          f"noise floor on the same holdout laps: sigma {floor['noise_sigma_s']:.3f} s, "
+          f"MAE {floor['noise_floor_mae_s']:.3f} s")
 
 
 if __name__ == "__main__":

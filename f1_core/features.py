@@ -62,7 +62,7 @@ NUMERIC_FEATURES = [
     "field_laps_completed", "field_recent_fc_s", "field_evolution_s",
     "air_temp_c", "track_temp_c", "humidity_pct", "pressure_hpa", "wind_speed_ms",
     "wind_direction_deg", "rainfall", "has_weather", "air_temp_change_c", "track_temp_change_c",
-    "humidity_change_pct", "reference_fc_s", *TRAFFIC_FEATURES,
+    "humidity_change_pct", "reference_fc_s", *TRAFFIC_FEATURES, "field_volatility_s",
 ]
 CATEGORICAL_FEATURES = ["circuit_ref", "session_type"]
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
@@ -83,7 +83,6 @@ OUTPUT = {
     # not features: the baselines' predictions are built from these
     "prev_clean_lap_time_s": pl.Float64, "rolling_clean_lap_time_s": pl.Float64,
     **{name: pl.Float64 for name in CANDIDATES},
-    "field_volatility_s": pl.Float64,  # not a feature: the interval's margins scale with it
     # not features: when the lap started and ended (session seconds), to split a session in time
     "lap_start_time_s": pl.Float64, "session_time_s": pl.Float64,
 }

@@ -36,6 +36,20 @@ def by_group(frame: pl.DataFrame, group: str, prediction: str = "prediction") ->
     )
 
 
+# The model's clean-lap MAE over the previous clean lap's, on races: at most this much
+TARGET_RATIO = {"holdout": 0.75, "cross-validation": 0.85}
+
+
+def against_previous_clean(frame: pl.DataFrame, prediction: str = "prediction") -> dict[str, float]:
+    """The MAE of `prediction` and of the previous clean lap (the baseline to beat) on `frame`'s
+    clean laps that have a previous clean lap, their ratio and how many laps."""
+    laps = frame.filter(pl.col("clean") & pl.col("prev_clean_lap_time_s").is_not_null()
+                        & pl.col(prediction).is_not_null())
+    model = float((laps[prediction] - laps["lap_time_s"]).abs().mean())
+    baseline = float((laps["prev_clean_lap_time_s"] - laps["lap_time_s"]).abs().mean())
+    return {"laps": laps.height, "model_mae_s": model, "baseline_mae_s": baseline, "ratio": model / baseline}
+
+
 def noise_floor(frame: pl.DataFrame) -> dict[str, float]:
     """How well any predictor could do on `frame`'s clean laps if it knew each driver's pace
     exactly: the lap-to-lap noise from second differences of three consecutive clean laps of one

@@ -73,7 +73,9 @@ PACE_FEATURES = ("prev_lap_time_s", "prev_clean_lap_fc_s", "rolling_clean_mean_s
 LEVEL_FEATURES = ("prev_sector1_s", "prev_sector2_s", "prev_sector3_s", "reference_fc_s",
                   "air_temp_c", "track_temp_c", "humidity_pct", "pressure_hpa", "wind_speed_ms",
                   "wind_direction_deg", "field_laps_completed", "circuit_ref")
-MODEL_FEATURES = [name for name in FEATURES if name not in LEVEL_FEATURES]
+# Read by the interval, not by the trees: its conformal margins scale with the session's volatility.
+INTERVAL_FEATURES = ("field_volatility_s",)
+MODEL_FEATURES = [name for name in FEATURES if name not in LEVEL_FEATURES + INTERVAL_FEATURES]
 MODEL_CATEGORICAL = [name for name in CATEGORICAL_FEATURES if name in MODEL_FEATURES]
 
 
@@ -277,14 +279,12 @@ class LapTimeModel:
         level = 1 - (1 - self.params.coverage) / 2
         # without a reference the raw band is the fallback point itself
         below, above = raw["lower"] - y, y - raw["upper"]
-        volatility = _numbers(frame, "field_volatility_s") if "field_volatility_s" in frame.columns else None
-        self.typical_volatility = None
-        if volatility is not None and np.isfinite(volatility).any():
-            self.typical_volatility = float(np.nanmedian(volatility))
-            scale = self._volatility_scale(frame)
-            below, above = np.where(has_ref, below / scale, below), np.where(has_ref, above / scale, above)
         # the band is for laps at racing pace, the population the model predicts
         racing = frame["representative"].fill_null(False).to_numpy()
+        volatility = _numbers(frame, "field_volatility_s")[has_ref & racing]
+        self.typical_volatility = float(np.nanmedian(volatility)) if np.isfinite(volatility).any() else None
+        scale = np.where(has_ref, self._volatility_scale(frame), 1.0)  # the fallback's margins are unscaled
+        below, above = below / scale, above / scale
         for margins, rows in ((self.conformal_margin, has_ref & racing), (self.fallback_margin, ~has_ref)):
             groups = [("", rows)] + [(str(kind), rows & (kinds == kind)) for kind in np.unique(kinds[rows])]
             for kind, group in groups:
@@ -295,13 +295,9 @@ class LapTimeModel:
 
     def _volatility_scale(self, features: Features) -> np.ndarray:
         """Per lap, its session's volatility against the typical one (0.5-3), 1 when unknown."""
-        rows = features.height if isinstance(features, pl.DataFrame) else len(features)
-        if not self.typical_volatility:
-            return np.ones(rows)
-        try:
-            volatility = _numbers(features, "field_volatility_s")
-        except (KeyError, pl.exceptions.ColumnNotFoundError):
-            return np.ones(rows)
+        volatility = _numbers(features, "field_volatility_s")
+        if not self.typical_volatility:  # a model calibrated before the scale existed
+            return np.ones(len(volatility))
         return np.nan_to_num(np.clip(volatility / self.typical_volatility, 0.5, 3.0), nan=1.0)
 
     def _predict(self, features: Features, interval: bool = True) -> dict[str, np.ndarray]:
