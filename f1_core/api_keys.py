@@ -10,17 +10,17 @@ read-modify-write, so two at once lose neither's change.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from f1_core.file_lock import locked
 
 # Each role can do what the roles before it can.
 ROLES = ("viewer", "engineer", "admin")
@@ -106,17 +106,9 @@ class KeyStore:
             self._by_digest = {r.sha256: r for r in self.records()}
             self._stamp = stamp
 
-    @contextmanager
     def _locked(self):
-        """Held by every read-modify-write of the file (`_write`'s callers): an exclusive `flock`
-        on `<file>.lock`, which other processes and threads (each opens it anew) wait for."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+        """Held by every read-modify-write of the file (`_write`'s callers)."""
+        return locked(self.path)
 
     def _write(self, records: list[KeyRecord]) -> None:
         """Replaces the file atomically; call it inside `_locked` with records read there."""

@@ -99,9 +99,7 @@ class Player:
     def pause(self) -> dict:
         """Paused: no lap lands and no lap is asked for from the moment this returns."""
         with self._cv:
-            self._check_open()
-            if self.playback.done:
-                raise ReplayBusy(f"the replay of {self.ref.key} has finished: seek back to play it again")
+            self._check_playable()
             self._paused = True
             self._idle()
             self._anchor()
@@ -109,9 +107,7 @@ class Player:
 
     def resume(self) -> dict:
         with self._cv:
-            self._check_open()
-            if self.playback.done:
-                raise ReplayBusy(f"the replay of {self.ref.key} has finished: seek back to play it again")
+            self._check_playable()
             self._paused = False
             self._anchor()
             self._cv.notify_all()
@@ -189,6 +185,12 @@ class Player:
         if self._stopped:
             raise UnknownReplay(f"the replay of {self.ref.key} was stopped")
 
+    def _check_playable(self) -> None:
+        """Open and not finished: what pausing and resuming need."""
+        self._check_open()
+        if self.playback.done:
+            raise ReplayBusy(f"the replay of {self.ref.key} has finished: seek back to play it again")
+
     def _idle(self) -> None:
         """Waits (holding `_cv`) for the step under way, if any, to end."""
         while self._busy:
@@ -223,14 +225,16 @@ class Player:
                         break
                     self._cv.wait(wait)  # a control wakes it: the step is worked out again
                 self._busy = True
+            failed = None
             try:
                 playback.advance(step)  # outside the lock: the service is asked here
             except Exception as exc:  # the folder could not be written: paused, saying why
                 logger.exception("replay of %s paused", self.ref.key)
-                self.last_error = f"paused: {exc}"
-                self._paused = True
+                failed = f"paused: {exc}"
             finally:
                 with self._cv:
+                    if failed:
+                        self.last_error, self._paused = failed, True
                     self._busy = False
                     self._cv.notify_all()
             time.sleep(0.001)  # a control waiting for the lock gets it between steps

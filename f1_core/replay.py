@@ -13,7 +13,9 @@ below (`f1 replay`, the tests and benchmarks: start to end at one speed) or
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ import polars as pl
 
 from f1_core.catalog import SessionRef
 from f1_core.features import RACE_LIKE
+from f1_core.file_lock import locked
 from f1_core.live import request_for
 from f1_core.raw import RawSession
 from f1_core.sources.archive import ArchiveSource
@@ -106,15 +109,22 @@ class LiveFolder:
                              "session": ref.session_name, "event_date": ref.event_date.isoformat(),
                              "path": ref.locator, "total_laps": "" if total_laps is None else str(total_laps),
                              "generation": generation}])
-        if manifest.is_file():
-            rows = pl.read_csv(manifest, infer_schema=False).filter(pl.col("path") != ref.locator)
-            for optional in ("total_laps", "generation"):
-                if optional not in rows.columns:
-                    rows = rows.with_columns(pl.lit("").alias(optional))
-            row = pl.concat([rows.select(row.columns), row])
-        tmp = manifest.with_suffix(".tmp")
-        row.write_csv(tmp)
-        tmp.replace(manifest)
+        # several players (threads, or `f1 replay` in another process) write the one manifest
+        with locked(manifest):
+            if manifest.is_file():
+                rows = pl.read_csv(manifest, infer_schema=False).filter(pl.col("path") != ref.locator)
+                for optional in ("total_laps", "generation"):
+                    if optional not in rows.columns:
+                        rows = rows.with_columns(pl.lit("").alias(optional))
+                row = pl.concat([rows.select(row.columns), row])
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".manifest.")
+            os.close(fd)
+            try:
+                row.write_csv(tmp)
+                os.replace(tmp, manifest)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
 
 
 def load(archive: Path, session_key: str) -> tuple[SessionRef, RawSession]:
@@ -239,15 +249,15 @@ class Playback:
     def _land_weather(self, now: float) -> None:
         if self._raw_weather is not None:
             readings = self._raw_weather.slice(self._landed_weather).filter(pl.col("_t") <= now)
-            self._landed_weather += readings.height
             self.folder.land(self.folder.weather_path, readings.drop("_t"))
+            self._landed_weather += readings.height  # once written: a failed write lands them again
 
     def _land(self, done: pl.DataFrame) -> None:
         """Laps that ended: their source rows land, each scored against its prediction."""
         if not done.height:
             return
-        self._end_index += done.height
         self.folder.land(self.folder.laps_path, self._source_rows(done))
+        self._end_index += done.height  # once written: a failed write lands them again
         for lap in done.iter_rows(named=True):
             ident = (lap["driver"], lap["lap_number"])
             predicted, context = self._predictions.get(ident, (None, None))

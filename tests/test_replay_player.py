@@ -4,7 +4,9 @@ the session, which the live feed's state (in memory and in Redis) and the consol
 the session started anew; bad speeds and seeks are refused with a reason."""
 
 import os
+import threading
 import time
+from dataclasses import replace
 
 import polars as pl
 import pytest
@@ -14,7 +16,7 @@ from f1_core import settings
 from f1_core.live_feed import LiveFeed
 from f1_core.online_store import MemoryStore, RedisStore
 from f1_core.player import InvalidControl, Player, ReplayBusy, Replays, UnknownReplay
-from f1_core.replay import Playback, load
+from f1_core.replay import LiveFolder, Playback, load
 from tests.test_live_state import redis_server  # noqa: F401  (a private Redis, as there)
 
 SESSION = "2023-09-austrian-grand-prix-race"
@@ -39,6 +41,51 @@ def folder_laps(playback: Playback) -> pl.DataFrame:
 
 def manifest_generation(root) -> str:
     return pl.read_csv(root / "manifest.csv", infer_schema=False)["generation"][0]
+
+
+def test_players_writing_the_manifest_at_once_lose_no_session(austria, tmp_path):
+    """Four sessions of one live folder rewritten from four threads at once (players seeking
+    back): every session stays listed, under the generation its folder last wrote."""
+    ref, raw = austria
+    folders = [LiveFolder(tmp_path, replace(ref, locator=f"{ref.locator}-{i}"), raw) for i in range(4)]
+    failures = []
+
+    def rewrite(folder):
+        try:
+            for _ in range(10):
+                folder.rewrite(raw.laps.head(0), None)
+        except Exception as exc:  # noqa: BLE001  (asserted below)
+            failures.append(exc)
+
+    threads = [threading.Thread(target=rewrite, args=(folder,)) for folder in folders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    manifest = pl.read_csv(tmp_path / "manifest.csv", infer_schema=False)
+    assert dict(zip(manifest["path"], manifest["generation"])) == {f.ref.locator: f.generation for f in folders}
+    assert not list(tmp_path.glob(".manifest.*"))  # no temporary file left behind
+
+
+def test_laps_a_failed_write_did_not_land_land_on_the_next_step(austria, tmp_path):
+    ref, raw = austria
+    playback = Playback(ref, raw, tmp_path, answering([]))
+    land = playback.folder.land
+
+    def full_disk(path, rows):
+        raise OSError(28, "No space left on device")
+
+    playback.folder.land = full_disk
+    with pytest.raises(OSError):
+        playback.advance(playback.lap_times[5])
+    playback.folder.land = land
+    playback.advance(playback.lap_times[5])
+    rows = folder_laps(playback)
+    assert rows.height == playback.laps_played and rows["LapNumber"].cast(pl.Float64).max() == 5
+    assert rows.select("Driver", "LapNumber").is_unique().all()
+    weather = pl.read_csv(playback.folder.weather_path, infer_schema=False)
+    assert weather.height == playback._raw_weather.filter(pl.col("_t") <= playback.now).height > 0
 
 
 def test_seeking_back_rewrites_the_folder_and_ahead_lands_the_laps_between(austria, tmp_path):
