@@ -62,7 +62,6 @@ class SessionLog:
     events: list = field(default_factory=list)  # (id, kind, data)
     laps: dict = field(default_factory=dict)  # (driver, lap) -> lap event
     predictions: dict = field(default_factory=dict)  # (driver, lap, version) -> prediction event
-    checked: object = field(default=None, repr=False)  # the state last found to follow on from it
 
 
 class LiveHub:
@@ -122,24 +121,19 @@ class LiveHub:
 
     def _log_for(self, state) -> tuple[SessionLog, bool]:
         """The session's log, and whether it is new: begun anew when the state is another
-        generation than the log's, or lost laps the log has (a replay sought back; expired, then
-        landing again). A new log is the caller's to fill, then to `_publish`."""
+        generation than the log's (a replay sought back; expired, then landing again: every store
+        gives a session written anew a new generation). A new log is the caller's to fill, then to
+        `_publish`."""
         key = state.meta.session_key
         log = self.logs.get(key)
-        if log is not None and log.checked is state:
-            return log, False  # the same state as at the last look
-        if log is not None and log.generation == state.generation and len(state.laps) >= len(log.laps):
-            held = {(lap["driver"], lap["lap_number"]) for lap in state.laps}
-            if all(ident in held for ident in log.laps):
-                log.checked = state
-                return log, False
+        if log is not None and log.generation == state.generation:
+            return log, False
         if log is not None:
             logger.info("console: %s was started anew (%d laps now, %d before); new snapshots follow", key,
                         len(state.laps), len(log.laps))
         with self._lock:
             self._next_id += 1  # the id a stream must have sent to have seen the new log
             log = SessionLog(state.meta, base=self._next_id, generation=state.generation)
-        log.checked = state
         return log, True
 
     def _publish(self, log: SessionLog) -> None:
@@ -167,8 +161,10 @@ class LiveHub:
             asks += [(log, next_lap_request(state.meta, lap)) for lap in latest.values()]
         # asks the service did not answer last time come again (unless a later lap replaced them)
         asked = {(log.meta.session_key, request["driver"]) for log, request in asks}
+        # (not those of a log replaced since: no stream reads it)
         asks += [(log, request) for log, request in self._unanswered
-                 if (log.meta.session_key, request["driver"]) not in asked]
+                 if (log.meta.session_key, request["driver"]) not in asked
+                 and self.logs.get(log.meta.session_key) is log]
         self._unanswered = []
         for start in range(0, len(asks), 1000):  # the service takes 1000 laps a request
             self._predict(asks[start:start + 1000])

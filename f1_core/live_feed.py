@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import threading
 import time
 from collections import Counter
@@ -140,13 +139,15 @@ class LiveFeed:
         stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         if stamp == self._manifest_stamp:
             return
-        try:
-            refs = ArchiveSource(self.root).catalog()
-        except (SessionReadError, ValueError) as exc:
+        source = ArchiveSource(self.root)
+        try:  # read once: the sessions and their optional columns from the same bytes
+            rows = source.manifest_rows()
+            refs = source.refs(rows)
+        except (FileNotFoundError, SessionReadError, ValueError) as exc:
             logger.error("live feed: %s cannot be read, keeping the sessions it listed before: %s", manifest, exc)
             return
         self._manifest_stamp = stamp
-        distances, generations = _optional_columns(manifest)
+        distances, generations = _optional_columns(rows)
         for ref in refs:
             meta = SessionMeta(ref.key, ref.season, ref.event_name, ref.session_name, ref.circuit_ref,
                                distances.get(ref.locator))
@@ -176,12 +177,20 @@ class LiveFeed:
         # ids seen are only added after the store took them)
         saved = {table: replace(tail) for table, tail in session.tails.items()}, session.added
         try:
-            self._read_into_store(session)
+            stored = self._read_into_store(session)
         except BaseException:
             session.tails, session.added = saved
             raise
+        if stored and self.on_state is not None:
+            # read back (once the store took the rows, so a failure here re-reads nothing): a
+            # shared store's copy in this process is brought up to date (and its state prepared)
+            # here rather than by the next request
+            state = self.store.get(key)
+            if state is not None:
+                self.on_state(state)
 
-    def _read_into_store(self, session: _Session) -> None:
+    def _read_into_store(self, session: _Session) -> bool:
+        """Reads the session's new rows into the store; whether it wrote any."""
         key = session.meta.session_key
         laps, weather, landed_at = [], [], None
         for tail in session.tails.values():
@@ -193,7 +202,7 @@ class LiveFeed:
                 (laps if tail.table == "laps" else weather).extend(self._standardize(session, tail, lines))
         # a session listed, its files begun, no row yet: its state is an empty field, not none
         if landed_at is None or (session.added and not laps and not weather):
-            return
+            return False
         fresh, new_ids = [], set()
         for lap in laps:
             ident = lap_id(lap)
@@ -209,12 +218,7 @@ class LiveFeed:
             self.store.add(session.meta, fresh, weather, landed_at=landed_at)
         session.seen |= new_ids
         session.added = True
-        if self.on_state is not None:
-            # read back: a shared store's copy in this process is brought up to date (and its
-            # state prepared) here rather than by the next request
-            state = self.store.get(key)
-            if state is not None:
-                self.on_state(state)
+        return True
 
     def _new_lines(self, tail: _Tail) -> tuple[list[tuple[int, list[str] | str]], float | None]:
         """Complete lines appended since the last read, as (row number, fields or what is wrong),
@@ -304,10 +308,9 @@ class LiveFeed:
             self.on_skip(session_key, table, row, reason)
 
 
-def _optional_columns(manifest: Path) -> tuple[dict[str, int], dict[str, str]]:
+def _optional_columns(rows: pl.DataFrame) -> tuple[dict[str, int], dict[str, str]]:
     """The manifest's optional columns by session path: `total_laps` (a race's distance) and
     `generation` (changed when the session's files were written anew)."""
-    rows = pl.read_csv(manifest, infer_schema=False)
     distances, generations = {}, {}
     if "total_laps" in rows.columns:
         distances = {path: int(laps) for path, laps in rows.select("path", "total_laps").iter_rows()

@@ -89,34 +89,31 @@ class MemoryStore:
 
     def add(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None = None) -> int:
         """Adds rows of a session (the `standardize` columns, as Python values); returns how many
-        laps were new."""
-        with self._lock:
-            session = self._sessions.get(meta.session_key)
-            if session is None:
-                session = self._sessions[meta.session_key] = _Session(meta)
-                self._keys[meta.lookup] = meta.session_key
-            new = session.add(laps, weather, self._clock() if landed_at is None else landed_at)
-            state = session.snapshot()
-        state.warm()  # outside the lock: readers keep the previous state meanwhile
-        return new
+        laps were new. A session it does not hold (new, or expired) starts a new generation."""
+        return self._put(meta, laps, weather, landed_at, None)
 
     def replace(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None = None,
                 generation: str | None = None) -> int:
         """The session becomes exactly these rows, under `generation` (its rows from before are
         dropped), unless it is that generation already: then they are added."""
+        return self._put(meta, laps, weather, landed_at, generation or secrets.token_hex(8))
+
+    def _put(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None,
+             generation: str | None) -> int:
+        """`add` (no `generation`) or `replace`."""
         with self._lock:
             before = self._sessions.get(meta.session_key)
-            if before is None or before.generation != generation:
-                session = self._sessions[meta.session_key] = _Session(meta, generation=generation)
+            if before is None or (generation is not None and before.generation != generation):
+                session = self._sessions[meta.session_key] = _Session(meta, generation=generation or secrets.token_hex(8))
                 # a version no reader of the one before has seen
                 session.version = before.version + 1 if before is not None else 0
                 if before is not None:
                     self._keys.pop(before.meta.lookup, None)
                 self._keys[meta.lookup] = meta.session_key
-            new = self._sessions[meta.session_key].add(laps, weather, self._clock() if landed_at is None
-                                                       else landed_at)
-            state = self._sessions[meta.session_key].snapshot()
-        state.warm()
+            session = self._sessions[meta.session_key]
+            new = session.add(laps, weather, self._clock() if landed_at is None else landed_at)
+            state = session.snapshot()
+        state.warm()  # outside the lock: readers keep the previous state meanwhile
         return new
 
     def has(self, session_key: str) -> bool:
@@ -209,7 +206,6 @@ class RedisStore:
         self._set_rows = self._redis.register_script(_SET_ROWS)
         self._local = MemoryStore(ttl_s=float("inf"))
         self._read: dict[str, tuple[int, int]] = {}  # session key -> (laps, readings) read so far
-        self._generations: dict[str, str | None] = {}
         self._keys: dict[str, str] = {}
         self._lock = threading.Lock()
         self._down_until = 0.0
@@ -225,37 +221,51 @@ class RedisStore:
             # a new generation whenever the session is written anew (after a restart lost it):
             # readers then read it whole instead of going on from where they were
             pipe.set(self._key(key, "generation"), secrets.token_hex(8), nx=True)
-            self._write(pipe, meta, laps, weather)
-            return pipe.execute()[3]
+            added = self._write(pipe, meta, laps, weather)
+            return pipe.execute()[added]
 
-    def _write(self, pipe, meta: SessionMeta, laps: list[dict], weather: list[dict]) -> None:
-        """Queues the session's meta and new rows, and its expiry (the laps added: the third
-        command queued here)."""
+    def _write(self, pipe, meta: SessionMeta, laps: list[dict], weather: list[dict]) -> int:
+        """Queues the session's meta and new rows, and its expiry; returns the position in the
+        pipeline of the command whose result is how many laps were new."""
         key = meta.session_key
         pipe.set(self._key(key, "meta"), json.dumps(meta.as_dict()))
         pipe.hset(f"{self.prefix}index", meta.lookup, key)
+        added = len(pipe)
         self._add_rows(keys=[self._key(key, "lap_ids"), self._key(key, "laps")],
                        args=_pairs(laps, lap_id), client=pipe)
         self._set_rows(keys=[self._key(key, "weather_ids"), self._key(key, "weather")],
                        args=_pairs(weather, weather_id), client=pipe)
         for part in _PARTS:
             pipe.expire(self._key(key, part), max(int(self.ttl_s), 1))
+        return added
 
     def replace(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None = None,
                 generation: str | None = None) -> int:
         """As `MemoryStore.replace`, in one transaction: readers see the session before or
         after, and read it whole again (its generation key changed)."""
-        key = meta.session_key
+        import redis
+
+        key, generation_key = meta.session_key, self._key(meta.session_key, "generation")
         if generation is None:
             generation = secrets.token_hex(8)
         with self._call():
-            if self._redis.get(self._key(key, "generation")) == generation:
-                return self.add(meta, laps, weather, landed_at)  # another feeder replaced it already
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.delete(*(self._key(key, part) for part in _PARTS))
-            pipe.set(self._key(key, "generation"), generation)
-            self._write(pipe, meta, laps, weather)
-            return pipe.execute()[4]
+            while True:
+                with self._redis.pipeline(transaction=True) as pipe:
+                    try:
+                        # watched: a feeder that replaced it meanwhile (with this generation,
+                        # rows added after) must not be wiped by a second delete
+                        pipe.watch(generation_key)
+                        if pipe.get(generation_key) == generation:
+                            pipe.unwatch()
+                            break  # replaced already, by another feeder: added to
+                        pipe.multi()
+                        pipe.delete(*(self._key(key, part) for part in _PARTS))
+                        pipe.set(generation_key, generation)
+                        added = self._write(pipe, meta, laps, weather)
+                        return pipe.execute()[added]
+                    except redis.WatchError:
+                        continue  # the generation changed under the watch: look again
+        return self.add(meta, laps, weather, landed_at)
 
     def has(self, session_key: str) -> bool:
         with self._call():
@@ -273,16 +283,14 @@ class RedisStore:
             if meta is None:  # expired, or lost with a restart of Redis
                 self._forget(session_key)
                 return None
-            if generation != self._generations.get(session_key, generation):
+            held = self._local._sessions.get(session_key)
+            if held is not None and generation is not None and held.generation != generation:
                 # written anew since (a restart lost it): read it whole again
                 self._forget(session_key)
                 return self._reload(session_key)
-            self._generations[session_key] = generation
-            if session_key not in self._read:  # read whole: the local copy takes Redis's generation
-                self._local.replace(_meta(meta), [json.loads(row) for row in laps],
-                                    [json.loads(row) for row in weather], generation=generation)
-                self._read[session_key] = (len(laps), len(weather))
-            elif laps or weather:
+            if session_key not in self._read:  # read whole
+                return self._take_whole(session_key, meta, generation, laps, weather)
+            if laps or weather:
                 self._local.add(_meta(meta), [json.loads(row) for row in laps],
                                 [json.loads(row) for row in weather])
                 self._read[session_key] = (laps_read + len(laps), weather_read + len(weather))
@@ -295,10 +303,12 @@ class RedisStore:
         pipe.lrange(self._key(session_key, "laps"), 0, -1)
         pipe.lrange(self._key(session_key, "weather"), 0, -1)
         meta, generation, laps, weather = pipe.execute()
-        if meta is None:
-            return None
-        self._generations[session_key] = generation
-        # the local copy carries Redis's generation, so its readers (the console's hub) can tell
+        return None if meta is None else self._take_whole(session_key, meta, generation, laps, weather)
+
+    def _take_whole(self, session_key: str, meta: str, generation: str | None, laps: list[str],
+                    weather: list[str]) -> SessionState | None:
+        """The local copy becomes the session as read from Redis, under Redis's generation (so
+        its readers, the console's hub, can tell a session written anew)."""
         self._local.replace(_meta(meta), [json.loads(row) for row in laps], [json.loads(row) for row in weather],
                             generation=generation)
         self._read[session_key] = (len(laps), len(weather))
@@ -335,7 +345,6 @@ class RedisStore:
 
     def _forget(self, session_key: str) -> None:
         self._read.pop(session_key, None)
-        self._generations.pop(session_key, None)
         self._local._sessions.pop(session_key, None)
 
     def _call(self):

@@ -24,11 +24,18 @@ class ArchiveSource:
         self.root = Path(root)
 
     def catalog(self, seasons: list[int] | None = None) -> list[SessionRef]:
+        return self.refs(self.manifest_rows(), seasons)
+
+    def manifest_rows(self) -> pl.DataFrame:
+        """The manifest as text columns (its optional ones too)."""
         manifest = self.root / "manifest.csv"
         if not manifest.is_file():
             raise FileNotFoundError(f"archive {self.root} has no manifest.csv")
-        rows = read_csv_text(manifest.read_bytes(), session_key="(manifest)", path=str(manifest),
+        return read_csv_text(manifest.read_bytes(), session_key="(manifest)", path=str(manifest),
                              required=MANIFEST_COLUMNS)
+
+    def refs(self, rows: pl.DataFrame, seasons: list[int] | None = None) -> list[SessionRef]:
+        """The sessions `manifest_rows` lists."""
         return [
             SessionRef(
                 season=int(row["season"]),
