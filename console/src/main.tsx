@@ -1,17 +1,19 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import App from './App.tsx';
 import { isApiError } from './lib/api.ts';
 import './index.css';
 
+// any 401, of a query or of a mutation, means the cookie is gone (or its key was revoked): back to
+// the sign-in form
+const signOutOn401 = (error: unknown) => {
+  if (isApiError(error, 401)) queryClient.setQueryData(['me'], null);
+};
+
 const queryClient: QueryClient = new QueryClient({
-  // any 401 means the cookie is gone: back to the sign-in form
-  queryCache: new QueryCache({
-    onError: (error) => {
-      if (isApiError(error, 401)) queryClient.setQueryData(['me'], null);
-    },
-  }),
+  queryCache: new QueryCache({ onError: signOutOn401 }),
+  mutationCache: new MutationCache({ onError: signOutOn401 }),
   defaultOptions: {
     queries: {
       staleTime: 5_000,

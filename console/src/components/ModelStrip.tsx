@@ -52,6 +52,7 @@ function cardSummary(card: Record<string, unknown> | null): [string, string][] {
 
 function ModelDetails({ m }: { m: ModelInfo }) {
   const store = m.online_store;
+  const promotions = promotionsText(m.card);
   return (
     <>
       <span className="text-xs text-zinc-400">
@@ -77,9 +78,9 @@ function ModelDetails({ m }: { m: ModelInfo }) {
           data <span className="text-zinc-200">{m.card.data_version}</span>
         </span>
       )}
-      {promotionsText(m.card) && (
+      {promotions && (
         <span className="text-xs text-zinc-400" data-testid="promotions">
-          champions <span className="text-zinc-200">{promotionsText(m.card)}</span>
+          champions <span className="text-zinc-200">{promotions}</span>
         </span>
       )}
       {cardSummary(m.card).map(([k, v]) => (

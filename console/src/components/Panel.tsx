@@ -63,7 +63,9 @@ export function Reconnecting() {
 
 interface PanelProps {
   title: string;
-  updatedAt: number | null;
+  /** when the panel's data was last updated (null: not yet); leave it out for a panel of forms, whose
+   * content does not age */
+  updatedAt?: number | null;
   reconnecting?: boolean;
   actions?: ReactNode;
   className?: string;
@@ -71,7 +73,7 @@ interface PanelProps {
   children: ReactNode;
 }
 
-/** A titled pit-wall panel with freshness, connection state and its own error boundary. */
+/** A titled pit-wall panel with freshness (when given), connection state and its own error boundary. */
 export function Panel({ title, updatedAt, reconnecting, actions, className = '', testId, children }: PanelProps) {
   const id = useId();
   return (
@@ -87,7 +89,7 @@ export function Panel({ title, updatedAt, reconnecting, actions, className = '',
         {reconnecting && <Reconnecting />}
         <div className="ml-auto flex items-center gap-3">
           {actions}
-          <Freshness updatedAt={updatedAt} />
+          {updatedAt !== undefined && <Freshness updatedAt={updatedAt} />}
         </div>
       </header>
       <div className="min-h-0 flex-1 p-3">
@@ -102,5 +104,33 @@ export function Empty({ children }: { children: ReactNode }) {
     <p className="py-6 text-center text-sm text-zinc-500" data-testid="empty">
       {children}
     </p>
+  );
+}
+
+/** "Could not load X: why · retry", for data a panel could not fetch. */
+export function Problem({
+  error,
+  what,
+  retry,
+  testId,
+  className = '',
+}: {
+  error: Error;
+  what: string;
+  retry: () => void;
+  testId?: string;
+  className?: string;
+}) {
+  return (
+    <div role="alert" className={`text-sm text-red-300 ${className}`} data-testid={testId}>
+      Could not load {what}: {error.message}{' '}
+      <button
+        type="button"
+        className="underline focus-visible:outline-2 focus-visible:outline-offset-1 focus-visible:outline-red-500"
+        onClick={retry}
+      >
+        retry
+      </button>
+    </div>
   );
 }

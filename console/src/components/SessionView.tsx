@@ -1,5 +1,6 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useMemo, useState } from 'react';
+import { SESSION_TYPE_LABEL } from '../lib/display.ts';
 import { allLaps, allPredictions, isRaceLike, modelVersionsSeen, paceSeries, tower } from '../lib/live.ts';
 import { strategy } from '../lib/strategy.ts';
 import { useLiveSession } from '../lib/useLive.ts';
@@ -10,14 +11,6 @@ import { PaceChart } from './PaceChart.tsx';
 import { Empty, Panel } from './Panel.tsx';
 import { StrategyStrip } from './StrategyStrip.tsx';
 import { TimingTower } from './TimingTower.tsx';
-
-const SESSION_TYPE_LABEL: Record<string, string> = {
-  race: 'Race',
-  sprint: 'Sprint',
-  qualifying: 'Qualifying',
-  sprint_qualifying: 'Sprint qualifying',
-  practice: 'Practice',
-};
 
 export function SessionView({ sessionKey, onBack }: { sessionKey: string; onBack: () => void }) {
   const qc = useQueryClient();

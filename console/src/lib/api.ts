@@ -104,7 +104,8 @@ export const revokeKey = (keyId: string) =>
 /** The service's POST /reload as this admin: the model it serves afterwards. */
 export const reloadChampion = () => request<ModelInfo>('/api/admin/reload', { method: 'POST' });
 
-const query = (params: Record<string, string | number | null | undefined>): string => {
+/** "?a=1&b=x%20y" from the params given (null, undefined and '' left out), or '' when none is. */
+export const query = (params: Record<string, string | number | null | undefined>): string => {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') q.set(k, String(v));
   const text = q.toString();
@@ -151,13 +152,10 @@ export const stopReplay = (sessionKey: string) => request<ReplayStatus>(replayPa
 /** Drift reports of every session, newest first (engineer). */
 export const getDriftHistory = () => request<DriftHistory>('/api/drift/history');
 
-const driftQuery = (sessionKey: string, computedAt?: string | null) =>
-  new URLSearchParams({ session_key: sessionKey, ...(computedAt ? { computed_at: computedAt } : {}) }).toString();
-
 /** PSI and the other numbers of each input of one report (engineer). */
 export const getDriftFeatures = (sessionKey: string, computedAt: string) =>
-  request<DriftFeatures>(`/api/drift/features?${driftQuery(sessionKey, computedAt)}`);
+  request<DriftFeatures>(`/api/drift/features${query({ session_key: sessionKey, computed_at: computedAt })}`);
 
 /** The alerts on the session's clock, and those that could not be placed on it (engineer). */
 export const getAlertTimeline = (sessionKey: string) =>
-  request<AlertTimeline>(`/api/drift/timeline?${driftQuery(sessionKey)}`);
+  request<AlertTimeline>(`/api/drift/timeline${query({ session_key: sessionKey })}`);

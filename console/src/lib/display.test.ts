@@ -4,6 +4,7 @@ import {
   formatGap,
   formatLapTime,
   freshness,
+  isoMs,
   lapFlags,
   predictionLabel,
   promotionsText,
@@ -124,5 +125,15 @@ describe('promotionsText', () => {
   it('says nothing for a card without them or with the wrong shape', () => {
     expect(promotionsText(null)).toBe('');
     expect(promotionsText({ champions: 'v1', rolled_back: [{}] })).toBe('');
+  });
+});
+
+describe('isoMs', () => {
+  it('reads a naive warehouse time as UTC and keeps an explicit offset', () => {
+    expect(isoMs('2024-05-01T12:00:00')).toBe(Date.UTC(2024, 4, 1, 12));
+    expect(isoMs('2024-05-01T12:00:00+02:00')).toBe(Date.UTC(2024, 4, 1, 10));
+    expect(isoMs('2024-05-01T12:00:00.123456+00:00')).toBe(Date.UTC(2024, 4, 1, 12, 0, 0, 123));
+    expect(isoMs(null)).toBeNull();
+    expect(isoMs('lap 30')).toBeNull();
   });
 });

@@ -1,7 +1,16 @@
 /** Formatting for the console's views. Pure. */
-import type { Lap, Prediction } from './types.ts';
+import type { Lap, Prediction, SessionType } from './types.ts';
 
 const DASH = '—';
+
+/** How a session type reads on the page. */
+export const SESSION_TYPE_LABEL: Record<SessionType, string> = {
+  race: 'Race',
+  sprint: 'Sprint',
+  qualifying: 'Qualifying',
+  sprint_qualifying: 'Sprint qualifying',
+  practice: 'Practice',
+};
 
 /** 91.234 -> "1:31.234"; rounds to the millisecond; "—" for null or non-finite. */
 export function formatLapTime(seconds: number | null | undefined): string {

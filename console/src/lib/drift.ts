@@ -1,13 +1,14 @@
 /** Drift and alerts: what the page shows of the published drift reports and the alert timeline. Pure. */
+import { query } from './api.ts';
 import { isoMs } from './display.ts';
 import type { AlertTimeline, DriftFeature, DriftHistory, DriftReport, DriftSession, TimelineAlert } from './types.ts';
 
 const DASH = '—';
 
-export type DriftClass = 'none' | 'data' | 'concept' | 'both';
+type DriftClass = 'none' | 'data' | 'concept' | 'both';
 
 /** Each classification's colour and what it means (f1_core/drift.py). */
-export const CLASS_STYLE: Record<DriftClass, { label: string; badge: string; help: string }> = {
+const CLASS_STYLE: Record<DriftClass, { label: string; badge: string; help: string }> = {
   none: { label: 'none', badge: 'bg-emerald-900/50 text-emerald-200', help: 'inputs and error as in training' },
   data: { label: 'data', badge: 'bg-amber-800/60 text-amber-100', help: 'the inputs moved away from training' },
   concept: {
@@ -81,8 +82,7 @@ export function pickSession(sessions: DriftSession[], chosen: string | null): st
 
 /** The console's URL of one report's Evidently HTML. */
 export function reportUrl(r: Pick<DriftReport, 'session_key' | 'computed_at'>): string {
-  const q = new URLSearchParams({ session_key: r.session_key, computed_at: r.computed_at });
-  return `/api/drift/report?${q.toString()}`;
+  return `/api/drift/report${query({ session_key: r.session_key, computed_at: r.computed_at })}`;
 }
 
 /** Live over training error at or above the report's threshold is worth a colour. */

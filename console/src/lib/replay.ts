@@ -7,14 +7,6 @@ export const SPEEDS: readonly number[] = [1, 5, 10, 30, 60, 120, 300, 600, 1000]
 
 const TYPE_ORDER: readonly SessionType[] = ['race', 'sprint', 'qualifying', 'sprint_qualifying', 'practice'];
 
-export const TYPE_LABEL: Record<SessionType, string> = {
-  race: 'Race',
-  sprint: 'Sprint',
-  qualifying: 'Qualifying',
-  sprint_qualifying: 'Sprint qualifying',
-  practice: 'Practice',
-};
-
 export interface SessionFilter {
   /** null: every season */
   season: number | null;
@@ -117,13 +109,6 @@ export function controlsFor(state: ReplayState | null): Controls {
       return { start: true, toggle: null, seek: false, speed: false, stop: false };
   }
 }
-
-export const STATE_LABEL: Record<ReplayState, string> = {
-  playing: 'playing',
-  paused: 'paused',
-  finished: 'finished',
-  stopped: 'stopped',
-};
 
 /** The lap the seek slider stands at: the one being dragged to, else the replay's. */
 export function sliderLap(status: Pick<ReplayStatus, 'lap' | 'laps'>, draft: number | null): number {

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Fragment, useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
-import { Empty, Panel, PanelBoundary } from '../components/Panel.tsx';
+import { Fragment, useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { Empty, Panel, Problem } from '../components/Panel.tsx';
 import {
   formatCreated,
   keyNameProblem,
@@ -11,7 +11,7 @@ import {
   ROLES,
   sortKeys,
 } from '../lib/admin.ts';
-import { createKey, getKeys, isApiError, reloadChampion, revokeKey } from '../lib/api.ts';
+import { createKey, getKeys, reloadChampion, revokeKey } from '../lib/api.ts';
 import type { ApiKey, CreatedKey, ModelInfo, Role } from '../lib/types.ts';
 
 const KEYS = ['admin', 'keys'] as const;
@@ -30,35 +30,6 @@ const ROLE_BADGE: Record<Role, string> = {
 
 function RoleBadge({ role }: { role: Role }) {
   return <span className={`rounded px-1.5 py-0.5 text-xs font-semibold ${ROLE_BADGE[role]}`}>{role}</span>;
-}
-
-/** A titled panel without a freshness stamp (these hold forms, not data that ages). */
-function Section({ title, testId, children }: { title: string; testId: string; children: ReactNode }) {
-  const id = useId();
-  return (
-    <section
-      aria-labelledby={id}
-      data-testid={testId}
-      className="flex min-w-0 flex-col rounded-md border border-zinc-800 bg-zinc-900/70"
-    >
-      <header className="border-b border-zinc-800 px-3 py-1.5">
-        <h2 id={id} className="text-xs font-semibold uppercase tracking-widest text-zinc-300">
-          {title}
-        </h2>
-      </header>
-      <div className="p-3">
-        <PanelBoundary name={title}>{children}</PanelBoundary>
-      </div>
-    </section>
-  );
-}
-
-/** Any 401 means the cookie is gone (or its key was revoked): back to the sign-in form. */
-function useSignedOutOn401() {
-  const qc = useQueryClient();
-  return (e: Error) => {
-    if (isApiError(e, 401)) qc.setQueryData(['me'], null);
-  };
 }
 
 function RevokeCell({ k, confirming, onAsk }: { k: ApiKey; confirming: boolean; onAsk: () => void }) {
@@ -134,25 +105,21 @@ function ConfirmRevoke({
 
 function KeysPanel() {
   const qc = useQueryClient();
-  const on401 = useSignedOutOn401();
   const q = useQuery({ queryKey: KEYS, queryFn: getKeys, refetchInterval: 30_000 });
   const table = useRef<HTMLTableElement>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
+  const revoke = useMutation({
+    mutationFn: (k: ApiKey) => revokeKey(k.key_id),
+    onSuccess: () => setConfirming(null),
+    onSettled: () => qc.invalidateQueries({ queryKey: KEYS }),
+  });
+  // the last revoke's answer (a new one clears it while it runs)
+  const gone = revoke.data;
+  const done = gone ? `Revoked ${gone.key_id} (${gone.role}${gone.name ? `, ${gone.name}` : ''}).` : null;
   const doneRef = useRef<HTMLParagraphElement>(null);
   useEffect(() => {
     if (done) doneRef.current?.focus(); // the revoked row goes: the focus stays in the panel
   }, [done]);
-  const revoke = useMutation({
-    mutationFn: (k: ApiKey) => revokeKey(k.key_id),
-    onMutate: () => setDone(null),
-    onSuccess: (gone) => {
-      setConfirming(null);
-      setDone(`Revoked ${gone.key_id} (${gone.role}${gone.name ? `, ${gone.name}` : ''}).`);
-    },
-    onError: on401,
-    onSettled: () => qc.invalidateQueries({ queryKey: KEYS }),
-  });
   const cancel = (keyId: string) => {
     setConfirming(null);
     // back on the row's own button
@@ -167,7 +134,7 @@ function KeysPanel() {
         refused at its next request, and console sessions signed in with it are signed out.
       </p>
       <div role="status" aria-live="polite" className="text-xs">
-        {revoke.isSuccess && done && (
+        {done && (
           <p ref={doneRef} tabIndex={-1} className="mb-2 text-emerald-300 outline-none" data-testid="revoke-done">
             {done}
           </p>
@@ -181,12 +148,7 @@ function KeysPanel() {
       {q.isPending ? (
         <p className="text-sm text-zinc-500">Loading keys…</p>
       ) : q.isError && !q.data ? (
-        <div role="alert" className="text-sm text-red-300" data-testid="keys-error">
-          Could not load the keys: {q.error.message}{' '}
-          <button type="button" className="underline focus-visible:outline-2 focus-visible:outline-red-400" onClick={() => q.refetch()}>
-            retry
-          </button>
-        </div>
+        <Problem error={q.error} what="the keys" retry={() => q.refetch()} testId="keys-error" />
       ) : keys.length === 0 ? (
         <Empty>No API key yet.</Empty>
       ) : (
@@ -334,22 +296,19 @@ function NewKey({ created, onDone }: { created: CreatedKey; onDone: () => void }
 
 function CreateKeyPanel() {
   const qc = useQueryClient();
-  const on401 = useSignedOutOn401();
   const id = useId();
   const [role, setRole] = useState<Role>('viewer');
   const [name, setName] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
-  const [created, setCreated] = useState<CreatedKey | null>(null);
   const nameRef = useRef<HTMLInputElement>(null);
   const create = useMutation({
     mutationFn: ({ role, name }: { role: Role; name: string }) => createKey(role, name),
-    onSuccess: (key) => {
-      setCreated(key);
-      setName('');
-    },
-    onError: on401,
+    onSuccess: () => setName(''),
     onSettled: () => qc.invalidateQueries({ queryKey: KEYS }),
   });
+  // the new key, until it is hidden; the next create clears it (the previous key is gone from the
+  // page with the next one)
+  const created = create.data ?? null;
   const submit = (e: FormEvent) => {
     e.preventDefault();
     if (create.isPending) return;
@@ -359,12 +318,11 @@ function CreateKeyPanel() {
       nameRef.current?.focus();
       return;
     }
-    setCreated(null); // the previous key is gone from the page with the next one
     create.mutate({ role, name: name.trim() });
   };
   const error = problem ?? (create.isError ? create.error.message : null);
   return (
-    <Section title="Create a key" testId="create-key">
+    <Panel title="Create a key" testId="create-key">
       <form onSubmit={submit} noValidate aria-describedby={error ? `${id}-err` : undefined} data-testid="create-key-form">
         <div className="grid grid-cols-[minmax(0,9rem)_minmax(0,1fr)] gap-2">
           <div>
@@ -424,13 +382,12 @@ function CreateKeyPanel() {
         <NewKey
           created={created}
           onDone={() => {
-            setCreated(null);
-            create.reset(); // the key leaves the page's memory too
+            create.reset(); // the key leaves the page, and its memory too
             nameRef.current?.focus();
           }}
         />
       )}
-    </Section>
+    </Panel>
   );
 }
 
@@ -474,16 +431,14 @@ function ModelAnswer({ m }: { m: ModelInfo }) {
 
 function ReloadPanel() {
   const qc = useQueryClient();
-  const on401 = useSignedOutOn401();
   const [at, setAt] = useState<Date | null>(null);
   const reload = useMutation({
     mutationFn: reloadChampion,
     onSuccess: (m) => qc.setQueryData(['model'], m),
-    onError: on401,
     onSettled: () => setAt(new Date()),
   });
   return (
-    <Section title="Champion" testId="reload-panel">
+    <Panel title="Champion" testId="reload-panel">
       <p className="text-xs text-zinc-400">
         Re-reads the registry's champion alias now, instead of at the service's next poll, even a version that failed to
         load lately. Requests already running finish on the model they started with.
@@ -506,7 +461,7 @@ function ReloadPanel() {
       {at && !reload.isPending && (
         <p className="mt-2 text-xs text-zinc-500">answered at {at.toLocaleTimeString(undefined, { hour12: false })}</p>
       )}
-    </Section>
+    </Panel>
   );
 }
 

@@ -1,7 +1,7 @@
 /** Drift and alerts (engineer): each session's drift reports, the PSI of one report's inputs with
  * its Evidently report, and the alerts on the session's clock, from what the pipeline published. */
-import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { useQuery } from '@tanstack/react-query';
+import { useMemo, useState, type ReactNode } from 'react';
 import {
   Bar,
   BarChart,
@@ -14,9 +14,9 @@ import {
   XAxis,
   YAxis,
 } from 'recharts';
-import { Empty, Panel } from '../components/Panel.tsx';
+import { Empty, Panel, Problem } from '../components/Panel.tsx';
 import { formatPct, formatSeconds, isoMs } from '../lib/display.ts';
-import { getAlertTimeline, getDriftFeatures, getDriftHistory, isApiError } from '../lib/api.ts';
+import { getAlertTimeline, getDriftFeatures, getDriftHistory } from '../lib/api.ts';
 import {
   classStyle,
   clockLabel,
@@ -48,14 +48,6 @@ const KIND_STYLE: Record<string, { fill: string; badge: string }> = {
 };
 const kindStyle = (kind: string) => KIND_STYLE[kind] ?? { fill: '#a1a1aa', badge: 'bg-zinc-800 text-zinc-200' };
 
-/** A 401 means the cookie is gone (or its key was revoked): back to the sign-in form. */
-function useSignOutOn401(error: Error | null) {
-  const qc = useQueryClient();
-  useEffect(() => {
-    if (isApiError(error, 401)) qc.setQueryData(['me'], null);
-  }, [error, qc]);
-}
-
 function ClassBadge({ classification }: { classification: string }) {
   const s = classStyle(classification);
   return (
@@ -71,17 +63,6 @@ function Published({ label, at }: { label: string; at: string | null | undefined
     <span className="text-xs tabular-nums text-zinc-400" data-testid="drift-freshness">
       {label} {publishedLabel(at, now)}
     </span>
-  );
-}
-
-function Problem({ error, what, retry }: { error: Error; what: string; retry: () => void }) {
-  return (
-    <div role="alert" className="text-sm text-red-300">
-      Could not load {what}: {error.message}{' '}
-      <button type="button" className={`underline ${FOCUS}`} onClick={retry}>
-        retry
-      </button>
-    </div>
   );
 }
 
@@ -138,7 +119,7 @@ function ShareBar({ share, limit }: { share: number; limit: number | undefined }
           <span className="absolute inset-y-[-2px] w-px bg-zinc-200" style={{ left: `${Math.min(100, limit * 100)}%` }} />
         )}
       </span>
-      <span className={`tabular-nums ${over ? 'text-amber-300' : ''}`}>{formatPct(share ?? null)}</span>
+      <span className={`tabular-nums ${over ? 'text-amber-300' : ''}`}>{formatPct(share)}</span>
     </span>
   );
 }
@@ -203,8 +184,8 @@ function HistoryTable({
                     {r.features_drifted}/{r.features_compared}
                   </span>
                 </td>
-                <td className="px-1 py-0.5">{formatSeconds(r.live_mae_clean ?? null)}</td>
-                <td className="px-1 py-0.5">{formatSeconds(r.train_mae_clean ?? null)}</td>
+                <td className="px-1 py-0.5">{formatSeconds(r.live_mae_clean)}</td>
+                <td className="px-1 py-0.5">{formatSeconds(r.train_mae_clean)}</td>
                 <td className={`px-1 py-0.5 font-semibold ${ratioTone(r)}`}>
                   {r.error_ratio === null ? '—' : `${r.error_ratio.toFixed(2)}×`}
                 </td>
@@ -279,7 +260,6 @@ function PsiPanel({ report }: { report: DriftReport }) {
     queryFn: () => getDriftFeatures(report.session_key, report.computed_at),
     staleTime: Infinity, // a report's numbers never change
   });
-  useSignOutOn401(q.error);
   const threshold = q.data?.psi_threshold ?? report.thresholds.psi ?? null;
   const bars = useMemo(() => psiBars(q.data?.features ?? [], threshold), [q.data, threshold]);
   const shown = all ? bars : bars.slice(0, TOP_INPUTS);
@@ -418,7 +398,6 @@ function TimelinePanel({ sessionKey, reports }: { sessionKey: string; reports: D
     queryFn: () => getAlertTimeline(sessionKey),
     refetchInterval: 15_000,
   });
-  useSignOutOn401(q.error);
   const points = useMemo(() => timelinePoints(q.data), [q.data]);
   const t = q.data;
   return (
@@ -467,7 +446,6 @@ function TimelinePanel({ sessionKey, reports }: { sessionKey: string; reports: D
 
 export function DriftView() {
   const history = useQuery({ queryKey: ['drift', 'history'], queryFn: getDriftHistory, refetchInterval: 30_000 });
-  useSignOutOn401(history.error);
   const [chosenSession, setChosenSession] = useState<string | null>(null);
   const [chosenReport, setChosenReport] = useState<string | null>(null);
   const data = history.data;

@@ -1,6 +1,6 @@
 /** History (engineer): how the served predictions fared, from what the pipeline published. */
 import { useQuery } from '@tanstack/react-query';
-import { useEffect, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { Empty, Panel } from '../components/Panel.tsx';
 import { getComparison, getHistory, getHistoryErrors } from '../lib/api.ts';
@@ -75,14 +75,12 @@ function WorstLaps({ errors }: { errors: HistoryErrors }) {
   );
 }
 
+/** Two versions of one session compared; keyed on the session, the context and the versions, so a
+ * change of any starts again from the default pair. */
 function Comparison({ sessionKey, context, versions }: { sessionKey: string; context: AnswerContext; versions: string[] }) {
-  const [a, setA] = useState<string | null>(null);
-  const [b, setB] = useState<string | null>(null);
-  useEffect(() => {
-    // the newest two by default: usually the champion and the one before it (its shadow)
-    setA(versions.at(-1) ?? null);
-    setB(versions.length > 1 ? versions.at(-2)! : null);
-  }, [sessionKey, context, versions.join(',')]); // eslint-disable-line react-hooks/exhaustive-deps
+  // the newest two by default: usually the champion and the one before it (its shadow)
+  const [a, setA] = useState<string | null>(() => versions.at(-1) ?? null);
+  const [b, setB] = useState<string | null>(() => versions.at(-2) ?? null);
   const ready = a !== null && b !== null && a !== b;
   const q = useQuery<VersionComparison>({
     queryKey: ['history', 'compare', sessionKey, context, a, b],
@@ -227,7 +225,12 @@ export function HistoryView() {
           {comparedSession === null ? (
             <Empty>No session predicted in this context.</Empty>
           ) : compareVersions.data ? (
-            <Comparison sessionKey={comparedSession.session_key} context={context} versions={compareVersions.data.versions} />
+            <Comparison
+              key={`${comparedSession.session_key}|${context}|${compareVersions.data.versions.join()}`}
+              sessionKey={comparedSession.session_key}
+              context={context}
+              versions={compareVersions.data.versions}
+            />
           ) : compareVersions.error ? (
             <p role="alert" className="text-xs text-red-300">{compareVersions.error.message}</p>
           ) : (

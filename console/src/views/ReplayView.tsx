@@ -1,11 +1,11 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
-import { Empty, Panel } from '../components/Panel.tsx';
+import { Empty, Panel, Problem } from '../components/Panel.tsx';
 import { SessionView } from '../components/SessionView.tsx';
+import { SESSION_TYPE_LABEL } from '../lib/display.ts';
 import {
   getArchivedSessions,
   getReplays,
-  isApiError,
   pauseReplay,
   resumeReplay,
   seekReplay,
@@ -28,8 +28,6 @@ import {
   sliderLap,
   speedChoices,
   speedLabel,
-  STATE_LABEL,
-  TYPE_LABEL,
   typesOf,
 } from '../lib/replay.ts';
 import type { ArchivedSession, ReplayState, ReplayStatus, SessionType } from '../lib/types.ts';
@@ -53,7 +51,7 @@ const STATE_TONE: Record<ReplayState, string> = {
 };
 
 function StateBadge({ state }: { state: ReplayState }) {
-  return <span className={`rounded px-1.5 py-0.5 text-xs font-semibold ${STATE_TONE[state]}`}>{STATE_LABEL[state]}</span>;
+  return <span className={`rounded px-1.5 py-0.5 text-xs font-semibold ${STATE_TONE[state]}`}>{state}</span>;
 }
 
 function Field({ label, children }: { label: string; children: (id: string) => ReactNode }) {
@@ -70,10 +68,13 @@ function Field({ label, children }: { label: string; children: (id: string) => R
 
 function Picker({
   sessions,
+  replays,
   selected,
   onPick,
 }: {
   sessions: readonly ArchivedSession[];
+  /** the replays under way, as polled: their badges stay current without reloading the archive */
+  replays: readonly ReplayStatus[];
   selected: string | null;
   onPick: (key: string) => void;
 }) {
@@ -113,7 +114,7 @@ function Picker({
               <option value="">all</option>
               {typesOf(sessions).map((t) => (
                 <option key={t} value={t}>
-                  {TYPE_LABEL[t]}
+                  {SESSION_TYPE_LABEL[t]}
                 </option>
               ))}
             </select>
@@ -127,26 +128,29 @@ function Picker({
         <Empty>No archived session matches.</Empty>
       ) : (
         <ul className="max-h-64 divide-y divide-zinc-800 overflow-auto rounded border border-zinc-800" aria-label="Archived sessions">
-          {shown.map((s) => (
-            <li key={s.session_key}>
-              <button
-                type="button"
-                data-testid="replay-option"
-                data-session={s.session_key}
-                aria-pressed={s.session_key === selected}
-                onClick={() => onPick(s.session_key)}
-                className={`flex w-full items-baseline gap-3 px-2 py-1.5 text-left text-sm focus-visible:outline-2 focus-visible:-outline-offset-2 focus-visible:outline-red-500 ${
-                  s.session_key === selected ? 'bg-zinc-800 text-zinc-50' : 'text-zinc-200 hover:bg-zinc-800/50'
-                }`}
-              >
-                <span className="w-10 tabular-nums text-zinc-400">{s.season}</span>
-                <span className="flex-1 font-semibold">
-                  {s.event_name} <span className="font-normal text-zinc-400">· {s.session_name}</span>
-                </span>
-                {s.replay && s.replay !== 'stopped' && <StateBadge state={s.replay} />}
-              </button>
-            </li>
-          ))}
+          {shown.map((s) => {
+            const state = replayFor(replays, s.session_key)?.state;
+            return (
+              <li key={s.session_key}>
+                <button
+                  type="button"
+                  data-testid="replay-option"
+                  data-session={s.session_key}
+                  aria-pressed={s.session_key === selected}
+                  onClick={() => onPick(s.session_key)}
+                  className={`flex w-full items-baseline gap-3 px-2 py-1.5 text-left text-sm focus-visible:outline-2 focus-visible:-outline-offset-2 focus-visible:outline-red-500 ${
+                    s.session_key === selected ? 'bg-zinc-800 text-zinc-50' : 'text-zinc-200 hover:bg-zinc-800/50'
+                  }`}
+                >
+                  <span className="w-10 tabular-nums text-zinc-400">{s.season}</span>
+                  <span className="flex-1 font-semibold">
+                    {s.event_name} <span className="font-normal text-zinc-400">· {s.session_name}</span>
+                  </span>
+                  {state && state !== 'stopped' && <StateBadge state={state} />}
+                </button>
+              </li>
+            );
+          })}
         </ul>
       )}
     </div>
@@ -238,12 +242,8 @@ export function ReplayView() {
           ? old.filter((r) => r.session_key !== status.session_key)
           : [...old.filter((r) => r.session_key !== status.session_key), status],
       );
-      void qc.invalidateQueries({ queryKey: ['replay', 'sessions'] });
     },
-    onError: (e: Error) => {
-      if (isApiError(e, 401)) qc.setQueryData(['me'], null);
-      setRefusal(e.message);
-    },
+    onError: (e: Error) => setRefusal(e.message), // a 401 signs out (main.tsx)
     onSettled: () => setDraft(null),
   });
 
@@ -261,11 +261,8 @@ export function ReplayView() {
     return () => clearTimeout(timer);
   }, [draft, seek]);
 
-  // the speed shown is the replay's own once there is one
-  const replaySpeed = current?.speed ?? null;
-  useEffect(() => {
-    if (replaySpeed !== null) setSpeed(replaySpeed);
-  }, [replaySpeed, selected]);
+  // the speed shown is the replay's own once there is one, else the one chosen for the next start
+  const shownSpeed = current?.speed ?? speed;
 
   const pick = (key: string) => {
     setPicked(key);
@@ -282,17 +279,13 @@ export function ReplayView() {
     <main className="flex flex-col gap-3 p-3" data-testid="replay-view">
       <Panel title="Replay" updatedAt={replays.dataUpdatedAt || null} testId="replay-panel">
         <div className="grid grid-cols-1 gap-4 lg:grid-cols-[minmax(0,11fr)_minmax(0,13fr)]">
-          {sessions.isPending ? (
-            <p className="text-sm text-zinc-500">Loading the archive…</p>
+          {sessions.data ? (
+            // a failed reload in the background keeps the list it had
+            <Picker sessions={sessions.data} replays={all} selected={selected} onPick={pick} />
           ) : sessions.isError ? (
-            <div role="alert" className="text-sm text-red-300">
-              Could not load the archive: {sessions.error.message}{' '}
-              <button type="button" className="underline" onClick={() => sessions.refetch()}>
-                retry
-              </button>
-            </div>
+            <Problem error={sessions.error} what="the archive" retry={() => sessions.refetch()} />
           ) : (
-            <Picker sessions={sessions.data} selected={selected} onPick={pick} />
+            <p className="text-sm text-zinc-500">Loading the archive…</p>
           )}
 
           <div className="flex min-w-0 flex-col gap-3" data-testid="replay-controls">
@@ -310,11 +303,11 @@ export function ReplayView() {
                     id={id}
                     className={SELECT}
                     data-testid="replay-speed"
-                    value={speed}
+                    value={shownSpeed}
                     disabled={act.isPending}
                     onChange={(e) => changeSpeed(Number(e.target.value))}
                   >
-                    {speedChoices(speed).map((s) => (
+                    {speedChoices(shownSpeed).map((s) => (
                       <option key={s} value={s}>
                         {speedLabel(s)}
                       </option>
@@ -328,7 +321,7 @@ export function ReplayView() {
                   className={PRIMARY}
                   data-testid="replay-start"
                   disabled={selected === null || act.isPending}
-                  onClick={() => selected && act.mutate(() => startReplay(selected, speed))}
+                  onClick={() => selected && act.mutate(() => startReplay(selected, shownSpeed))}
                 >
                   {current ? '▶ Replay again' : '▶ Start replay'}
                 </button>
