@@ -30,12 +30,12 @@ test: .venv/.synced console/dist/index.html
 ui: .venv/.synced
 	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(or $(PORT),3000)
 
-# The race engineers' console (http://127.0.0.1:3002) beside the service; the web app is built
-# from console/ with the locked npm packages when its sources change.
+# The console's web app, built from console/ with the locked npm packages when its sources change.
 CONSOLE_SOURCES := $(shell find console/src console/index.html console/vite.config.ts -type f 2>/dev/null)
 console/dist/index.html: console/package-lock.json $(CONSOLE_SOURCES)
 	cd console && npm ci --no-audit --no-fund && npm run build
 
+# The race engineers' console (http://127.0.0.1:3002) beside the service.
 console: .venv/.synced console/dist/index.html
 	.venv/bin/uvicorn --factory f1_console.app:create_app --host 127.0.0.1 --port $(or $(PORT),3002)
 

@@ -13,6 +13,7 @@ import time
 import polars as pl
 
 from f1_core import metrics, settings
+from f1_core.features import NOT_CLEAN_RULES, removed_by_rule
 from f1_core.model import ModelParams
 from f1_core.training import BASELINES, load_warehouse, train_and_evaluate, training_frame
 
@@ -55,6 +56,9 @@ def main() -> None:
     result = train_and_evaluate(frame, ModelParams())
     print(f"features: {frame.height} laps of {frame['session_key'].n_unique()} sessions in {built:.1f} s; "
           f"training (5-fold event CV + final fit): {result.seconds:.1f} s")
+    removed = removed_by_rule(frame).select(NOT_CLEAN_RULES).sum().row(0, named=True)
+    print("laps each clean-lap rule removed (the first it broke), all sessions: "
+          + ", ".join(f"{rule} {count}" for rule, count in removed.items()))
     cv = {k.removeprefix("cv_mae_clean_"): round(v, 3) for k, v in result.metrics.items()
           if k.startswith("cv_mae_clean_")}
     print(f"cross-validated clean-lap MAE by blend: {cv}; chosen: {result.blend}")

@@ -43,7 +43,10 @@ def main() -> None:
     dist = settings.PROJECT_ROOT / "console" / "dist" / "assets"
     js = sum(len(gzip.compress(path.read_bytes())) for path in dist.glob("*.js"))
     # what the first page loads: the entry script (the other pages' code comes when opened)
-    entry = re.search(r'src="/assets/([^"]+\.js)"', (dist.parent / "index.html").read_text()).group(1)
+    found = re.search(r'src="/assets/([^"]+\.js)"', (dist.parent / "index.html").read_text())
+    if found is None:
+        sys.exit(f"{dist.parent / 'index.html'} names no entry script: rebuild the console (make console)")
+    entry = found.group(1)
     first_js = len(gzip.compress((dist / entry).read_bytes()))
     ref, raw = playback.load(settings.archive_dir(), SESSION)
     with tempfile.TemporaryDirectory() as name:

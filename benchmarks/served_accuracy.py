@@ -28,6 +28,7 @@ from f1_core.api_keys import KeyStore  # noqa: E402
 from f1_core.features import FEATURES  # noqa: E402
 from f1_core.replay import replay, service_client  # noqa: E402
 from f1_core.sources import SessionCatalog, build_source  # noqa: E402
+from f1_core.sources.fastf1_source import quiet_console  # noqa: E402
 from f1_core.training import held_out, load_warehouse, training_frame  # noqa: E402
 from f1_serving.local import LocalService  # noqa: E402
 
@@ -66,6 +67,7 @@ def summary(rows: pl.DataFrame, label: str) -> dict:
 
 
 def main() -> None:
+    quiet_console()  # the sessions' FastF1 warnings are not this benchmark's figures
     version = registry.version_of(registry.CHAMPION)
     if version is None:
         sys.exit("no champion in the registry: run `make run` first")

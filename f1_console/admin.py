@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from f1_console.auth import Signed
-from f1_console.context import Console, Refused, call_service, console, passed_on, signed_in
+from f1_console.context import Console, Refused, call_service, console, json_object, passed_on, signed_in
 from f1_core.api_keys import ROLES, KeyRecord
 
 NAME_MAX = 80
@@ -40,11 +40,7 @@ def console_key_id(shared: Console) -> str | None:
 
 def new_key(body: object) -> tuple[str, str]:
     """The role and name of a key to create, or a 422 saying what is wrong with them."""
-    if not isinstance(body, dict):
-        raise Refused(422, 'expected a JSON object: {"role": "viewer|engineer|admin", "name": "who it is for"}')
-    unknown = sorted(set(body) - {"role", "name"})
-    if unknown:
-        raise Refused(422, f"unknown field(s) {', '.join(map(repr, unknown))}; expected role and name")
+    body = json_object(body, {"role", "name"}, '{"role": "viewer|engineer|admin", "name": "who it is for"}')
     role, name = body.get("role"), body.get("name")
     if role not in ROLES:
         raise Refused(422, f"unknown role {role!r}; expected one of {', '.join(ROLES)}")

@@ -25,6 +25,17 @@ class Console:
     replays: Replays | None = None  # the Replay page's (f1_console.replay)
 
 
+def json_object(body: object, allowed: set[str], example: str) -> dict:
+    """`body` (a request's parsed JSON) as an object of `allowed` fields, or a 422 saying what
+    was expected."""
+    if not isinstance(body, dict):
+        raise Refused(422, f"expected a JSON object: {example}")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise Refused(422, f"unknown field(s) {', '.join(map(repr, unknown))}; expected {example}")
+    return body
+
+
 class Refused(Exception):
     """Answered as `{"error": message}` with `status` (see `refusal`)."""
 

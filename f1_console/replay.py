@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from f1_console.auth import Signed
-from f1_console.context import Console, Refused, console, signed_in
+from f1_console.context import Console, Refused, console, json_object, signed_in
 from f1_core.player import InvalidControl, ReplayBusy, Replays, UnknownReplay
 
 router = APIRouter(prefix="/api/replay")
@@ -44,12 +44,7 @@ async def _body(request: Request, allowed: set[str], example: str) -> dict:
         body = await request.json()
     except ValueError:
         body = None
-    if not isinstance(body, dict):
-        raise Refused(422, f"expected a JSON object: {example}")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise Refused(422, f"unknown field(s) {', '.join(map(repr, unknown))}; expected {example}")
-    return body
+    return json_object(body, allowed, example)
 
 
 def _with_live(shared: Console, status: dict) -> dict:

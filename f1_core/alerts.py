@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from f1_core import settings
+
 logger = logging.getLogger("f1.alerts")
 
 
@@ -44,8 +46,6 @@ def append_log(path: Path | None, record: dict) -> None:
     """Appends one JSON line. Several processes send alerts (Dagster runs, sensors): each line goes
     in one write to a file opened O_APPEND, under an exclusive flock, so lines never interleave;
     a line torn by a writer that died mid-write is ended first, so the next one stays whole."""
-    from f1_core import settings
-
     path = Path(path) if path is not None else settings.alert_log_path()
     line = (json.dumps(record, default=str, ensure_ascii=False) + "\n").encode()
     path.parent.mkdir(parents=True, exist_ok=True)

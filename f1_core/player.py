@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from f1_core.catalog import SessionRef
+from f1_core.errors import SessionReadError
 from f1_core.raw import RawSession
 from f1_core.replay import Playback, load, service_client
 from f1_core.sources.archive import ArchiveSource
@@ -274,6 +275,8 @@ class Replays:
             except KeyError:
                 raise UnknownReplay(f"no archived session {session_key!r} (GET /api/replay/sessions "
                                     f"lists them)") from None
+            except SessionReadError as exc:
+                raise InvalidControl(f"{session_key} cannot be replayed: {exc}") from exc
             if running is not None:
                 running.stop()
             client = ExitStack()
@@ -281,6 +284,9 @@ class Replays:
             try:
                 player = Player(ref, raw, self.live_root, predict, speed, started_by=started_by,
                                 on_close=client.close)
+            except ValueError as exc:  # nothing in the session to play (no lap with a start time)
+                client.close()
+                raise InvalidControl(f"{session_key} cannot be replayed: {exc}") from exc
             except BaseException:
                 client.close()
                 raise

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
+from f1_core import settings
+
 # the tables readers use; the writer publishes each after any write that touched it
 READER_TABLES = ("sessions", "live_predictions", "live_accuracy", "drift_history", "drift_features")
 MANIFEST = "published.json"
@@ -73,8 +75,6 @@ def read(folder: Path, table: str) -> Published:
 
 def read_published(table: str) -> Published:
     """`read` from the configured warehouse's published folder."""
-    from f1_core import settings
-
     return read(folder_of(settings.warehouse_path()), table)
 
 

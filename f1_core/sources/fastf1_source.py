@@ -48,6 +48,15 @@ def _configure(cache_dir: Path, http_cache: Path | None) -> None:
     _configured = key
 
 
+def quiet_console() -> None:
+    """FastF1's own console handler shows errors only: its warnings (a stint fixed, weather
+    missing) still reach the loader, which names them in the error of a session it cannot load,
+    but not a benchmark's or a job's output."""
+    from fastf1.logger import LoggingManager
+
+    LoggingManager._console_handler.setLevel(logging.ERROR)
+
+
 class _FailureLog(logging.Handler):
     """Collects what FastF1 logged while loading: it swallows most errors and only logs them."""
 

@@ -3,6 +3,7 @@ import polars as pl
 
 from f1_assets.defs.training.assets import lap_features
 from f1_assets.defs.warehouse.resources import WarehouseResource
+from f1_core.features import RACE_LIKE, TIMING_RULES
 
 
 @dg.asset_check(asset=lap_features, blocking=True,
@@ -32,8 +33,6 @@ MAX_OFF_PACE_SHARE = 0.10
 @dg.asset_check(asset=lap_features, description="the pace rule (off_pace) removes at most "
                 f"{MAX_OFF_PACE_SHARE:.0%} of any race's or sprint's laps the per-lap rules keep")
 def lap_features_pace_rule(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    from f1_core.features import RACE_LIKE, TIMING_RULES
-
     reason = pl.col("not_clean_reason")
     shares = (
         warehouse.query("SELECT session_key, session_type, not_clean_reason FROM lap_features")
