@@ -129,11 +129,13 @@ def served(tmp_path_factory):
 
 
 def console_client(url: str, key: str) -> httpx.Client:
-    """A client of the console at `url` holding its sign-in cookie for `key` (the caller closes it)."""
-    client = httpx.Client(base_url=url, timeout=30)
-    answer = client.post("/api/login", json={"api_key": key})
+    """A client of the console at `url` holding its sign-in cookie for `key` (the caller closes
+    it: `with console_client(url, key) as client:`). It signs in before the client is made, so
+    the client is still unopened and can enter a `with` block."""
+    answer = httpx.post(url + "/api/login", json={"api_key": key}, timeout=30)
     assert answer.status_code == 200, answer.text
-    return client
+    assert answer.cookies, "the sign-in set no cookie"
+    return httpx.Client(base_url=url, timeout=30, cookies=answer.cookies)
 
 
 @pytest.fixture

@@ -1,11 +1,17 @@
 """The alert log: every alert sent is kept, with its UTC time, in an append-only JSON-lines file
-that several processes write at once; a torn line is skipped and counted, never a lost alert."""
+that several processes write at once; a writer waits for the one holding the log's lock; a torn
+line is skipped and counted, never a lost alert."""
 
+import fcntl
 import json
 import logging
+import os
 import subprocess
 import sys
+import threading
+import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from f1_core import alerts, settings
 
@@ -32,7 +38,10 @@ def test_send_keeps_each_alert_with_its_utc_time_beside_the_webhook(webhook):
     assert webhook.bodies()[0]["text"] == "2023-16 drifted"  # the webhook still gets it
 
 
-def test_writers_in_several_processes_never_interleave_lines(tmp_path):
+def test_writers_in_several_processes_keep_every_alert_whole_and_in_order(tmp_path):
+    """Four processes sending long alerts at once: every alert is in the log, whole, each
+    writer's in the order it sent them. (Each line goes in one O_APPEND write, which alone keeps
+    these lines apart; what the lock adds is the next test's.)"""
     path = tmp_path / "alerts.jsonl"
     env = {"PATH": "", "F1_ALERT_LOG": str(path), "F1_DATA_DIR": str(tmp_path)}
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, f"w{i}", "40"], env=env,
@@ -51,6 +60,40 @@ def test_a_torn_line_is_skipped_and_counted_and_the_next_alert_stays_whole(tmp_p
     with path.open("ab") as log:  # a writer that died mid-line
         log.write(b'{"at": "2024-05-01T12:00:00+00:00", "kind": "dri')
     alerts.send("rollback", "second", {"demoted": "2"}, None, log_path=path)
+    read = alerts.read_log(path)
+    assert [a["text"] for a in read.alerts] == ["first", "second"] and read.skipped == 1
+
+
+def _waiting_for_a_lock_on(path) -> bool:
+    """Whether some process waits for a flock of `path` (a blocked request in /proc/locks)."""
+    stat = os.stat(path)
+    where = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino} "
+    return any("-> FLOCK" in line and where in line for line in Path("/proc/locks").read_text().splitlines())
+
+
+def test_a_writer_waits_for_the_lock_then_ends_the_line_torn_under_it(tmp_path):
+    """Another writer (its own open of the log, as another process has) holds the log's lock
+    while its line is still half written: `send` waits for the lock, and only then looks at how
+    the log ends, so its alert starts on a line of its own."""
+    path = tmp_path / "alerts.jsonl"
+    alerts.send("drift", "first", {"session_key": "a"}, None, log_path=path)
+    holder = os.open(path, os.O_WRONLY | os.O_APPEND)  # its own open file: a lock of its own
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        writer = threading.Thread(target=alerts.send, args=("rollback", "second", {"demoted": "2"}, None),
+                                  kwargs={"log_path": path})
+        writer.start()
+        deadline = time.monotonic() + 10
+        while not _waiting_for_a_lock_on(path):
+            assert time.monotonic() < deadline, "the writer did not wait for the lock"
+            assert writer.is_alive(), "the writer wrote without the lock"
+            time.sleep(0.01)
+        assert [a["text"] for a in alerts.read_log(path).alerts] == ["first"]  # nothing written yet
+        os.write(holder, b'{"at": "2024-05-01T12:00:00+00:00", "kind": "dri')  # then it dies mid-line
+    finally:
+        os.close(holder)  # releases the lock
+    writer.join(timeout=10)
+    assert not writer.is_alive()
     read = alerts.read_log(path)
     assert [a["text"] for a in read.alerts] == ["first", "second"] and read.skipped == 1
 

@@ -9,11 +9,8 @@ import pytest
 
 from f1_core.features import (NOT_CLEAN_RULES, clean_laps, lap_features, not_clean_reason,
                               not_clean_reasons, off_pace)
-from f1_core.live_feed import LiveFeed
-from f1_core.online_store import MemoryStore
-from f1_core.replay import replay
 from f1_core.standardize import standardize
-from tests.test_live_state import differences, in_process, pipeline_features
+from tests.test_live_state import streamed_as_the_pipeline
 
 SAUDI_2021 = "2021-21-saudi-arabian-grand-prix-race"  # red flag on lap 15, standing restart lap 17
 AUSTRALIA_2023 = "2023-03-australian-grand-prix-race"  # red flag, standing restart on lap 10
@@ -40,7 +37,19 @@ def test_the_first_rule_broken_names_why_a_lap_is_not_clean():
     assert not_clean_reason(lap("A", 5, 90.0, 1.0, deleted=True)) == "deleted"
     assert not_clean_reason(lap("A", 5, 90.0, 1.0, is_accurate=None)) == "inaccurate"
     assert not_clean_reason(lap("A", 5, 90.0, 1.0)) is None
-    assert NOT_CLEAN_RULES[-1] == "inaccurate"
+
+
+def test_the_rules_are_checked_in_the_order_not_clean_rules_lists_them():
+    """`NOT_CLEAN_RULES` is the order the rules are checked in (its first rules are the per-lap
+    ones and the representative ones): a lap breaking a rule and every rule after it is not
+    clean for that rule."""
+    breaks = {"first_lap": {"lap_number": 1}, "pit_in": {"pit_in_time_s": 3.0}, "pit_out": {"pit_out_time_s": 3.0},
+              "not_green": {"track_status": "4"}, "untimed": {"lap_time_s": None}, "off_pace": {"off_pace": True},
+              "deleted": {"deleted": True}, "inaccurate": {"is_accurate": None}}
+    assert set(breaks) == set(NOT_CLEAN_RULES)
+    for i, rule in enumerate(NOT_CLEAN_RULES):
+        broken = {name: value for later in NOT_CLEAN_RULES[i:] for name, value in breaks[later].items()}
+        assert not_clean_reason(lap("A", 5, 90.0, 1.0, **broken)) == rule, broken
 
 
 def test_the_pace_rule_worked_by_hand():
@@ -123,15 +132,9 @@ def test_the_feature_table_says_why_and_the_laps_table_agrees(real_session):
 def test_a_live_state_judges_the_pace_rule_as_the_pipeline_does(real_session, tmp_path):
     """The red-flag race streamed lap by lap: every lap asked for as it starts gets the
     pipeline's features, so its state judged the restart laps as the pipeline did."""
-    raw = real_session(SAUDI_2021)
-    store = MemoryStore()
-    feed = LiveFeed(tmp_path, store)
-    predict, served, contexts = in_process(store, feed)
-    state = replay(raw.ref, raw, tmp_path, predict, speed=1e9, tick=30.0)
-    assert state.failed_requests == 0 and set(contexts) == {"session"}
-    pipeline = pipeline_features(raw)
-    assert differences(served, pipeline) == []
-    # the restart laps were in the state's history of the laps after them
+    served, _, _, _ = streamed_as_the_pipeline(real_session(SAUDI_2021), tmp_path)
+    # the restart laps (over 120 s, off pace) were not clean in the state's history either: LEC's
+    # previous clean lap as lap 18 starts is a racing-pace one, not lap 17's restart
     assert served[("LEC", 18)]["prev_clean_lap_time_s"] < 100
 
 

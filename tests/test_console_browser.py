@@ -4,12 +4,14 @@ interval band is drawn, a viewer is told why it cannot see engineer views, the s
 its connection drops without a lap twice, and no view logs a console error."""
 
 import os
+import re
 import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from f1_console.local import LocalConsole
 from f1_core import settings
@@ -80,7 +82,11 @@ def test_the_tower_fills_updates_and_draws_the_band(live, served, browser, tmp_p
         page.locator("[data-testid=pace-panel]").screenshot(path=str(shots / "console-pace.png"))
     finally:
         page.screenshot(path=str(shots / "console-tower.png"), full_page=True)
-    assert page.locator("[data-testid=model-strip]").inner_text()
+    # the strip names the champion the service serves
+    champion = served.get("/model", role="engineer").json()["serving"]
+    assert champion is not None
+    expect(page.locator("[data-testid=model-strip] [data-testid=serving]")).to_have_text(f"v{champion}")
+    assert re.search(rf"serving\s+v{champion}\b", page.locator("[data-testid=model-strip]").inner_text())
     assert errors == []
 
 

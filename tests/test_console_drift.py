@@ -5,7 +5,6 @@ holds the warehouse for writing), the Evidently report served only from its fold
 
 import os
 import time
-from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -88,7 +87,7 @@ def drifted(served, tmp_path_factory):
            "F1_API_KEYS": str(served.data / "api_keys.json"), "F1_DRIFT_REPORTS": str(data / "drift_reports"),
            "F1_ALERT_LOG": str(data / "alerts.jsonl"), "F1_CONSOLE_SERVICE_URL": served.url}
     with LocalConsole(env, log_path=data / "console.log") as console, pytest.MonkeyPatch.context() as patch:
-        with closing(console_client(console.url, served.keys["engineer"])) as client:
+        with console_client(console.url, served.keys["engineer"]) as client:
             empty = client.get("/api/drift/history").json()
         for name, value in env.items():
             patch.setenv(name, value)
@@ -135,7 +134,7 @@ def test_nothing_published_yet_says_what_produces_it(drifted):
 
 def test_the_history_is_each_report_of_the_session_newest_first(drifted, served):
     console, _, early, full, standard = drifted
-    with closing(console_client(console.url, served.keys["engineer"])) as client:
+    with console_client(console.url, served.keys["engineer"]) as client:
         answer = client.get("/api/drift/history", params={"session_key": SESSION})
         missing = client.get("/api/drift/history", params={"session_key": "2023-99-nowhere-race"})
         everything = client.get("/api/drift/history").json()
@@ -159,7 +158,7 @@ def test_the_history_is_each_report_of_the_session_newest_first(drifted, served)
 
 def test_psi_per_input_of_one_report(drifted, served):
     console, _, early, full, _ = drifted
-    with closing(console_client(console.url, served.keys["engineer"])) as client:
+    with console_client(console.url, served.keys["engineer"]) as client:
         older = client.get("/api/drift/history", params={"session_key": SESSION}).json()["reports"][1]
         body = client.get("/api/drift/features", params={"session_key": SESSION,
                                                          "computed_at": older["computed_at"]}).json()
@@ -179,7 +178,7 @@ def test_psi_per_input_of_one_report(drifted, served):
 
 def test_the_report_is_served_only_from_the_reports_folder(drifted, served):
     console, _, _, full, _ = drifted
-    with closing(console_client(console.url, served.keys["engineer"])) as client:
+    with console_client(console.url, served.keys["engineer"]) as client:
         report = client.get("/api/drift/report", params={"session_key": SESSION})
         refused = {key: client.get("/api/drift/report", params={"session_key": key})
                    for key in ("evil-outside", "evil-link", "evil-gone", "../outside")}
@@ -195,7 +194,7 @@ def test_the_report_is_served_only_from_the_reports_folder(drifted, served):
 
 def test_the_alerts_are_on_the_sessions_clock_in_order(drifted, served):
     console, _, _, _, _ = drifted
-    with closing(console_client(console.url, served.keys["engineer"])) as client:
+    with console_client(console.url, served.keys["engineer"]) as client:
         body = client.get("/api/drift/timeline", params={"session_key": SESSION}).json()
         everything = client.get("/api/drift/timeline").json()
     events = body["events"]
@@ -215,19 +214,19 @@ def test_a_viewer_is_refused_with_the_reason(drifted, served):
     console, _, _, _, _ = drifted
     paths = ("/api/drift/history", f"/api/drift/features?session_key={SESSION}",
              f"/api/drift/report?session_key={SESSION}", "/api/drift/timeline")
-    with closing(console_client(console.url, served.keys["viewer"])) as viewer:
+    with console_client(console.url, served.keys["viewer"]) as viewer:
         for path in paths:
             refused = viewer.get(path)
             assert refused.status_code == 403 and "needs 'engineer'" in refused.json()["error"], path
     assert httpx.get(console.url + paths[0]).status_code == 401
-    with closing(console_client(console.url, served.keys["admin"])) as admin:
+    with console_client(console.url, served.keys["admin"]) as admin:
         assert admin.get(paths[0]).status_code == 200
 
 
 def test_the_console_reads_while_another_process_holds_the_warehouse(drifted, served):
     console, _, _, _, _ = drifted
     path = Path(console.env["F1_WAREHOUSE"])
-    with closing(console_client(console.url, served.keys["engineer"])) as client, another_process_holding(path, 6.0):
+    with console_client(console.url, served.keys["engineer"]) as client, another_process_holding(path, 6.0):
         with pytest.raises(warehouse.WarehouseLockedError):  # the file itself is taken
             warehouse.query(path, "SELECT 1", wait_seconds=0.5)
         started = time.monotonic()

@@ -5,7 +5,6 @@ warehouse for writing."""
 
 import os
 import time
-from contextlib import closing
 from pathlib import Path
 
 import dagster as dg
@@ -55,7 +54,7 @@ def test_errors_by_group_and_the_worst_laps_are_the_published_predictions(histor
     console, live = history
     clean = live.filter(pl.col("clean") & (pl.col("context") == "session"))
     assert clean.height > 100
-    with closing(console_client(console.url, served.keys["engineer"])) as client:
+    with console_client(console.url, served.keys["engineer"]) as client:
         overview = client.get("/api/history").json()
         assert overview["published_at"]
         mine = [s for s in overview["sessions"] if s["session_key"] == SESSION and s["context"] == "session"]
@@ -73,7 +72,7 @@ def test_errors_by_group_and_the_worst_laps_are_the_published_predictions(histor
 
 def test_versions_roles_and_bad_input_are_answered_with_reasons(history, served):
     console, live = history
-    with closing(console_client(console.url, served.keys["engineer"])) as client:
+    with console_client(console.url, served.keys["engineer"]) as client:
         versions = client.get("/api/history/compare", params={"session_key": SESSION}).json()["versions"]
         assert versions == sorted(set(live["model_version"]))
         unknown = client.get("/api/history/compare", params={"session_key": SESSION, "a": versions[0], "b": "999"})
@@ -82,14 +81,14 @@ def test_versions_roles_and_bad_input_are_answered_with_reasons(history, served)
         assert same.json()["mae_clean_a"] == same.json()["mae_clean_b"]
         bad = client.get("/api/history/errors", params={"context": "guess"})
         assert bad.status_code == 400 and "unknown context 'guess'" in bad.json()["error"]
-    with closing(console_client(console.url, served.keys["viewer"])) as viewer:
+    with console_client(console.url, served.keys["viewer"]) as viewer:
         refused = viewer.get("/api/history")
         assert refused.status_code == 403 and "needs 'engineer'" in refused.json()["error"]
 
 
 def test_the_console_reads_while_another_process_holds_the_warehouse(history, served):
     console, _ = history
-    with closing(console_client(console.url, served.keys["engineer"])) as client, \
+    with console_client(console.url, served.keys["engineer"]) as client, \
             another_process_holding(served.data / "warehouse.duckdb", 4.0):
         started = time.monotonic()
         answer = client.get("/api/history/errors")

@@ -15,6 +15,7 @@ from f1_console.local import LocalConsole
 from f1_core import settings
 from tests.browser import open_console
 from tests.test_console_api import read_events
+from tests.test_served_state import laps_per_worker
 
 SESSION = "2023-09-austrian-grand-prix-race"
 BROWSER_SESSION = "2023-15-singapore-grand-prix-race"  # played by no other test: their logs stay apart
@@ -133,8 +134,12 @@ def test_an_engineer_plays_pauses_resumes_seeks_back_and_stops_a_replay(console,
                 if s["session_key"] == SESSION]
         return held == [back["laps_landed"]]
 
-    for _ in range(4):  # each of its workers in turn, whichever answers
-        wait_for(the_services_state, what="the service's state as of the seek")
+    wait_for(the_services_state, what="the service's state as of the seek")  # a worker read the folder
+    # every worker's state is as of the seek (its gauge, from each worker), and then no answer,
+    # whichever worker gives it, is a stale one
+    wait_for(lambda: (held := laps_per_worker(served.url, SESSION)) and len(held) == 2
+             and set(held.values()) == {back["laps_landed"]}, what="every worker's state as of the seek")
+    assert all(the_services_state() for _ in range(8)), "a worker answered from a state before the seek"
 
     # playing on from lap 2: laps 3 and later land again, in the stream after the new snapshot
     engineer.post(f"/api/replay/{SESSION}/resume")
@@ -202,7 +207,7 @@ def test_bad_input_is_refused_with_a_message(console, served, signed_in):
         engineer.delete(f"/api/replay/{SESSION}")
 
 
-def test_the_replay_page_in_a_browser(console, served, browser, tmp_path):
+def test_the_replay_page_in_a_browser(console, served, browser, signed_in, tmp_path):
     """An engineer opens Replay, starts a race, watches the tower fill below, pauses and seeks
     back with the keyboard; no console error."""
     running, _ = console
@@ -240,8 +245,5 @@ def test_the_replay_page_in_a_browser(console, served, browser, tmp_path):
         assert errors == [], errors
     finally:
         page.close()
-        import httpx
-
-        with httpx.Client(base_url=running.url) as client:
-            client.post("/api/login", json={"api_key": served.keys["engineer"]})
-            client.delete(f"/api/replay/{BROWSER_SESSION}")
+        stopped = signed_in(running.url, served.keys["engineer"]).delete(f"/api/replay/{BROWSER_SESSION}")
+        assert stopped.status_code == 200, stopped.text

@@ -100,3 +100,9 @@ def test_drift_reports_asset_stores_history_and_alerts(webhook):
         kept = alerts.read_log(settings.alert_log_path()).alerts
         assert [(a["kind"], a["details"]["session_key"]) for a in kept] == [("drift", session)]
         assert history["last_lap"].min() > 0 and history["session_time_s"].min() > 0
+        ends = warehouse.query(settings.warehouse_path(), """
+            SELECT session_key, max(lap_number) AS last_lap, max(session_time_s) AS session_time_s
+            FROM laps GROUP BY 1 ORDER BY 1""")
+        assert ends.height == len(sessions)
+        # each report's laps end where its session's laps do: its last lap and the session time then
+        assert history.select(ends.columns).sort("session_key").rows() == ends.rows()

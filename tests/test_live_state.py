@@ -68,19 +68,28 @@ def in_process(store, feed):
     return predict, served, contexts
 
 
+def streamed_as_the_pipeline(raw, folder):
+    """The whole session streamed into `folder` (in process, a memory store); every lap asked
+    for as it starts, from the session's state, gets exactly the features the pipeline computes
+    for it from the whole session. Returns the features served and the pipeline's (by (driver,
+    lap)), the replay's state and the feed."""
+    store = MemoryStore()
+    feed = LiveFeed(folder, store)
+    predict, served, contexts = in_process(store, feed)
+    state = replay(raw.ref, raw, folder, predict, speed=1e9, tick=30.0)
+    assert state.failed_requests == 0 and set(contexts) == {"session"}
+    pipeline = pipeline_features(raw)
+    assert differences(served, pipeline) == []
+    return served, pipeline, state, feed
+
+
 @pytest.mark.parametrize("kind", sorted(SESSIONS))
 def test_each_lap_gets_the_pipelines_features_as_it_starts(kind, real_session, tmp_path):
     """A whole real session streamed into the live folder; every lap asked for as it starts
     gets exactly the features the pipeline computes for it from the whole session."""
     raw = real_session(SESSIONS[kind])
-    store = MemoryStore()
-    feed = LiveFeed(tmp_path, store)
-    predict, served, contexts = in_process(store, feed)
-    state = replay(raw.ref, raw, tmp_path, predict, speed=1e9, tick=30.0)
-    assert state.failed_requests == 0 and set(contexts) == {"session"}
-    pipeline = pipeline_features(raw)
+    served, pipeline, state, feed = streamed_as_the_pipeline(raw, tmp_path)
     assert len(served) == state.predicted > 0.9 * len(pipeline)
-    assert differences(served, pipeline) == []
     assert feed.skipped == {}
 
 
@@ -255,9 +264,18 @@ def test_redis_down_then_back(spain, tmp_path, redis_server):
         store.find(raw.ref.season, raw.ref.event_name, raw.ref.session_name)
     assert time.perf_counter() - started < 0.05
     assert store.status()["available"] is False and "unreachable" in store.status()["error"]
-    redis_server.start()
-    time.sleep(0.3)
-    assert store.find(raw.ref.season, raw.ref.event_name, raw.ref.session_name) is None  # lost with the restart
+    redis_server.start()  # waits for its first PONG
+    # the store itself tries again only once `retry_s` has passed since it saw Redis down: the
+    # first read after that reaches Redis, by itself
+    deadline = time.monotonic() + store.retry_s + 2.0
+    while True:
+        try:
+            found = store.find(raw.ref.season, raw.ref.event_name, raw.ref.session_name)
+            break
+        except StoreUnavailable:
+            assert time.monotonic() < deadline, "reads did not recover once Redis was back"
+            time.sleep(0.02)
+    assert found is None  # lost with the restart
     feed.sync()  # the feed notices and reads its files again
     assert _laps_of(store, raw.ref).height == 100 and store.status()["available"] is True
     store.close()
@@ -312,16 +330,21 @@ def test_rows_a_store_failed_to_take_are_read_again(spain, tmp_path):
     store = MemoryStore()
 
     class Flaky:
-        """The store, refusing its first write (a Redis blip): an add, or the replace that
-        starts a session's generation."""
-        failed = False
+        """The store, refusing the next write once told to (a Redis blip); `writes` names each
+        write tried, taken or not."""
+        refuse_next = True
+        writes: list[str]
+
+        def __init__(self):
+            self.writes = []
 
         def __getattr__(self, name):
             return getattr(store, name)
 
         def _write(self, write, *args, **kwargs):
-            if not self.failed:
-                self.failed = True
+            self.writes.append(write.__name__)
+            if self.refuse_next:
+                self.refuse_next = False
                 raise StoreUnavailable("down for a moment")
             return write(*args, **kwargs)
 
@@ -331,12 +354,26 @@ def test_rows_a_store_failed_to_take_are_read_again(spain, tmp_path):
         def replace(self, *args, **kwargs):
             return self._write(store.replace, *args, **kwargs)
 
-    feed = LiveFeed(tmp_path, Flaky())
+    flaky = Flaky()
+    feed = LiveFeed(tmp_path, flaky)
+    # the first write is the replace that starts the session's generation (LiveFolder writes one)
     folder.land(folder.laps_path, raw.laps[:10])
     with pytest.raises(StoreUnavailable):
         feed.sync()
     feed.sync()
+    assert flaky.writes == ["replace", "replace"]
     assert _laps_of(store, raw.ref).height == 10
+    # once the session is in the store, an add refused: its rows are read again, none twice
+    folder.land(folder.laps_path, raw.laps[10:20])
+    flaky.refuse_next = True
+    with pytest.raises(StoreUnavailable):
+        feed.sync()
+    assert _laps_of(store, raw.ref).height == 10
+    feed.sync()
+    assert flaky.writes == ["replace", "replace", "add", "add"]
+    held = _laps_of(store, raw.ref)
+    assert held.height == 20 and held.select("driver", "lap_number").is_unique().all()
+    assert feed.skipped == {}  # the rows read again are not counted as landing twice
 
 
 def test_an_empty_or_headerless_file_is_waited_for_not_a_crash(spain, tmp_path):

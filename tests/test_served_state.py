@@ -66,7 +66,7 @@ def check_replay(url: str, key: str, raw, live_dir, log_dir):
     return state
 
 
-def _laps_per_worker(url: str, session_key: str) -> dict[str, int]:
+def laps_per_worker(url: str, session_key: str) -> dict[str, int]:
     """`f1_live_state_laps` of the session, per worker (pid): what each worker's state holds."""
     found = re.findall(r'^f1_live_state_laps\{(?=[^}]*pid="(\d+)")(?=[^}]*session_key="' + re.escape(session_key)
                        + r'")[^}]*\} ([0-9.e+]+)$', httpx.get(url + "/metrics").text, flags=re.MULTILINE)
@@ -101,7 +101,7 @@ def test_two_workers_sharing_redis_serve_the_pipelines_features(redis_service, s
     url, folder, _ = redis_service[0].url, redis_service[1], redis_service[2]
     raw = real_session(SESSIONS["race"])
     check_replay(url, service.keys["viewer"], raw, folder / "live", folder / "prediction_log")
-    counts = _laps_per_worker(url, raw.ref.key)
+    counts = laps_per_worker(url, raw.ref.key)
     assert len(counts) == 2, counts
     assert set(counts.values()) == {len(pipeline_features(raw))}, counts  # each lap once, in both
     sessions = httpx.get(url + "/sessions", headers={"Authorization": f"Bearer {service.keys['engineer']}"}).json()
@@ -117,7 +117,7 @@ def test_a_lap_landed_once_is_in_both_workers_within_a_second(service, real_sess
     for landed_laps in (50, 51):
         folder.land(folder.laps_path, raw.laps[landed_laps - 1 if landed_laps == 51 else 0:landed_laps])
         landed = time.monotonic()
-        while (counts := _laps_per_worker(service.url, raw.ref.key)) != dict.fromkeys(counts, landed_laps) \
+        while (counts := laps_per_worker(service.url, raw.ref.key)) != dict.fromkeys(counts, landed_laps) \
                 or len(counts) < 2:
             assert time.monotonic() - landed < 1.0, counts
             time.sleep(0.01)
@@ -142,7 +142,7 @@ def test_a_malformed_row_in_the_stream_is_counted_in_the_metrics_and_logged(serv
         time.sleep(0.1)
     assert [float(value) for value in found] == [1.0]  # one row, however many workers read it
     assert f"session {raw.ref.key}, laps row 6 skipped: value_out_of_range(LapNumber=-3)" in service.log.read_text()
-    assert set(_laps_per_worker(service.url, raw.ref.key).values()) == {7}
+    assert set(laps_per_worker(service.url, raw.ref.key).values()) == {7}
 
 
 def test_with_the_store_down_answers_come_from_the_request_and_recover(service, real_session, tmp_path):
