@@ -22,6 +22,9 @@ LIVETIMING_URL = "https://livetiming.formula1.com"
 _configured: tuple | None = None
 
 
+_console_level = "WARNING"  # what FastF1 prints (`quiet_console`)
+
+
 def _configure(cache_dir: Path, http_cache: Path | None) -> None:
     """Points FastF1 at its cache; with `http_cache`, at a frozen, read-only response store."""
     global _configured
@@ -31,7 +34,7 @@ def _configure(cache_dir: Path, http_cache: Path | None) -> None:
     import fastf1
 
     # FastF1 narrates every request at INFO; its warnings (and our retry log) are what matter.
-    fastf1.set_log_level("WARNING")
+    fastf1.set_log_level(_console_level)
     cache_dir.mkdir(parents=True, exist_ok=True)
     if http_cache is None:
         fastf1.Cache.configure(cache_dir=str(cache_dir))
@@ -49,12 +52,14 @@ def _configure(cache_dir: Path, http_cache: Path | None) -> None:
 
 
 def quiet_console() -> None:
-    """FastF1's own console handler shows errors only: its warnings (a stint fixed, weather
-    missing) still reach the loader, which names them in the error of a session it cannot load,
-    but not a benchmark's or a job's output."""
-    from fastf1.logger import LoggingManager
+    """FastF1 prints errors only, from now on: its warnings (a stint fixed, weather missing)
+    still reach the loader, which names them in the error of a session it cannot load, but not a
+    benchmark's or a job's output."""
+    global _console_level
+    import fastf1
 
-    LoggingManager._console_handler.setLevel(logging.ERROR)
+    _console_level = "ERROR"
+    fastf1.set_log_level(_console_level)
 
 
 class _FailureLog(logging.Handler):
