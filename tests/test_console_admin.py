@@ -250,6 +250,7 @@ def test_the_admin_page_creates_a_key_shows_it_once_and_revokes_it(console, serv
         page.screenshot(path=str(shots / f"console-admin-{width}.png"), full_page=True)
 
     page.click("[data-testid=new-key-done]")
+    page.locator("[data-testid=new-key]").wait_for(state="detached", timeout=5000)  # on the next render
     assert page.locator("[data-testid=new-key]").count() == 0
     assert key not in page.content()  # gone from the page: shown once
 
