@@ -11,7 +11,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve console bento api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon clean
+.PHONY: run test ui serve console bento api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon bench-warehouse clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -102,6 +102,10 @@ bench-loop-daemon: .venv/.synced
 
 bench-ingest: .venv/.synced
 	.venv/bin/python benchmarks/ingest.py
+
+# warehouse writes with and without an analyst's transaction held open (CATALOG=postgres:... for a server)
+bench-warehouse: .venv/.synced
+	.venv/bin/python benchmarks/warehouse_readers.py $(if $(CATALOG),--catalog "$(CATALOG)")
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -90,7 +90,7 @@ def main() -> None:
             home.mkdir()
             shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home)
             env = {**os.environ, "F1_SOURCES": "archive", "F1_DATA_DIR": tmp,
-                   "F1_WAREHOUSE": str(Path(tmp) / "warehouse.duckdb"), "DAGSTER_HOME": str(home)}
+                   "F1_WAREHOUSE": str(Path(tmp) / "warehouse"), "DAGSTER_HOME": str(home)}
             for name, keys in ((f"{path}: all archive sessions, cold", ""),
                                (f"{path}: re-ingest {ONE}", ONE)):
                 r = measure(path, keys, env)

@@ -45,7 +45,7 @@ WET_SPRINT = "2025-06-miami-grand-prix-sprint"
 def main(full: bool) -> None:
     played = WET_SPRINT if full else QUALIFYING
     tmp = Path(tempfile.mkdtemp(prefix="f1-loop-"))
-    os.environ.update({"F1_DATA_DIR": str(tmp / "data"), "F1_WAREHOUSE": str(tmp / "data" / "warehouse.duckdb"),
+    os.environ.update({"F1_DATA_DIR": str(tmp / "data"), "F1_WAREHOUSE": str(tmp / "data" / "warehouse"),
                        "DAGSTER_HOME": str(tmp / "dagster_home"), "MLFLOW_LOGGING_LEVEL": "WARNING",
                        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
     (tmp / "dagster_home").mkdir()

@@ -40,7 +40,7 @@ def main() -> None:
     home.mkdir()
     shutil.copy(PROJECT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     alerts = AlertReceiver().start()
-    os.environ.update({"F1_DATA_DIR": str(tmp / "data"), "F1_WAREHOUSE": str(tmp / "data" / "warehouse.duckdb"),
+    os.environ.update({"F1_DATA_DIR": str(tmp / "data"), "F1_WAREHOUSE": str(tmp / "data" / "warehouse"),
                        "DAGSTER_HOME": str(home), "F1_ALERT_WEBHOOK_URL": alerts.url,
                        "MLFLOW_LOGGING_LEVEL": "WARNING", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
 

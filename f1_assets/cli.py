@@ -68,7 +68,7 @@ def _ingest(instance, job, sessions: tuple[str, ...]) -> list[str]:
             failed.append(key)
             _print_failure(result)
     path = settings.warehouse_path()
-    if path.exists():
+    if warehouse.exists(path):
         totals = warehouse.query(path, """
             SELECT count(*) AS sessions, sum(laps_in_source) AS source_laps, sum(laps_loaded) AS laps,
                    sum(laps_quarantined) AS quarantined, sum(weather_rows) AS weather_rows
@@ -137,10 +137,9 @@ def run(sessions: tuple[str, ...], skip_training: bool) -> None:
     failed = _ingest(instance, definitions.resolve_job_def("ingest_session_job"), sessions)
     trained = skip_training or _train(instance, definitions.resolve_job_def("train_model_job"))
     reported = skip_training or not trained or _drift(instance, definitions.resolve_job_def("drift_job"))
-    path = settings.warehouse_path()
     click.echo(f"\nDagster instance: {os.environ['DAGSTER_HOME']}  (make ui, then http://127.0.0.1:3000)")
-    click.echo(f"query it: .venv/bin/python -c \"import duckdb; duckdb.connect('{path}', read_only=True)"
-               f".sql('FROM sessions').show()\"")
+    click.echo("query it: .venv/bin/python -c \"from f1_core import warehouse; "
+               "warehouse.open_connection().sql('FROM sessions').show()\"")
     if failed:
         click.echo(f"\n{len(failed)} session(s) failed: {', '.join(failed)}", err=True)
     if failed or not trained or not reported:
@@ -267,6 +266,15 @@ def live_feed(once: bool) -> None:
         except StoreUnavailable:
             pass
         store.close()
+
+
+@main.command("warehouse-sql")
+def warehouse_sql() -> None:
+    """Print the statements that open the warehouse in any DuckDB 1.5.5 client, e.g.
+    duckdb -cmd "$(.venv/bin/f1 warehouse-sql)"."""
+    from f1_core import lake
+
+    click.echo("; ".join(lake.attach_sql(settings.warehouse_path())) + ";")
 
 
 @main.command()

@@ -34,14 +34,12 @@ class SessionDrift:
 def sessions_to_report(path: Path | str, version: str) -> list[str]:
     """Warehouse sessions with no drift report against champion `version`, or written again since
     their last one (a live session whose laps keep landing)."""
-    with warehouse.connect(path) as con:
-        warehouse.create_tables(con)
-        rows = con.execute("""
-            SELECT s.session_key FROM sessions s
-            LEFT JOIN (SELECT session_key, max(computed_at) AS last FROM drift_history
-                       WHERE champion_version = ? GROUP BY 1) d USING (session_key)
-            WHERE d.last IS NULL OR s.ingested_at > d.last ORDER BY s.session_key""", [version]).fetchall()
-    return [row[0] for row in rows]
+    warehouse.ensure_tables(path)
+    return warehouse.query(path, """
+        SELECT s.session_key FROM sessions s
+        LEFT JOIN (SELECT session_key, max(computed_at) AS last FROM drift_history
+                   WHERE champion_version = ? GROUP BY 1) d USING (session_key)
+        WHERE d.last IS NULL OR s.ingested_at > d.last ORDER BY s.session_key""", [version])["session_key"].to_list()
 
 
 def session_drift(path: Path | str, session_keys: list[str], version: str,

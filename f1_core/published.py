@@ -35,7 +35,8 @@ def publish(con, tables, folder: Path) -> list[str]:
     wanted = [table for table in tables if table in READER_TABLES]
     if not wanted:  # e.g. lap_features: nothing to ask the catalog
         return []
-    existing = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    existing = {row[0] for row in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
     wanted = [table for table in wanted if table in existing]
     if not wanted:
         return []

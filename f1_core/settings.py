@@ -3,7 +3,8 @@
 | variable              | default                                                      |
 |-----------------------|--------------------------------------------------------------|
 | F1_DATA_DIR           | <project>/data                                               |
-| F1_WAREHOUSE          | $F1_DATA_DIR/warehouse.duckdb                                |
+| F1_WAREHOUSE          | $F1_DATA_DIR/warehouse (a DuckLake: Parquet files, SQLite catalog) |
+| F1_WAREHOUSE_CATALOG  | unset: $F1_WAREHOUSE/catalog.sqlite; postgres:<libpq conninfo> for a server |
 | F1_SOURCES            | live,archive,fastf1-cache when ../shared/f1data exists, else live,fastf1 |
 | F1_LIVE_DIR           | $F1_DATA_DIR/live (sessions landing lap by lap, archive layout) |
 | F1_ARCHIVE_DIR        | ../shared/f1data/archive                                     |
@@ -44,7 +45,12 @@ def data_dir() -> Path:
 
 
 def warehouse_path() -> Path:
-    return _env_path("F1_WAREHOUSE", data_dir() / "warehouse.duckdb")
+    return _env_path("F1_WAREHOUSE", data_dir() / "warehouse")
+
+
+def warehouse_catalog() -> str | None:
+    """A DuckLake catalog other than the warehouse folder's SQLite file, e.g. `postgres:dbname=...`."""
+    return os.environ.get("F1_WAREHOUSE_CATALOG") or None
 
 
 def archive_dir() -> Path:

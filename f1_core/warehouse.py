@@ -1,14 +1,15 @@
-"""The DuckDB warehouse analysts query: table definitions and the one way sessions are written.
+"""The warehouse analysts query: table definitions and the one way sessions are written.
 
-DuckDB allows one writing process per file. Writers take the file for the shortest possible time
-(one transaction per session) and wait with backoff while another process holds it; the Dagster
-pool `duckdb_warehouse` keeps the pipeline's own writers from queueing on the lock at all. Readers
-that must never hold the pipeline up (the console) read what each write publishes
-(`f1_core.published`), not this file.
+The tables live in a DuckLake (`f1_core.lake`): a reader sees the snapshot its transaction began
+with and never holds a writer up. Each write is one transaction; two writers committing at once
+race for the catalog, and the loser takes its whole transaction again (`_retrying`). The Dagster
+pool `duckdb_warehouse` keeps the pipeline's own writers from racing at all. The console reads
+the Parquet copies each write publishes (`f1_core.published`).
 """
 
 from __future__ import annotations
 
+import random
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,13 +17,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from f1_core import published
+from f1_core import lake, published, settings
 
 # Column documentation lives here and in README.md; `COMMENT ON` puts it in the catalog too, so
 # `SELECT * FROM duckdb_columns()` explains every column from inside any DuckDB client.
 TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "sessions": ("One row per ingested session.", [
-        ("session_key", "VARCHAR PRIMARY KEY", "season-round-event-session, e.g. 2023-16-japanese-grand-prix-race"),
+        ("session_key", "VARCHAR NOT NULL", "season-round-event-session, e.g. 2023-16-japanese-grand-prix-race; one row each"),
         ("season", "SMALLINT NOT NULL", "championship year"),
         ("round", "SMALLINT NOT NULL", "round of the championship"),
         ("event_name", "VARCHAR NOT NULL", "e.g. Japanese Grand Prix"),
@@ -134,43 +135,48 @@ HISTORY_TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
 
 
 class WarehouseLockedError(RuntimeError):
-    """Another process kept the warehouse file locked for longer than we wait."""
+    """The catalog stayed busy (other writers, or a process locking its file) for longer than we wait."""
 
 
-def _is_lock_error(exc: Exception) -> bool:
-    return "lock" in str(exc).lower()
+def _is_busy(exc: Exception) -> bool:
+    """A commit that lost a race for the catalog: taken again, it succeeds."""
+    message = str(exc).lower()
+    return any(word in message for word in ("database is locked", "busy", "conflict", "lock"))
 
 
 @contextmanager
-def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float = 120.0):
-    """A connection, waiting with backoff while another process holds the file."""
-    path = Path(path)
-    if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait_seconds
-    delay = 0.05
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.IOException as exc:
-            if not _is_lock_error(exc) or time.monotonic() + delay > deadline:
-                if _is_lock_error(exc):
-                    raise WarehouseLockedError(
-                        f"warehouse {path} stayed locked by another process for {wait_seconds:.0f} s:"
-                        f" {exc}") from exc
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+def connect(path: str | Path):
+    """A connection to the warehouse in the folder `path` (see `f1_core.lake`)."""
+    con = lake.cursor(path)
     try:
         yield con
     finally:
         con.close()
 
 
-def create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Creates the tables and their documentation once; a write to an existing warehouse skips it."""
-    existing = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+def _retrying(path: str | Path, work, wait_seconds: float):
+    """`work(con)` in a connection of its own, taken again with backoff while the catalog is busy."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            with connect(path) as con:
+                return work(con)
+        except (duckdb.TransactionException, duckdb.IOException) as exc:
+            if not _is_busy(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise WarehouseLockedError(
+                    f"warehouse {path}: its catalog stayed busy for {wait_seconds:.0f} s: {exc}") from exc
+            time.sleep(delay * (0.5 + random.random()))  # writers racing each other drift apart
+            delay = min(delay * 2, 2.0)
+
+
+def create_tables(con: duckdb.DuckDBPyConnection, single_file: Path | None = None) -> None:
+    """Creates the tables and their documentation once; a write to an existing warehouse skips it.
+    A new warehouse takes the rows of `single_file` (the DuckDB file it replaces) when it exists."""
+    existing = {row[0] for row in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
     if not set(TABLES) | set(HISTORY_TABLES) <= existing:
         for table, (doc, columns) in (TABLES | HISTORY_TABLES).items():
             body = ", ".join(f"{name} {ddl}" for name, ddl, _ in columns)
@@ -178,12 +184,28 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"COMMENT ON TABLE {table} IS '{_quote(doc)}'")
             for name, _, description in columns:
                 con.execute(f"COMMENT ON COLUMN {table}.{name} IS '{_quote(description)}'")
+        if not existing and single_file is not None and single_file.is_file():
+            _import_single_file(con, single_file)
     _add_new_history_columns(con)
+
+
+def _import_single_file(con: duckdb.DuckDBPyConnection, single_file: Path) -> None:
+    """A new lake takes over the tables of the single DuckDB file the warehouse used to be
+    (`<folder>.duckdb`, e.g. data/warehouse.duckdb); the file stays where it is."""
+    con.execute(f"ATTACH '{_quote(str(single_file))}' AS single_file (READ_ONLY)")  # detached by _transaction
+    tables = [row[0] for row in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'single_file'").fetchall()]
+    for table in tables:
+        if table in TABLES or table in HISTORY_TABLES:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM single_file.{table}")
+        else:
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM single_file.{table}")
 
 
 def _add_new_history_columns(con: duckdb.DuckDBPyConnection) -> None:
     """History tables of a warehouse made before a column was added get it (NULL in their rows)."""
-    have = set(con.execute("SELECT table_name, column_name FROM duckdb_columns()").fetchall())
+    have = set(con.execute("SELECT table_name, column_name FROM duckdb_columns() "
+                           "WHERE database_name = current_database()").fetchall())
     for table, (_, columns) in HISTORY_TABLES.items():
         for name, ddl, description in columns:
             if (table, name) not in have:
@@ -197,52 +219,70 @@ def _quote(text: str) -> str:
     return text.replace("'", "''")
 
 
-def replace_session(path: str | Path, session_key: str, tables: dict[str, pl.DataFrame]) -> None:
+def _transaction(path: str | Path, work, wait_seconds: float, *, create: bool = True) -> None:
+    """`work(con)` in one transaction (the tables created in it when missing), taken again while
+    the catalog is busy; whatever fails leaves the warehouse as it was."""
+    def attempt(con):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            try:
+                if create:
+                    create_tables(con, Path(path).with_suffix(".duckdb"))
+                work(con)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")  # a commit that fails has ended the transaction itself
+        finally:
+            con.execute("DETACH DATABASE IF EXISTS single_file")
+    _retrying(path, attempt, wait_seconds)
+
+
+def _publish(path: str | Path, tables) -> None:
+    with connect(path) as con:
+        published.publish(con, tables, published.folder_of(path))
+
+
+def replace_session(path: str | Path, session_key: str, tables: dict[str, pl.DataFrame],
+                    wait_seconds: float = 120.0) -> None:
     """Replaces everything stored for one session, atomically: all tables or none."""
     unknown = set(tables) - set(TABLES)
     if unknown:
         raise ValueError(f"not warehouse tables: {sorted(unknown)}")
-    with connect(path) as con:
-        create_tables(con)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for table in TABLES:
-                con.execute(f"DELETE FROM {table} WHERE session_key = ?", [session_key])
-                frame = tables.get(table)
-                if frame is None or frame.height == 0:
-                    continue
-                wrong = frame.filter(pl.col("session_key") != session_key).height
-                if wrong:
-                    raise ValueError(f"{wrong} rows for table {table} belong to another session")
-                columns = [name for name, _, _ in TABLES[table][1]]
-                con.register("incoming", frame.select(columns))
+    incoming = {}
+    for table, frame in tables.items():
+        if frame is None or frame.height == 0:
+            continue
+        wrong = frame.filter(pl.col("session_key") != session_key).height
+        if wrong:
+            raise ValueError(f"{wrong} rows for table {table} belong to another session")
+        incoming[table] = frame.select(name for name, _, _ in TABLES[table][1])
+
+    def work(con):
+        for table in TABLES:
+            con.execute(f"DELETE FROM {table} WHERE session_key = ?", [session_key])
+            if table in incoming:
+                con.register("incoming", incoming[table])
                 con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
                 con.unregister("incoming")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        published.publish(con, TABLES, published.folder_of(path))
+    _transaction(path, work, wait_seconds)
+    _publish(path, TABLES)
 
 
-def append(path: str | Path, tables: dict[str, pl.DataFrame]) -> None:
+def append(path: str | Path, tables: dict[str, pl.DataFrame], wait_seconds: float = 120.0) -> None:
     """Appends rows to history tables, all in one transaction."""
     unknown = set(tables) - set(HISTORY_TABLES)
     if unknown:
         raise ValueError(f"not history tables: {sorted(unknown)}")
-    with connect(path) as con:
-        create_tables(con)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for table, frame in tables.items():
-                con.register("incoming", _history_rows(table, frame))
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
-                con.unregister("incoming")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        published.publish(con, tables, published.folder_of(path))
+    incoming = {table: _history_rows(table, frame) for table, frame in tables.items()}
+
+    def work(con):
+        for table, frame in incoming.items():
+            con.register("incoming", frame)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+    _transaction(path, work, wait_seconds)
+    _publish(path, tables)
 
 
 def _history_rows(table: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -255,24 +295,37 @@ def _history_rows(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.lit(None).alias(name) for name in missing).select(name for name, _, _ in columns)
 
 
-def replace_table(path: str | Path, table: str, frame: pl.DataFrame, comment: str) -> None:
+def replace_table(path: str | Path, table: str, frame: pl.DataFrame, comment: str,
+                  wait_seconds: float = 120.0) -> None:
     """Replaces a derived table (one computed from the others, e.g. lap_features) whole."""
     if table in TABLES or table in HISTORY_TABLES:
         raise ValueError(f"{table} is a source or history table: write it with replace_session or append")
-    with connect(path) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.register("incoming", frame)
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming")
-            con.unregister("incoming")
-            con.execute(f"COMMENT ON TABLE {table} IS '{_quote(comment)}'")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        published.publish(con, [table], published.folder_of(path))
+
+    def work(con):
+        con.register("incoming", frame)
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming")
+        con.unregister("incoming")
+        con.execute(f"COMMENT ON TABLE {table} IS '{_quote(comment)}'")
+    _transaction(path, work, wait_seconds, create=False)
+    _publish(path, [table])
+
+
+def ensure_tables(path: str | Path, wait_seconds: float = 120.0) -> None:
+    """Creates the source and history tables if the warehouse lacks any."""
+    _transaction(path, lambda con: None, wait_seconds)
+
+
+def open_connection(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An analyst's connection to the warehouse (the configured one by default): it sees the
+    latest committed snapshot at each transaction's start and never holds the pipeline up."""
+    return lake.cursor(path or settings.warehouse_path())
+
+
+def exists(path: str | Path) -> bool:
+    """Whether anything has been written to the warehouse in `path`."""
+    return lake.exists(path)
 
 
 def query(path: str | Path, sql: str, params: list | None = None, wait_seconds: float = 120.0) -> pl.DataFrame:
-    with connect(path, read_only=True, wait_seconds=wait_seconds) as con:
-        return con.execute(sql, params or []).pl()
+    """The rows `sql` selects, as of the latest committed snapshot; never waits for a writer."""
+    return _retrying(path, lambda con: con.execute(sql, params or []).pl(), wait_seconds)

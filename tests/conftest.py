@@ -1,13 +1,15 @@
 import shutil
+import uuid
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-
 import polars as pl
+import psycopg2
 import pytest
 
-from f1_core import settings
+from f1_core import lake, settings
 from f1_core.alerts import AlertReceiver
 from f1_core.catalog import session_key
 
@@ -56,10 +58,13 @@ def real_session(fastf1_cache):
 def isolated_data(tmp_path, monkeypatch, fastf1_cache):
     """No test writes into the project's data folder or reads the developer's configuration."""
     monkeypatch.setenv("F1_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("F1_WAREHOUSE", str(tmp_path / "data" / "warehouse.duckdb"))
+    monkeypatch.setenv("F1_WAREHOUSE", str(tmp_path / "data" / "warehouse"))
     monkeypatch.setenv("F1_FASTF1_CACHE_DIR", str(fastf1_cache))
-    for name in ("F1_SOURCES", "F1_ARCHIVE_DIR", "F1_HTTP_CACHE_DIR", "F1_SEASONS", "F1_ALERT_LOG"):
+    for name in ("F1_SOURCES", "F1_ARCHIVE_DIR", "F1_HTTP_CACHE_DIR", "F1_SEASONS", "F1_ALERT_LOG",
+                 "F1_WAREHOUSE_CATALOG"):
         monkeypatch.delenv(name, raising=False)
+    yield
+    lake.close_all()  # each test's warehouses are its own
 
 
 def copy_archive(destination: Path, keys: list[str]) -> Path:
@@ -114,7 +119,7 @@ def served(tmp_path_factory):
     data = tmp_path_factory.mktemp("serving")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("F1_DATA_DIR", str(data))
-        env.setenv("F1_WAREHOUSE", str(data / "warehouse.duckdb"))
+        env.setenv("F1_WAREHOUSE", str(data / "warehouse"))
         fill_warehouse(settings.warehouse_path(), rounds=range(1, 7))
         result = train_and_evaluate(training_frame(*load_warehouse(settings.warehouse_path())), SMALL, folds=3)
         version = register(result)
@@ -170,3 +175,24 @@ def service(served, monkeypatch):
     """The module's service, with this test's registry calls going to its registry."""
     monkeypatch.setenv("F1_DATA_DIR", str(served.data))
     return served
+
+
+POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+@pytest.fixture
+def postgres_database():
+    """A fresh database, dropped afterwards."""
+    try:
+        admin = psycopg2.connect(dbname="postgres", connect_timeout=5, **POSTGRES)
+    except psycopg2.OperationalError as exc:
+        # CI starts the server: a missing one is a broken setup, not a reason to skip.
+        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 as postgres "
+                    f"(start it: pg_ctlcluster --skip-systemctl-redirect <version> main start): {exc}")
+    admin.autocommit = True
+    name = f"f1_test_{uuid.uuid4().hex[:12]}"
+    with closing(admin), admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+        yield name
+        # FORCE ends the connections the instance may have left open.
+        cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

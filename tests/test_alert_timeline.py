@@ -2,13 +2,13 @@
 session the service was predicting (or whose laps' wall clock it falls in), else its wall-clock
 time and why; the clock a report covers comes from real laps."""
 
+from contextlib import closing
 from datetime import datetime, timedelta
 
-import duckdb
 import polars as pl
 import pytest
 
-from f1_core import published, warehouse
+from f1_core import lake, published, warehouse
 from f1_core.alert_timeline import CLOCK_COLUMNS, covered_clock, of_session, place
 from f1_core.standardize import standardize
 
@@ -102,8 +102,8 @@ def test_what_cannot_be_placed_keeps_its_wall_clock_time_and_says_why():
 
 
 def test_a_warehouse_made_before_the_clock_columns_still_loads_and_takes_new_rows(tmp_path):
-    path = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(path)) as con:  # the tables as they were
+    path = tmp_path / "warehouse"
+    with closing(lake.cursor(path)) as con:  # the tables as they were
         for table, (_, columns) in (warehouse.TABLES | warehouse.HISTORY_TABLES).items():
             kept = [c for c in columns if c[0] not in CLOCK_COLUMNS]
             con.execute(f"CREATE TABLE {table} ({', '.join(f'{n} {ddl}' for n, ddl, _ in kept)})")

@@ -64,7 +64,7 @@ def _champion_with_reference(served) -> str:
 
     with pytest.MonkeyPatch.context() as theirs:
         theirs.setenv("F1_DATA_DIR", str(served.data))
-        theirs.setenv("F1_WAREHOUSE", str(served.data / "warehouse.duckdb"))
+        theirs.setenv("F1_WAREHOUSE", str(served.data / "warehouse"))
         theirs.delenv("F1_MLFLOW_TRACKING_URI", raising=False)
         served_version = registry.version_of(registry.CHAMPION)
         model = registry.load(served_version)
@@ -83,7 +83,7 @@ def drifted(served, tmp_path_factory):
     """A console on its own data folder (the served keys and registry), first with nothing
     published, then with two real drift reports, their alerts and a rollback's."""
     data = tmp_path_factory.mktemp("console-drift")
-    env = {"F1_DATA_DIR": str(data), "F1_WAREHOUSE": str(data / "warehouse.duckdb"),
+    env = {"F1_DATA_DIR": str(data), "F1_WAREHOUSE": str(data / "warehouse"),
            "F1_API_KEYS": str(served.data / "api_keys.json"), "F1_DRIFT_REPORTS": str(data / "drift_reports"),
            "F1_ALERT_LOG": str(data / "alerts.jsonl"), "F1_CONSOLE_SERVICE_URL": served.url}
     with LocalConsole(env, log_path=data / "console.log") as console, pytest.MonkeyPatch.context() as patch:
@@ -227,8 +227,8 @@ def test_the_console_reads_while_another_process_holds_the_warehouse(drifted, se
     console, _, _, _, _ = drifted
     path = Path(console.env["F1_WAREHOUSE"])
     with console_client(console.url, served.keys["engineer"]) as client, another_process_holding(path, 6.0):
-        with pytest.raises(warehouse.WarehouseLockedError):  # the file itself is taken
-            warehouse.query(path, "SELECT 1", wait_seconds=0.5)
+        with pytest.raises(warehouse.WarehouseLockedError):  # the catalog is taken for writing
+            warehouse.replace_table(path, "scratch", pl.DataFrame({"x": [1]}), "a write", wait_seconds=0.5)
         started = time.monotonic()
         answers = [client.get(p, params={"session_key": SESSION}) for p in
                    ("/api/drift/history", "/api/drift/features", "/api/drift/timeline")]

@@ -29,7 +29,7 @@ def history(served, real_session, tmp_path_factory):
     raw = real_session(SESSION)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("F1_DATA_DIR", str(served.data))
-        env.setenv("F1_WAREHOUSE", str(served.data / "warehouse.duckdb"))
+        env.setenv("F1_WAREHOUSE", str(served.data / "warehouse"))
         with service_client(served.url, served.keys["engineer"]) as (predict, _):
             replay(raw.ref, raw, settings.live_dir(), predict, speed=4000.0, tick=5.0, max_laps=400)
         deadline = time.monotonic() + 15  # the service writes its log every half second
@@ -89,7 +89,7 @@ def test_versions_roles_and_bad_input_are_answered_with_reasons(history, served)
 def test_the_console_reads_while_another_process_holds_the_warehouse(history, served):
     console, _ = history
     with console_client(console.url, served.keys["engineer"]) as client, \
-            another_process_holding(served.data / "warehouse.duckdb", 4.0):
+            another_process_holding(served.data / "warehouse", 4.0):
         started = time.monotonic()
         answer = client.get("/api/history/errors")
         assert answer.status_code == 200 and answer.json()["laps"] > 0

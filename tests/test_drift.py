@@ -15,7 +15,7 @@ from tests.test_training import fill_warehouse
 
 @pytest.fixture(scope="module")
 def frame(tmp_path_factory):
-    path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
+    path = tmp_path_factory.mktemp("warehouse") / "warehouse"
     fill_warehouse(path, rounds=range(1, 6))
     return relative_pace(training_frame(*load_warehouse(path)))
 

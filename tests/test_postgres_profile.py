@@ -1,7 +1,6 @@
 """The production profile: dagster_home/postgres/dagster.yaml keeps a real run in PostgreSQL."""
 
 import shutil
-import uuid
 from contextlib import closing
 
 import dagster as dg
@@ -11,34 +10,16 @@ import pytest
 from f1_assets.defs.ingestion.resources import SessionSourceResource
 from f1_assets.defs.warehouse.resources import WarehouseResource
 from f1_core import settings
+from tests.conftest import POSTGRES as SERVER
 
 SESSION = "2023-16-japanese-grand-prix-race"
-SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-
-
-@pytest.fixture
-def database():
-    """A fresh database, dropped afterwards."""
-    try:
-        admin = psycopg2.connect(dbname="postgres", connect_timeout=5, **SERVER)
-    except psycopg2.OperationalError as exc:
-        # CI starts the server: a missing one is a broken setup, not a reason to skip.
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 as postgres "
-                    f"(start it: pg_ctlcluster --skip-systemctl-redirect <version> main start): {exc}")
-    admin.autocommit = True
-    name = f"f1_test_{uuid.uuid4().hex[:12]}"
-    with closing(admin), admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-        yield name
-        # FORCE ends the connections the instance may have left open.
-        cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.mark.postgres
-def test_postgres_profile_stores_a_real_run(database, tmp_path, monkeypatch):
-    warehouse = tmp_path / "warehouse.duckdb"
+def test_postgres_profile_stores_a_real_run(postgres_database, tmp_path, monkeypatch):
+    warehouse = tmp_path / "warehouse"
     env = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USER": "postgres",
-           "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": database,
+           "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": postgres_database,
            "F1_SOURCES": "archive", "F1_DATA_DIR": str(tmp_path), "F1_WAREHOUSE": str(warehouse)}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -61,7 +42,7 @@ def test_postgres_profile_stores_a_real_run(database, tmp_path, monkeypatch):
     assert warehouse.exists()
 
     # Straight from the database, not through the instance: the run really lives in PostgreSQL.
-    with closing(psycopg2.connect(dbname=database, **SERVER)) as conn, conn.cursor() as cursor:
+    with closing(psycopg2.connect(dbname=postgres_database, **SERVER)) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT status FROM runs WHERE run_id = %s", (result.run_id,))
         assert cursor.fetchall() == [("SUCCESS",)]
         cursor.execute("SELECT count(*) FROM event_logs WHERE run_id = %s", (result.run_id,))

@@ -217,7 +217,7 @@ def test_hot_swap_under_load_fails_no_request(service, spain):
     """A new champion is promoted while requests run: they all succeed, the new version takes
     over within seconds, and no answer goes back to the old version after the first new one."""
     before = registry.version_of(registry.CHAMPION)
-    result = train_and_evaluate(training_frame(*load_warehouse(service.data / "warehouse.duckdb")),
+    result = train_and_evaluate(training_frame(*load_warehouse(service.data / "warehouse")),
                                 SMALL.model_copy(update={"seed": 11}), folds=3)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("F1_DATA_DIR", str(service.data))

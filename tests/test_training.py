@@ -30,7 +30,7 @@ def fill_warehouse(path, rounds=range(1, 9)):
 
 @pytest.fixture(scope="module")
 def frame(tmp_path_factory):
-    path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
+    path = tmp_path_factory.mktemp("warehouse") / "warehouse"
     fill_warehouse(path)
     return training_frame(*load_warehouse(path))
 

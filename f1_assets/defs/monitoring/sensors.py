@@ -1,6 +1,5 @@
 import os
 import time
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -48,7 +47,7 @@ def drift_retraining_sensor(context: dg.SensorEvaluationContext,
     from f1_core import warehouse as store
 
     since = context.cursor or "1970-01-01 00:00:00"
-    if not Path(warehouse.path).exists():
+    if not store.exists(warehouse.path):
         return dg.SkipReason("no warehouse yet")
     try:
         drifted = warehouse.query("""
