@@ -1,10 +1,9 @@
 """What the pipeline publishes for readers: a Parquet copy of each table the console and notebooks
 read, replaced atomically by the warehouse's writer right after each write it commits.
 
-Readers never open the DuckDB file. DuckDB lets one process hold it for writing, so a reader's
-open connection would stop the pipeline's next write (and a write in progress would stop the
-reader). A published copy is a whole file swapped in with a rename: a reader sees the previous
-copy or the new one, never half of one, and `published_at` says how fresh it is.
+The console reads a whole table in one file read instead of opening the lake (its extensions, its
+catalog) per request. A published copy is a whole file swapped in with a rename: a reader sees
+the previous copy or the new one, never half of one, and `published_at` says how fresh it is.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ MANIFEST = "published.json"
 
 
 def folder_of(warehouse_path: str | Path) -> Path:
-    """Where a warehouse's copies are published: `published/` beside the warehouse file."""
+    """Where a warehouse's copies are published: `published/` beside the warehouse's folder."""
     return Path(warehouse_path).parent / "published"
 
 
