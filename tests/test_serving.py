@@ -309,8 +309,11 @@ def test_replay_plays_a_session_through_the_service_into_the_warehouse(service, 
     assert session.rows() == [("live", 150)]
     dg.materialize([live_accuracy], resources={"warehouse": WarehouseResource()})
     accuracy = warehouse.query(settings.warehouse_path(), "SELECT * FROM live_accuracy WHERE session_key = ? "
-                               "AND driver IS NULL AND compound IS NULL AND model_version = ?", [SPAIN_2023, champion])
+                               "AND driver IS NULL AND compound IS NULL AND model_version = ? AND context = 'session'",
+                               [SPAIN_2023, champion])
     assert accuracy["laps"][0] >= 100 and 0 < accuracy["mae_all"][0] < 5
+    # the progress line's live MAE is the session-context answers' error the monitoring computes
+    assert f"live MAE (session) {accuracy['mae_all'][0]:.3f} s" in last, (last, accuracy.row(0, named=True))
 
 
 def test_replay_names_a_session_the_archive_does_not_have(service, monkeypatch):
