@@ -11,7 +11,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve console bento api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon bench-warehouse clean
+.PHONY: run test ui serve console bento mlflow-server api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon bench-warehouse clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -47,6 +47,10 @@ serve: .venv/.synced
 bento: .venv/.synced
 	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --quiet -o requirements.txt
 	.venv/bin/bentoml build
+
+# MLflow's tracking server on this machine's PostgreSQL, with basic auth (see README: Production profile)
+mlflow-server: .venv/.synced
+	.venv/bin/python -m f1_production.mlflow_server
 
 api-key: .venv/.synced
 	.venv/bin/f1 api-key create --role $(or $(ROLE),viewer)

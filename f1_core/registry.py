@@ -5,6 +5,7 @@ the functions: it takes seconds."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import tempfile
 from dataclasses import dataclass
@@ -24,20 +25,48 @@ REFERENCE_FILE = "reference.parquet"
 MIN_FOCUS_LAPS = 30
 
 
+def use_tracking_uri() -> None:
+    """Points MLflow at the configured registry. MLflow also writes the URI into the environment's
+    MLFLOW_TRACKING_URI, where it would outlive a change of data folder: the environment keeps
+    only what the user set there."""
+    import mlflow
+
+    configured = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri())
+    if configured is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
 def client():
     import mlflow
 
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri())
+    use_tracking_uri()
     return mlflow.MlflowClient()
+
+
+class RegistryUnavailable(RuntimeError):
+    """The tracking server does not answer, or refuses the credentials."""
 
 
 def ensure_experiment(name: str = EXPERIMENT) -> str:
     """The experiment, created with its artifacts under the data folder (MLflow's default would be
-    ./mlruns in whatever directory the process started in)."""
+    ./mlruns in whatever directory the process started in), or, on a tracking server, where the
+    server keeps them (it serves them to every client)."""
+    from mlflow.exceptions import MlflowException
+
     mlflow_client = client()
-    experiment = mlflow_client.get_experiment_by_name(name)
+    try:
+        experiment = mlflow_client.get_experiment_by_name(name)
+    except MlflowException as exc:
+        if not settings.mlflow_tracking_uri().startswith(("http://", "https://")):
+            raise
+        raise RegistryUnavailable(f"the MLflow tracking server at {settings.mlflow_tracking_uri()} did not "
+                                  f"answer (MLFLOW_TRACKING_URI; MLFLOW_TRACKING_USERNAME/PASSWORD for "
+                                  f"its basic auth): {exc}") from exc
     if experiment is not None:
         return experiment.experiment_id
+    if settings.mlflow_tracking_uri().startswith(("http://", "https://")):
+        return mlflow_client.create_experiment(name)
     location = settings.mlflow_artifacts_dir()
     location.mkdir(parents=True, exist_ok=True)
     return mlflow_client.create_experiment(name, artifact_location=location.as_uri())
@@ -110,7 +139,7 @@ def load(alias_or_version: str) -> SessionFamilyModel:
     """The model behind an alias (`champion`) or a version number."""
     import mlflow
 
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri())
+    use_tracking_uri()
     uri = f"models:/{MODEL_NAME}/{alias_or_version}" if alias_or_version.isdigit() else \
         f"models:/{MODEL_NAME}@{alias_or_version}"
     return mlflow.pyfunc.load_model(uri).unwrap_python_model().model

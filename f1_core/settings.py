@@ -11,7 +11,7 @@
 | F1_HTTP_CACHE_DIR     | ../shared/f1data/livetiming/http_cache                       |
 | F1_FASTF1_CACHE_DIR   | $F1_DATA_DIR/fastf1_cache                                    |
 | F1_SEASONS            | fastf1: the current season; fastf1-cache: 2018-2026          |
-| F1_MLFLOW_TRACKING_URI | sqlite:///$F1_DATA_DIR/mlflow.db (artifacts in $F1_DATA_DIR/mlartifacts) |
+| MLFLOW_TRACKING_URI   | sqlite:///$F1_DATA_DIR/mlflow.db (artifacts in $F1_DATA_DIR/mlartifacts); http://... for a server |
 | F1_PROFILE            | default (dagster_home); postgres (dagster_home/postgres)     |
 | F1_API_KEYS           | $F1_DATA_DIR/api_keys.json (hashed keys of the service)     |
 | F1_DRIFT_REPORTS      | $F1_DATA_DIR/drift_reports (Evidently HTML, one per session)  |
@@ -108,7 +108,9 @@ def dagster_home(profile: str | None = None) -> Path:
 
 
 def mlflow_tracking_uri() -> str:
-    return os.environ.get("F1_MLFLOW_TRACKING_URI") or f"sqlite:///{data_dir() / 'mlflow.db'}"
+    """MLflow's own variable, so `mlflow ui` and every MLflow client see the same registry; a server
+    with basic auth also takes MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{data_dir() / 'mlflow.db'}"
 
 
 def mlflow_artifacts_dir() -> Path:

@@ -34,13 +34,14 @@ class LocalService:
 
     def __init__(self, env: dict[str, str] | None = None, log_path: Path | None = None,
                  start_timeout: float = 90.0, target: str = "f1_serving.service:LapTimeService",
-                 cwd: Path | None = None):
-        """`cwd`: the project folder to serve from (another checkout: a benchmark's baseline)."""
-        self.port = free_port()
+                 cwd: Path | None = None, port: int | None = None):
+        """`cwd`: the project folder to serve from (another checkout: a benchmark's baseline);
+        `port`: a free one unless given."""
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
         self._home = None
-        if "BENTOML_HOME" not in (env or {}):
+        if self.private_bentoml_home and "BENTOML_HOME" not in (env or {}):
             self._home = tempfile.mkdtemp(prefix="bentoml-home-")
             self.env["BENTOML_HOME"] = self._home
         self.log_path = log_path
@@ -51,6 +52,7 @@ class LocalService:
         self._log = None
 
     health_path = "/healthz"
+    private_bentoml_home = True  # False for a process that is not a BentoML one
 
     def command(self) -> list[str]:
         return [str(Path(sys.executable).with_name("bentoml")), "serve", self.target, "--host", "127.0.0.1",

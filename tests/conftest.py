@@ -61,7 +61,8 @@ def isolated_data(tmp_path, monkeypatch, fastf1_cache):
     monkeypatch.setenv("F1_WAREHOUSE", str(tmp_path / "data" / "warehouse"))
     monkeypatch.setenv("F1_FASTF1_CACHE_DIR", str(fastf1_cache))
     for name in ("F1_SOURCES", "F1_ARCHIVE_DIR", "F1_HTTP_CACHE_DIR", "F1_SEASONS", "F1_ALERT_LOG",
-                 "F1_WAREHOUSE_CATALOG"):
+                 "F1_WAREHOUSE_CATALOG", "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME",
+                 "MLFLOW_TRACKING_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     yield
     lake.close_all()  # each test's warehouses are its own

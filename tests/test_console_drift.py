@@ -65,7 +65,7 @@ def _champion_with_reference(served) -> str:
     with pytest.MonkeyPatch.context() as theirs:
         theirs.setenv("F1_DATA_DIR", str(served.data))
         theirs.setenv("F1_WAREHOUSE", str(served.data / "warehouse"))
-        theirs.delenv("F1_MLFLOW_TRACKING_URI", raising=False)
+        theirs.delenv("MLFLOW_TRACKING_URI", raising=False)
         served_version = registry.version_of(registry.CHAMPION)
         model = registry.load(served_version)
         metrics = registry.model_card(served_version)["metrics"]
@@ -91,7 +91,7 @@ def drifted(served, tmp_path_factory):
             empty = client.get("/api/drift/history").json()
         for name, value in env.items():
             patch.setenv(name, value)
-        patch.delenv("F1_MLFLOW_TRACKING_URI", raising=False)  # this folder's registry
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)  # this folder's registry
         version = _champion_with_reference(served)
         source = ArchiveSource(settings.SHARED_F1DATA / "archive")
         standard = standardize(source.load(next(r for r in source.catalog([2023]) if r.key == SESSION)))

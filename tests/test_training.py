@@ -313,3 +313,18 @@ def test_fast_prediction_paths_equal_the_libraries_own(frame):
             own = learner.get_booster().inplace_predict(holes)
         assert np.concatenate([_booster_predict(learner, holes[i:i + 1]) for i in range(len(holes))]).tolist() \
             == own.tolist()
+
+
+def test_the_registry_follows_the_data_folder_and_the_environment_keeps_only_the_users_uri(monkeypatch, tmp_path):
+    import os
+
+    import mlflow
+
+    for folder in ("first", "second"):
+        monkeypatch.setenv("F1_DATA_DIR", str(tmp_path / folder))
+        registry.client()
+        assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / folder / 'mlflow.db'}"
+        assert "MLFLOW_TRACKING_URI" not in os.environ  # MLflow wrote it there; it would pin the first
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'chosen.db'}")
+    registry.client()
+    assert os.environ["MLFLOW_TRACKING_URI"] == mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'chosen.db'}"

@@ -10,7 +10,7 @@ from f1_core import registry
 def mlflow_tracking(context):
     """dagster-mlflow's MLflow run for the Dagster run (tagged with its run id), imported only
     when a step needs it: mlflow takes seconds to import. The tracking URI is
-    F1_MLFLOW_TRACKING_URI (see f1_core.settings), set by `registry.ensure_experiment`."""
+    MLFLOW_TRACKING_URI (see f1_core.settings), set by `registry.ensure_experiment`."""
     registry.ensure_experiment(context.resource_config["experiment_name"])
     # dagster-mlflow is a beta integration (and calls a context method Dagster deprecates): using
     # it is the decision, its warnings say nothing a user can act on

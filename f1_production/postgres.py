@@ -1,0 +1,27 @@
+"""The PostgreSQL databases the production profile keeps its state in."""
+
+from __future__ import annotations
+
+from contextlib import closing
+
+SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+def ensure_database(name: str, server: dict | None = None) -> None:
+    """Creates the database `name` on the server unless it exists."""
+    import psycopg2
+
+    server = server or SERVER
+    admin = psycopg2.connect(dbname="postgres", connect_timeout=5, **server)
+    admin.autocommit = True  # CREATE DATABASE cannot run in a transaction
+    with closing(admin), admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+
+
+def url(name: str, server: dict | None = None) -> str:
+    """The SQLAlchemy URL of database `name` (MLflow's stores take these)."""
+    server = server or SERVER
+    password = f":{server['password']}" if server.get("password") else ""
+    return f"postgresql://{server['user']}{password}@{server['host']}:{server['port']}/{name}"
