@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 from f1_core import settings
 
 
@@ -94,9 +96,28 @@ class LocalService:
                 shutil.rmtree(self._home, ignore_errors=True)
                 self._home = None
 
+    def kill(self) -> None:
+        """Kills the service and every worker at once (SIGKILL, no shutdown), as a crash would."""
+        for process in self._tree():
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        self.process.wait()
+
+    def _tree(self) -> list[psutil.Process]:
+        """The service's process and its workers: BentoML starts each worker in a session of its
+        own, so signalling the service's process group would leave them running."""
+        try:
+            parent = psutil.Process(self.process.pid)
+            return [*parent.children(recursive=True), parent]
+        except psutil.NoSuchProcess:
+            return []
+
     def _stop_processes(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
+        tree = self._tree()
         group = os.getpgid(self.process.pid)
         os.killpg(group, signal.SIGTERM)
         try:
@@ -104,7 +125,9 @@ class LocalService:
         except subprocess.TimeoutExpired:
             os.killpg(group, signal.SIGKILL)
             self.process.wait()
-        try:  # workers that outlived their parent
-            os.killpg(group, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _, alive = psutil.wait_procs(tree, timeout=5)
+        for process in alive:  # workers that outlived their parent
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
