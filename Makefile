@@ -6,8 +6,10 @@ UV := $(PYTHON) -m uv
 PROFILE := $(or $(F1_PROFILE),default)
 PROFILE_default := dagster_home
 PROFILE_postgres := dagster_home/postgres
+# production: the PostgreSQL profile, plus MLflow's server and the warehouse's catalog in PostgreSQL
+PROFILE_production := dagster_home/postgres
 ifeq ($(PROFILE_$(PROFILE)),)
-$(error F1_PROFILE=$(PROFILE): expected one of default, postgres)
+$(error F1_PROFILE=$(PROFILE): expected one of default, postgres, production)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
@@ -20,7 +22,7 @@ export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 	@touch $@
 
 run: .venv/.synced
-	.venv/bin/f1 run
+	$(if $(filter production,$(PROFILE)),.venv/bin/python -m f1_production.profile run,.venv/bin/f1 run)
 
 # the console's unit tests (Vitest), then the suite (pytest: the console in Chromium included)
 test: .venv/.synced console/dist/index.html

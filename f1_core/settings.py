@@ -12,7 +12,7 @@
 | F1_FASTF1_CACHE_DIR   | $F1_DATA_DIR/fastf1_cache                                    |
 | F1_SEASONS            | fastf1: the current season; fastf1-cache: 2018-2026          |
 | MLFLOW_TRACKING_URI   | sqlite:///$F1_DATA_DIR/mlflow.db (artifacts in $F1_DATA_DIR/mlartifacts); http://... for a server |
-| F1_PROFILE            | default (dagster_home); postgres (dagster_home/postgres)     |
+| F1_PROFILE            | default (dagster_home); postgres (dagster_home/postgres); production (f1_production.profile) |
 | F1_API_KEYS           | $F1_DATA_DIR/api_keys.json (hashed keys of the service)     |
 | F1_DRIFT_REPORTS      | $F1_DATA_DIR/drift_reports (Evidently HTML, one per session)  |
 | F1_ALERT_WEBHOOK_URL  | unset: alerts go to the log only; else POSTed there as JSON |
@@ -96,7 +96,8 @@ def seasons(source: str) -> list[int]:
 
 
 # The Dagster instance profiles: `default` keeps everything in SQLite, `postgres` is production.
-PROFILES = {"default": "dagster_home", "postgres": "dagster_home/postgres"}
+PROFILES = {"default": "dagster_home", "postgres": "dagster_home/postgres",
+            "production": "dagster_home/postgres"}
 
 
 def dagster_home(profile: str | None = None) -> Path:
