@@ -53,6 +53,12 @@ def _ingest(instance, job, sessions: tuple[str, ...]) -> list[str]:
 
     source = SessionSourceResource()
     click.echo(f"sources: {', '.join(source.sources)}")
+    if any(name.startswith("fastf1") for name in source.sources):
+        from f1_core.sources.fastf1_source import quiet_console
+
+        # FastF1's warnings (weather missing, a stint fixed) name no action; the error of a
+        # session that fails still names them
+        quiet_console()
     catalog = source.catalog().sessions()
     keys = list(sessions) or sorted(catalog)
     unknown = [key for key in keys if key not in catalog]
@@ -82,8 +88,9 @@ def _ingest(instance, job, sessions: tuple[str, ...]) -> list[str]:
 
 
 def _train(instance, job, training: dict | None = None) -> bool:
-    # MLflow narrates every artifact it writes; the summary below says what matters
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    # MLflow narrates every artifact it writes and warns of its own defaults (pickled models, no
+    # pip version); the summary below says what matters
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     started = time.perf_counter()
     config = {**QUIET, "ops": {"lap_time_model": {"config": training or {}}}}
