@@ -6,8 +6,8 @@ warehouse folder by default (many processes on one machine), or PostgreSQL when
 `F1_WAREHOUSE_CATALOG` names one (many machines; the Parquet folder must then be shared too).
 
 DuckDB cannot download extensions here, so they are loaded from the PyPI packages uv.lock pins.
-Loading one checks its signature (about 0.15 s), so each process opens the lake once and hands
-out cursors of that instance.
+Loading one checks its signature, which takes a noticeable fraction of a second, so each process
+opens the lake once and hands out cursors of that instance.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from f1_core import file_lock, settings
 NAME = "warehouse"  # the lake's name inside a connection: `warehouse.laps`, or `laps` after USE
 CATALOG_FILE = "catalog.sqlite"
 DATA_FOLDER = "data"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 _instances: dict[tuple, duckdb.DuckDBPyConnection] = {}
 _instances_lock = threading.Lock()
@@ -63,9 +62,7 @@ def attach_sql(folder: str | Path) -> list[str]:
     scanner = "sqlite_scanner" if catalog.startswith("sqlite:") else "postgres_scanner"
     data = str(Path(folder) / DATA_FOLDER) + os.sep
     options = f"DATA_PATH '{_quote(data)}'"
-    if scanner == "sqlite_scanner":  # writers queue for the file instead of failing at once
-        options += f", METADATA_PARAMETERS MAP {{'busy_timeout': {SQLITE_BUSY_TIMEOUT_MS}}}"
-    return [f"LOAD '{extension_file(scanner)}'", f"LOAD '{extension_file('ducklake')}'",
+    return [f"LOAD '{_quote(extension_file(scanner))}'", f"LOAD '{_quote(extension_file('ducklake'))}'",
             f"ATTACH '{_quote(f'ducklake:{catalog}')}' AS {NAME} ({options})", f"USE {NAME}"]
 
 
@@ -83,6 +80,9 @@ def cursor(folder: str | Path) -> duckdb.DuckDBPyConnection:
 
 
 def _open(folder: Path) -> duckdb.DuckDBPyConnection:
+    if folder.is_file():
+        raise ValueError(f"F1_WAREHOUSE={folder} is a file: the warehouse is a folder (a DuckLake); a "
+                         f"single-file warehouse of earlier versions is taken over from <folder>.duckdb")
     catalog = catalog_of(folder)
     (folder / DATA_FOLDER).mkdir(parents=True, exist_ok=True)
     instance = duckdb.connect(config={"autoinstall_known_extensions": False})

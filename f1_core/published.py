@@ -30,7 +30,7 @@ def folder_of(warehouse_path: str | Path) -> Path:
 
 def publish(con, tables, folder: Path) -> list[str]:
     """Copies `tables` (those of READER_TABLES that exist) from the open connection `con`; call
-    it while holding the warehouse for writing, after the commit. Returns the tables published."""
+    it after the commit, holding the warehouse's writer lock. Returns the tables published."""
     wanted = [table for table in tables if table in READER_TABLES]
     if not wanted:  # e.g. lap_features: nothing to ask the catalog
         return []
@@ -43,7 +43,7 @@ def publish(con, tables, folder: Path) -> list[str]:
     manifest = _manifest(folder)
     for table in wanted:
         final = folder / f"{table}.parquet"
-        partial = folder / f".{table}.parquet.partial"
+        partial = folder / f".{table}.parquet.{os.getpid()}.partial"
         target = str(partial).replace("'", "''")
         rows = con.execute(f"COPY (SELECT * FROM {table}) TO '{target}' (FORMAT parquet)").fetchone()[0]
         os.replace(partial, final)
@@ -86,6 +86,6 @@ def _manifest(folder: Path) -> dict:
 
 
 def _write_json(path: Path, body: dict) -> None:
-    partial = path.with_name(f".{path.name}.partial")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.write_text(json.dumps(body, indent=1))
     os.replace(partial, path)

@@ -60,9 +60,11 @@ def ensure_experiment(name: str = EXPERIMENT) -> str:
     except MlflowException as exc:
         if not settings.mlflow_tracking_uri().startswith(("http://", "https://")):
             raise
-        raise RegistryUnavailable(f"the MLflow tracking server at {settings.mlflow_tracking_uri()} did not "
-                                  f"answer (MLFLOW_TRACKING_URI; MLFLOW_TRACKING_USERNAME/PASSWORD for "
-                                  f"its basic auth): {exc}") from exc
+        refused = "401" in str(exc) or "unauthorized" in str(exc).lower()
+        raise RegistryUnavailable(
+            f"the MLflow tracking server at {settings.mlflow_tracking_uri()} "
+            + ("refused the credentials in MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD" if refused
+               else "did not answer (MLFLOW_TRACKING_URI)") + f": {exc}") from exc
     if experiment is not None:
         return experiment.experiment_id
     if settings.mlflow_tracking_uri().startswith(("http://", "https://")):

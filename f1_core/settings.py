@@ -111,6 +111,8 @@ def dagster_home(profile: str | None = None) -> Path:
 def mlflow_tracking_uri() -> str:
     """MLflow's own variable, so `mlflow ui` and every MLflow client see the same registry; a server
     with basic auth also takes MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD."""
+    if os.environ.get("F1_MLFLOW_TRACKING_URI"):  # its old name: ignored, it would train elsewhere
+        raise ValueError("F1_MLFLOW_TRACKING_URI is no longer read: set MLFLOW_TRACKING_URI instead")
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{data_dir() / 'mlflow.db'}"
 
 

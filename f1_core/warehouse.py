@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from f1_core import lake, published, settings
+from f1_core import file_lock, lake, published, settings
 
 # Column documentation lives here and in README.md; `COMMENT ON` puts it in the catalog too, so
 # `SELECT * FROM duckdb_columns()` explains every column from inside any DuckDB client.
@@ -141,7 +141,7 @@ class WarehouseLockedError(RuntimeError):
 def _is_busy(exc: Exception) -> bool:
     """A commit that lost a race for the catalog: taken again, it succeeds."""
     message = str(exc).lower()
-    return any(word in message for word in ("database is locked", "busy", "conflict", "lock"))
+    return any(word in message for word in ("database is locked", "busy", "conflict"))
 
 
 @contextmanager
@@ -219,15 +219,14 @@ def _quote(text: str) -> str:
     return text.replace("'", "''")
 
 
-def _transaction(path: str | Path, work, wait_seconds: float, *, create: bool = True) -> None:
+def _transaction(path: str | Path, work, wait_seconds: float) -> None:
     """`work(con)` in one transaction (the tables created in it when missing), taken again while
     the catalog is busy; whatever fails leaves the warehouse as it was."""
     def attempt(con):
         con.execute("BEGIN TRANSACTION")
         try:
             try:
-                if create:
-                    create_tables(con, Path(path).with_suffix(".duckdb"))
+                create_tables(con, Path(path).with_suffix(".duckdb"))
                 work(con)
             except BaseException:
                 con.execute("ROLLBACK")
@@ -241,6 +240,15 @@ def _transaction(path: str | Path, work, wait_seconds: float, *, create: bool = 
 def _publish(path: str | Path, tables) -> None:
     with connect(path) as con:
         published.publish(con, tables, published.folder_of(path))
+
+
+@contextmanager
+def _writing(path: str | Path):
+    """Held by each write on this machine, its publishing included: DuckLake lets two first
+    writes of one session both insert (no key to clash on), and two publishers would race for
+    the same copies. Readers never take it."""
+    with file_lock.locked(Path(path) / "writer"):
+        yield
 
 
 def replace_session(path: str | Path, session_key: str, tables: dict[str, pl.DataFrame],
@@ -265,8 +273,9 @@ def replace_session(path: str | Path, session_key: str, tables: dict[str, pl.Dat
                 con.register("incoming", incoming[table])
                 con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
                 con.unregister("incoming")
-    _transaction(path, work, wait_seconds)
-    _publish(path, TABLES)
+    with _writing(path):
+        _transaction(path, work, wait_seconds)
+        _publish(path, TABLES)
 
 
 def append(path: str | Path, tables: dict[str, pl.DataFrame], wait_seconds: float = 120.0) -> None:
@@ -281,8 +290,9 @@ def append(path: str | Path, tables: dict[str, pl.DataFrame], wait_seconds: floa
             con.register("incoming", frame)
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
             con.unregister("incoming")
-    _transaction(path, work, wait_seconds)
-    _publish(path, tables)
+    with _writing(path):
+        _transaction(path, work, wait_seconds)
+        _publish(path, tables)
 
 
 def _history_rows(table: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -306,13 +316,15 @@ def replace_table(path: str | Path, table: str, frame: pl.DataFrame, comment: st
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming")
         con.unregister("incoming")
         con.execute(f"COMMENT ON TABLE {table} IS '{_quote(comment)}'")
-    _transaction(path, work, wait_seconds, create=False)
-    _publish(path, [table])
+    with _writing(path):
+        _transaction(path, work, wait_seconds)
+        _publish(path, [table])
 
 
 def ensure_tables(path: str | Path, wait_seconds: float = 120.0) -> None:
     """Creates the source and history tables if the warehouse lacks any."""
-    _transaction(path, lambda con: None, wait_seconds)
+    with _writing(path):
+        _transaction(path, lambda con: None, wait_seconds)
 
 
 def open_connection(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:

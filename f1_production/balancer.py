@@ -19,8 +19,8 @@ def config(port: int, replicas: list[str]) -> str:
     servers = "\n".join(f"  server replica{n} {address} check" for n, address in enumerate(replicas, 1))
     return f"""global
   maxconn 512
-  # a request is taken again only if it fits in one buffer: 256 KiB holds about 40 laps sent
-  # with their full history (a live client sends each lap alone, as it starts)
+  # a request is taken again only if it fits in one buffer (a live client sends each lap alone,
+  # as it starts; tests/test_replicas.py checks its batches fit)
   tune.bufsize {BUFFER_BYTES}
 
 defaults

@@ -37,7 +37,8 @@ class MlflowServer(LocalService):
         self._config = Path(tempfile.mkdtemp(prefix="mlflow-auth-")) / "basic_auth.ini"
         super().__init__(env={"MLFLOW_AUTH_CONFIG_PATH": str(self._config),
                               "MLFLOW_AUTH_ADMIN_PASSWORD": admin_password,
-                              "MLFLOW_FLASK_SERVER_SECRET_KEY": secret_key},
+                              "MLFLOW_FLASK_SERVER_SECRET_KEY": secret_key,
+                              **postgres.environment(server)},
                          log_path=log_path, start_timeout=120, port=port)
 
     def command(self) -> list[str]:
@@ -59,8 +60,11 @@ class MlflowServer(LocalService):
         return self
 
     def client_env(self, username: str = ADMIN, password: str | None = None) -> dict[str, str]:
+        """What a client of this server is told; with two retries, a server that is down fails a
+        training in seconds instead of MLflow's default of minutes of backing off."""
         return {"MLFLOW_TRACKING_URI": self.url, "MLFLOW_TRACKING_USERNAME": username,
-                "MLFLOW_TRACKING_PASSWORD": self.admin_password if password is None else password}
+                "MLFLOW_TRACKING_PASSWORD": self.admin_password if password is None else password,
+                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2"}
 
     def stop(self) -> None:
         try:

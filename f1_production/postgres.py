@@ -21,7 +21,19 @@ def ensure_database(name: str, server: dict | None = None) -> None:
 
 
 def url(name: str, server: dict | None = None) -> str:
-    """The SQLAlchemy URL of database `name` (MLflow's stores take these)."""
+    """The SQLAlchemy URL of database `name` (MLflow's stores take these), without the password:
+    a process gets that as PGPASSWORD (`environment`), never on a command line others can read."""
     server = server or SERVER
-    password = f":{server['password']}" if server.get("password") else ""
-    return f"postgresql://{server['user']}{password}@{server['host']}:{server['port']}/{name}"
+    return f"postgresql://{server['user']}@{server['host']}:{server['port']}/{name}"
+
+
+def conninfo(name: str, server: dict | None = None) -> str:
+    """The libpq connection string of database `name` (DuckDB's postgres extension), no password."""
+    server = server or SERVER
+    return f"dbname={name} host={server['host']} port={server['port']} user={server['user']}"
+
+
+def environment(server: dict | None = None) -> dict[str, str]:
+    """PGPASSWORD for libpq and psycopg2, when the server has a password."""
+    server = server or SERVER
+    return {"PGPASSWORD": server["password"]} if server.get("password") else {}

@@ -47,28 +47,28 @@ def folder() -> Path:
 
 
 def load_secrets() -> dict[str, str]:
-    """The server's secrets: from the environment, else those made on the first run and kept."""
+    """The server's secrets: from the environment, else those made on the first run and kept
+    (MLflow sets the admin's password once, when it creates the user: losing it locks us out)."""
     path = folder() / "secrets.env"
     kept = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line) \
         if path.exists() else {}
     made = {name: secrets.token_urlsafe(24) for name in SECRETS if not os.environ.get(name) and not kept.get(name)}
     if made:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
             out.write("".join(f"{name}={value}\n" for name, value in (kept | made).items()))
+        os.replace(partial, path)  # whole or not at all, private from its first byte
     return {name: os.environ.get(name) or kept.get(name) or made[name] for name in SECRETS}
 
 
 def environment(pg: dict, names: dict[str, str], mlflow: MlflowServer) -> dict[str, str]:
     """What the job's processes are told: where each store lives."""
-    conninfo = f"dbname={names['warehouse']} host={pg['host']} port={pg['port']} user={pg['user']}"
-    if pg["password"]:
-        conninfo += f" password={pg['password']}"
-    return {**os.environ, **mlflow.client_env(),
+    return {**os.environ, **mlflow.client_env(), **postgres.environment(pg),
             "F1_PROFILE": "production", "DAGSTER_HOME": str(settings.dagster_home("production")),
             "DAGSTER_PG_HOST": pg["host"], "DAGSTER_PG_PORT": str(pg["port"]), "DAGSTER_PG_USER": pg["user"],
             "DAGSTER_PG_PASSWORD": pg["password"], "DAGSTER_PG_DB": names["dagster"],
-            "F1_WAREHOUSE": str(folder() / "warehouse"), "F1_WAREHOUSE_CATALOG": f"postgres:{conninfo}"}
+            "F1_WAREHOUSE": str(folder() / "warehouse"), "F1_WAREHOUSE_CATALOG": f"postgres:{postgres.conninfo(names['warehouse'], pg)}"}
 
 
 def run(args: list[str]) -> int:

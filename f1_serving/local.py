@@ -61,6 +61,14 @@ class LocalService:
                 "--port", str(self.port)]
 
     def __enter__(self) -> "LocalService":
+        try:
+            self._start()
+        except BaseException:  # interrupted or failed while starting: nothing it started stays
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
         self._log = open(self.log_path, "ab") if self.log_path else None
         self.process = subprocess.Popen(
             self.command(),
@@ -69,17 +77,16 @@ class LocalService:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the service exited with {self.process.returncode} on start "
+                raise RuntimeError(f"{self.command()[0]} exited with {self.process.returncode} on start "
                                    f"(log: {self.log_path})")
             try:
                 with urllib.request.urlopen(f"{self.url}{self.health_path}", timeout=1) as answer:
                     if answer.status == 200:
-                        return self
+                        return
             except urllib.error.HTTPError:
-                return self  # it answers (a path that needs a key says so)
+                return  # it answers (a path that needs a key says so)
             except OSError:
                 time.sleep(0.3)
-        self.stop()
         raise TimeoutError(f"{self.command()[0]} did not answer {self.health_path} within {self.start_timeout:.0f} s")
 
     def __exit__(self, *exc) -> None:
@@ -98,11 +105,7 @@ class LocalService:
 
     def kill(self) -> None:
         """Kills the service and every worker at once (SIGKILL, no shutdown), as a crash would."""
-        for process in self._tree():
-            try:
-                process.kill()
-            except psutil.NoSuchProcess:
-                pass
+        _kill(self._tree())
         self.process.wait()
 
     def _tree(self) -> list[psutil.Process]:
@@ -126,8 +129,12 @@ class LocalService:
             os.killpg(group, signal.SIGKILL)
             self.process.wait()
         _, alive = psutil.wait_procs(tree, timeout=5)
-        for process in alive:  # workers that outlived their parent
-            try:
-                process.kill()
-            except psutil.NoSuchProcess:
-                pass
+        _kill(alive)  # workers that outlived their parent
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass

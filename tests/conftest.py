@@ -12,6 +12,7 @@ import pytest
 from f1_core import lake, settings
 from f1_core.alerts import AlertReceiver
 from f1_core.catalog import session_key
+from f1_production import postgres
 
 ARCHIVE = settings.SHARED_F1DATA / "archive"
 HTTP_CACHE = settings.SHARED_F1DATA / "livetiming" / "http_cache"
@@ -178,7 +179,7 @@ def service(served, monkeypatch):
     return served
 
 
-POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+POSTGRES = postgres.SERVER
 
 
 @pytest.fixture

@@ -51,6 +51,13 @@ def test_nothing_is_answered_without_the_password(server):
     assert httpx.get(search, auth=("admin", PASSWORD)).status_code == 200
 
 
+def test_wrong_credentials_fail_training_saying_so(server, monkeypatch):
+    for name, value in server.client_env(password="not-the-password").items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(registry.RegistryUnavailable, match="refused the credentials"):
+        registry.ensure_experiment()
+
+
 def test_training_the_gate_and_rollback_go_through_the_server(server, monkeypatch, tmp_path):
     for name, value in server.client_env().items():
         monkeypatch.setenv(name, value)

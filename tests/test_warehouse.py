@@ -101,7 +101,7 @@ def test_a_writer_waits_while_another_process_holds_the_catalog():
     assert counts(path)["sessions"] == 2
 
 
-def test_a_writer_gives_up_with_a_clear_error_when_the_lock_is_never_released():
+def test_a_writer_gives_up_with_a_clear_error_while_the_catalog_stays_locked():
     path = settings.warehouse_path()
     warehouse.replace_session(path, JAPAN_2023, tables_of(JAPAN_2023))
     before = warehouse.query(path, "SELECT * FROM laps ORDER BY driver, lap_number")

@@ -6,7 +6,7 @@ from f1_core import settings, warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB file analysts query."""
+    """The warehouse analysts query (a DuckLake in `path`, see f1_core.lake)."""
 
     path: str = Field(default_factory=lambda: str(settings.warehouse_path()))
 
