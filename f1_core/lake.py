@@ -61,9 +61,9 @@ def attach_sql(folder: str | Path) -> list[str]:
     catalog = catalog_of(folder)
     scanner = "sqlite_scanner" if catalog.startswith("sqlite:") else "postgres_scanner"
     data = str(Path(folder) / DATA_FOLDER) + os.sep
-    options = f"DATA_PATH '{_quote(data)}'"
-    return [f"LOAD '{_quote(extension_file(scanner))}'", f"LOAD '{_quote(extension_file('ducklake'))}'",
-            f"ATTACH '{_quote(f'ducklake:{catalog}')}' AS {NAME} ({options})", f"USE {NAME}"]
+    options = f"DATA_PATH '{quote(data)}'"
+    return [f"LOAD '{quote(extension_file(scanner))}'", f"LOAD '{quote(extension_file('ducklake'))}'",
+            f"ATTACH '{quote(f'ducklake:{catalog}')}' AS {NAME} ({options})", f"USE {NAME}"]
 
 
 def cursor(folder: str | Path) -> duckdb.DuckDBPyConnection:
@@ -136,5 +136,14 @@ def close_all() -> None:
         _instances.clear()
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
+    """`text` inside a single-quoted SQL string."""
     return text.replace("'", "''")
+
+
+def table_names(con: duckdb.DuckDBPyConnection, database: str | None = None) -> set[str]:
+    """The tables of `database` (default: the connection's current one, the lake after USE); a
+    connection also sees the lake's catalog and DuckDB's own memory database."""
+    rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = coalesce(?, current_database())",
+                       [database]).fetchall()
+    return {row[0] for row in rows}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from f1_core import settings
+from f1_core import lake, settings
 
 # the tables readers use; the writer publishes each after any write that touched it
 READER_TABLES = ("sessions", "live_predictions", "live_accuracy", "drift_history", "drift_features")
@@ -34,8 +34,7 @@ def publish(con, tables, folder: Path) -> list[str]:
     wanted = [table for table in tables if table in READER_TABLES]
     if not wanted:  # e.g. lap_features: nothing to ask the catalog
         return []
-    existing = {row[0] for row in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+    existing = lake.table_names(con)
     wanted = [table for table in wanted if table in existing]
     if not wanted:
         return []
@@ -44,8 +43,7 @@ def publish(con, tables, folder: Path) -> list[str]:
     for table in wanted:
         final = folder / f"{table}.parquet"
         partial = folder / f".{table}.parquet.{os.getpid()}.partial"
-        target = str(partial).replace("'", "''")
-        rows = con.execute(f"COPY (SELECT * FROM {table}) TO '{target}' (FORMAT parquet)").fetchone()[0]
+        rows = con.execute(f"COPY (SELECT * FROM {table}) TO '{lake.quote(str(partial))}' (FORMAT parquet)").fetchone()[0]
         os.replace(partial, final)
         manifest[table] = {"rows": rows, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     _write_json(folder / MANIFEST, manifest)

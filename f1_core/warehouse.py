@@ -175,15 +175,14 @@ def _retrying(path: str | Path, work, wait_seconds: float):
 def create_tables(con: duckdb.DuckDBPyConnection, single_file: Path | None = None) -> None:
     """Creates the tables and their documentation once; a write to an existing warehouse skips it.
     A new warehouse takes the rows of `single_file` (the DuckDB file it replaces) when it exists."""
-    existing = {row[0] for row in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+    existing = lake.table_names(con)
     if not set(TABLES) | set(HISTORY_TABLES) <= existing:
         for table, (doc, columns) in (TABLES | HISTORY_TABLES).items():
             body = ", ".join(f"{name} {ddl}" for name, ddl, _ in columns)
             con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
-            con.execute(f"COMMENT ON TABLE {table} IS '{_quote(doc)}'")
+            con.execute(f"COMMENT ON TABLE {table} IS '{lake.quote(doc)}'")
             for name, _, description in columns:
-                con.execute(f"COMMENT ON COLUMN {table}.{name} IS '{_quote(description)}'")
+                con.execute(f"COMMENT ON COLUMN {table}.{name} IS '{lake.quote(description)}'")
         if not existing and single_file is not None and single_file.is_file():
             _import_single_file(con, single_file)
     _add_new_history_columns(con)
@@ -192,10 +191,8 @@ def create_tables(con: duckdb.DuckDBPyConnection, single_file: Path | None = Non
 def _import_single_file(con: duckdb.DuckDBPyConnection, single_file: Path) -> None:
     """A new lake takes over the tables of the single DuckDB file the warehouse used to be
     (`<folder>.duckdb`, e.g. data/warehouse.duckdb); the file stays where it is."""
-    con.execute(f"ATTACH '{_quote(str(single_file))}' AS single_file (READ_ONLY)")  # detached by _transaction
-    tables = [row[0] for row in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'single_file'").fetchall()]
-    for table in tables:
+    con.execute(f"ATTACH '{lake.quote(str(single_file))}' AS single_file (READ_ONLY)")  # detached by _transaction
+    for table in sorted(lake.table_names(con, "single_file")):
         if table in TABLES or table in HISTORY_TABLES:
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM single_file.{table}")
         else:
@@ -212,11 +209,7 @@ def _add_new_history_columns(con: duckdb.DuckDBPyConnection) -> None:
                 if "NOT NULL" in ddl:
                     raise ValueError(f"{table}.{name} is NOT NULL: a column added later must be nullable")
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
-                con.execute(f"COMMENT ON COLUMN {table}.{name} IS '{_quote(description)}'")
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
+                con.execute(f"COMMENT ON COLUMN {table}.{name} IS '{lake.quote(description)}'")
 
 
 def _transaction(path: str | Path, work, wait_seconds: float) -> None:
@@ -315,7 +308,7 @@ def replace_table(path: str | Path, table: str, frame: pl.DataFrame, comment: st
         con.register("incoming", frame)
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming")
         con.unregister("incoming")
-        con.execute(f"COMMENT ON TABLE {table} IS '{_quote(comment)}'")
+        con.execute(f"COMMENT ON TABLE {table} IS '{lake.quote(comment)}'")
     with _writing(path):
         _transaction(path, work, wait_seconds)
         _publish(path, [table])

@@ -7,17 +7,26 @@ from contextlib import closing
 SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
 
-def ensure_database(name: str, server: dict | None = None) -> None:
-    """Creates the database `name` on the server unless it exists."""
+def _admin(server: dict | None):
     import psycopg2
 
-    server = server or SERVER
-    admin = psycopg2.connect(dbname="postgres", connect_timeout=5, **server)
-    admin.autocommit = True  # CREATE DATABASE cannot run in a transaction
-    with closing(admin), admin.cursor() as cursor:
+    admin = psycopg2.connect(dbname="postgres", connect_timeout=5, **(server or SERVER))
+    admin.autocommit = True  # CREATE and DROP DATABASE cannot run in a transaction
+    return closing(admin)
+
+
+def ensure_database(name: str, server: dict | None = None) -> None:
+    """Creates the database `name` on the server unless it exists."""
+    with _admin(server) as admin, admin.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
         if cursor.fetchone() is None:
             cursor.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(name: str, server: dict | None = None) -> None:
+    """Drops the database `name` if it exists, ending the connections still open to it."""
+    with _admin(server) as admin, admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def url(name: str, server: dict | None = None) -> str:

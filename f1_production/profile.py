@@ -27,9 +27,9 @@ SECRETS = ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY")
 
 def server() -> dict:
     """The PostgreSQL server, from Dagster's variables (the ones its dagster.yaml reads)."""
-    return {"host": os.environ.get("DAGSTER_PG_HOST", "127.0.0.1"),
-            "port": int(os.environ.get("DAGSTER_PG_PORT", "5432")),
-            "user": os.environ.get("DAGSTER_PG_USER", "postgres"),
+    return {"host": os.environ.get("DAGSTER_PG_HOST", postgres.SERVER["host"]),
+            "port": int(os.environ.get("DAGSTER_PG_PORT", postgres.SERVER["port"])),
+            "user": os.environ.get("DAGSTER_PG_USER", postgres.SERVER["user"]),
             "password": os.environ.get("DAGSTER_PG_PASSWORD", "")}
 
 

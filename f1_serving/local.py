@@ -27,8 +27,9 @@ def free_port() -> int:
 
 
 class LocalService:
-    """`with LocalService(env) as service:` starts `bentoml serve` on 127.0.0.1 and waits until
-    it answers /healthz; leaving the block stops it and every worker it started.
+    """`with LocalService(env) as service:` starts `bentoml serve` (a subclass: another server,
+    `command`) on 127.0.0.1 and waits until it answers `health_path`; leaving the block stops it
+    and every worker it started.
 
     Each service gets its own BENTOML_HOME (unless `env` names one): `bentoml serve` empties
     `$BENTOML_HOME/prometheus_multiproc_dir` as it starts, where its workers keep their

@@ -1,6 +1,5 @@
 import shutil
 import uuid
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,10 +190,8 @@ def postgres_database():
         # CI starts the server: a missing one is a broken setup, not a reason to skip.
         pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 as postgres "
                     f"(start it: pg_ctlcluster --skip-systemctl-redirect <version> main start): {exc}")
-    admin.autocommit = True
+    admin.close()
     name = f"f1_test_{uuid.uuid4().hex[:12]}"
-    with closing(admin), admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-        yield name
-        # FORCE ends the connections the instance may have left open.
-        cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    postgres.ensure_database(name)
+    yield name
+    postgres.drop_database(name)  # it ends the connections a test may have left open

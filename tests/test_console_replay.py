@@ -238,8 +238,8 @@ def test_the_replay_page_in_a_browser(console, served, browser, signed_in, tmp_p
         page.wait_for_function("document.querySelector('[data-testid=replay-status]').dataset.lap === '1'",
                                timeout=10000)
         # the tower is the session as of lap 1: no driver has more than one lap
-        page.wait_for_function(f"[...document.querySelectorAll('[data-testid=tower-row] td:nth-child(4)')]"
-                               f".every(cell => Number(cell.innerText || 0) <= 1)", timeout=15000)
+        page.wait_for_function("[...document.querySelectorAll('[data-testid=tower-row] td:nth-child(4)')]"
+                               ".every(cell => Number(cell.innerText || 0) <= 1)", timeout=15000)
         assert page.locator("[data-testid=replay-status]").get_attribute("data-state") == "paused"
         page.screenshot(path=str(shots / "console-replay-sought.png"), full_page=True)
         assert errors == [], errors

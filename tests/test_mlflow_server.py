@@ -5,10 +5,8 @@ with its address named."""
 
 import time
 import uuid
-from contextlib import closing
 
 import httpx
-import psycopg2
 import pytest
 
 from f1_core import registry
@@ -16,9 +14,10 @@ from f1_core.api_keys import KeyStore
 from f1_core.sources.archive import ArchiveSource
 from f1_core.standardize import standardize
 from f1_core.training import load_warehouse, train_and_evaluate, training_frame
+from f1_production import postgres
 from f1_production.mlflow_server import MlflowServer
 from f1_serving.local import LocalService, free_port
-from tests.conftest import ARCHIVE, POSTGRES
+from tests.conftest import ARCHIVE
 from tests.test_serving import SPAIN_2023, requests_for
 from tests.test_training import SMALL, fill_warehouse, register
 
@@ -37,11 +36,8 @@ def server(tmp_path_factory):
                           log_path=folder / "server.log") as running:
             yield running
     finally:
-        admin = psycopg2.connect(dbname="postgres", **POSTGRES)
-        admin.autocommit = True
-        with closing(admin), admin.cursor() as cursor:
-            for name in (backend, auth):
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in (backend, auth):
+            postgres.drop_database(name)
 
 
 def test_nothing_is_answered_without_the_password(server):

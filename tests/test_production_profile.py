@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 
 from f1_core import settings, warehouse
-from f1_production import profile
+from f1_production import postgres, profile
 from tests.conftest import POSTGRES
 
 pytestmark = pytest.mark.postgres
@@ -24,11 +24,8 @@ RACES = [f"2023-{n:02d}-{name}-grand-prix-race" for n, name in
 def prefix():
     tag = f"f1_test_{uuid.uuid4().hex[:8]}_"
     yield tag
-    admin = psycopg2.connect(dbname="postgres", **POSTGRES)
-    admin.autocommit = True
-    with closing(admin), admin.cursor() as cursor:
-        for name in profile.databases_for(tag).values():
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for name in profile.databases_for(tag).values():
+        postgres.drop_database(name)
 
 
 def test_the_main_job_runs_on_the_production_profile(prefix, tmp_path, monkeypatch):

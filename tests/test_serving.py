@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -17,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from f1_core import prediction_log, registry, settings
-from f1_core.api_keys import ROLES, KeyStore
-from f1_core.features import FEATURES, lap_features
+from f1_core.api_keys import KeyStore
+from f1_core.features import FEATURES
 from f1_core.live import LapToPredict, features_for, request_for
 from f1_core.sources.archive import ArchiveSource
 from f1_core.standardize import standardize
@@ -30,7 +29,7 @@ from f1_assets.defs.monitoring.assets import live_accuracy
 from f1_assets.defs.warehouse.resources import WarehouseResource
 from f1_core import warehouse
 from tests.conftest import ARCHIVE, copy_archive
-from tests.test_training import SMALL, fill_warehouse, register
+from tests.test_training import SMALL, register
 
 SPAIN_2023 = "2023-07-spanish-grand-prix-race"  # not among the training races (rounds 1-6)
 
