@@ -3,9 +3,11 @@ ingests each into the warehouse, recording every run in the Dagster instance the
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import click
@@ -25,7 +27,61 @@ def _instance():
             os.environ["DAGSTER_HOME"] = str(settings.dagster_home())
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    _create_pools(instance)
+    return instance
+
+
+# The pools the assets name (each takes one step at a time, dagster.yaml's default_limit).
+POOLS = ("session_source", "duckdb_warehouse")
+
+
+def _create_pools(instance) -> None:
+    """Creates the pools before any run claims them: two runs' first claims of a pool on a new
+    PostgreSQL instance race inside Dagster (both insert its limit; the loser's transaction is
+    aborted and its step fails), so whoever comes second here sees the first one's and stops."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    for attempt in range(10):
+        missing = [pool for pool in POOLS if pool not in storage.get_concurrency_keys()]
+        if not missing:
+            return
+        try:
+            for pool in missing:
+                storage.initialize_concurrency_limit_to_default(pool)
+        except Exception:  # the other process's insert won: look again
+            if attempt == 9:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+@functools.cache
+def resolve_job(name: str):
+    """The job `name` of the project's definitions: how a celery worker rebuilds the run's job."""
+    from f1_assets.definitions import defs as load_defs
+
+    return load_defs().resolve_job_def(name)
+
+
+def execute(instance, job, run_config: dict, partition_key: str | None = None):
+    """One run of `job` with the executor of F1_EXECUTOR: in this process, or its steps as tasks
+    on the celery workers (the run itself orchestrates here, as the default run launcher does)."""
+    import dagster as dg
+
+    if settings.executor() == "in_process":
+        return job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config,
+                                      partition_key=partition_key)
+    from celery.exceptions import DuplicateTaskNameWarning
+
+    with warnings.catch_warnings():
+        # dagster-celery registers its task again on each app its executor makes: a warning
+        # about its own code, nothing the user can act on
+        warnings.simplefilter("ignore", DuplicateTaskNameWarning)
+        return dg.execute_job(
+            dg.build_reconstructable_job("f1_assets.cli", "resolve_job", reconstructable_args=(job.name,)),
+            instance=instance, run_config=run_config, raise_on_error=False,
+            tags={"dagster/partition": partition_key} if partition_key else None)
 
 
 def root_cause(error) -> str:
@@ -94,7 +150,7 @@ def _train(instance, job, training: dict | None = None) -> bool:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     started = time.perf_counter()
     config = {**QUIET, "ops": {"lap_time_model": {"config": training or {}}}}
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=config)
+    result = execute(instance, job, config)
     if not result.success:
         click.echo("training FAILED", err=True)
         _print_failure(result)
@@ -118,7 +174,7 @@ def _train(instance, job, training: dict | None = None) -> bool:
 def _drift(instance, job, sessions: tuple[str, ...] = ()) -> bool:
     started = time.perf_counter()
     config = {**QUIET, "ops": {"drift_reports": {"config": {"sessions": list(sessions)}}}}
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=config)
+    result = execute(instance, job, config)
     if not result.success:
         click.echo("drift reports FAILED", err=True)
         _print_failure(result)
@@ -238,7 +294,7 @@ def _ingest_one(instance, job, key: str):
 
     if not instance.has_dynamic_partition(session_partitions.name, key):
         instance.add_dynamic_partitions(session_partitions.name, [key])
-    return job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET)
+    return execute(instance, job, QUIET, partition_key=key)
 
 
 @main.command("live-feed")

@@ -22,6 +22,9 @@
 | F1_ONLINE_STORE_PREFIX | f1:live: (the Redis keys' prefix)                           |
 | F1_LIVE_STATE_TTL_S   | 21600: a live session's state expires 6 h after its last row landed |
 | F1_LIVE_FEED          | 1: the service reads $F1_LIVE_DIR into the store; 0: it only reads the store |
+| F1_EXECUTOR           | in_process (a run's steps in its own process); celery (on `dagster-celery worker`s) |
+| F1_CELERY_BROKER      | pyamqp://guest:guest@127.0.0.1:5672// (RabbitMQ)             |
+| F1_CELERY_QUEUE       | dagster (the queue the workers take steps from)              |
 """
 
 from __future__ import annotations
@@ -177,3 +180,22 @@ def open_online_store():
     from f1_core.online_store import open_store
 
     return open_store(online_store_url(), ttl_s=live_state_ttl_s(), prefix=online_store_prefix())
+
+
+EXECUTORS = ("in_process", "celery")
+
+
+def executor() -> str:
+    """How a run executes its steps: in its own process, or as tasks on celery workers."""
+    value = os.environ.get("F1_EXECUTOR") or "in_process"
+    if value not in EXECUTORS:
+        raise ValueError(f"F1_EXECUTOR={value!r}: expected one of {', '.join(EXECUTORS)}")
+    return value
+
+
+def celery_broker() -> str:
+    return os.environ.get("F1_CELERY_BROKER") or "pyamqp://guest:guest@127.0.0.1:5672//"
+
+
+def celery_queue() -> str:
+    return os.environ.get("F1_CELERY_QUEUE") or "dagster"

@@ -80,15 +80,20 @@ class LocalService:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.command()[0]} exited with {self.process.returncode} on start "
                                    f"(log: {self.log_path})")
-            try:
-                with urllib.request.urlopen(f"{self.url}{self.health_path}", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except urllib.error.HTTPError:
-                return  # it answers (a path that needs a key says so)
-            except OSError:
-                time.sleep(0.3)
-        raise TimeoutError(f"{self.command()[0]} did not answer {self.health_path} within {self.start_timeout:.0f} s")
+            if self.ready():
+                return
+            time.sleep(0.3)
+        raise TimeoutError(f"{self.command()[0]} was not ready ({self.health_path}) within {self.start_timeout:.0f} s")
+
+    def ready(self) -> bool:
+        """Whether the started process serves: it answers `health_path` over HTTP."""
+        try:
+            with urllib.request.urlopen(f"{self.url}{self.health_path}", timeout=1) as answer:
+                return answer.status == 200
+        except urllib.error.HTTPError:
+            return True  # it answers (a path that needs a key says so)
+        except OSError:
+            return False
 
     def __exit__(self, *exc) -> None:
         self.stop()
