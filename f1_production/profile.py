@@ -5,8 +5,9 @@ What it uses, each as it is (nothing here starts PostgreSQL or Redis): the Postg
 by DAGSTER_PG_HOST/PORT/USER/PASSWORD (default 127.0.0.1:5432, postgres) for Dagster's runs,
 events and schedules, the warehouse's DuckLake catalog and MLflow's runs, registry and users, in
 four databases named `<F1_PG_DATABASE_PREFIX><dagster|warehouse|mlflow|mlflow_auth>` (prefix
-`f1_`), created if missing. What it starts: MLflow's tracking server with basic auth, stopped
-when the job ends. Its secrets come from MLFLOW_AUTH_ADMIN_PASSWORD and
+`f1_`), created if missing; the RabbitMQ broker of F1_CELERY_BROKER. What it starts, and stops
+when the job ends: MLflow's tracking server with basic auth, and F1_CELERY_WORKERS (2)
+`dagster-celery worker`s that run every step of the job's runs (F1_EXECUTOR=celery). Its secrets come from MLFLOW_AUTH_ADMIN_PASSWORD and
 MLFLOW_FLASK_SERVER_SECRET_KEY, or are made once and kept in $F1_DATA_DIR/production/secrets.env.
 """
 
@@ -16,10 +17,12 @@ import os
 import secrets
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from f1_core import settings
 from f1_production import postgres
+from f1_production.celery_worker import CeleryWorker
 from f1_production.mlflow_server import MlflowServer
 
 SECRETS = ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY")
@@ -65,15 +68,22 @@ def load_secrets() -> dict[str, str]:
 def environment(pg: dict, names: dict[str, str], mlflow: MlflowServer) -> dict[str, str]:
     """What the job's processes are told: where each store lives."""
     return {**os.environ, **mlflow.client_env(), **postgres.environment(pg),
-            "F1_PROFILE": "production", "DAGSTER_HOME": str(settings.dagster_home("production")),
+            "F1_PROFILE": "production", "F1_EXECUTOR": "celery", "DAGSTER_HOME": str(settings.dagster_home("production")),
             "DAGSTER_PG_HOST": pg["host"], "DAGSTER_PG_PORT": str(pg["port"]), "DAGSTER_PG_USER": pg["user"],
             "DAGSTER_PG_PASSWORD": pg["password"], "DAGSTER_PG_DB": names["dagster"],
             "F1_WAREHOUSE": str(folder() / "warehouse"), "F1_WAREHOUSE_CATALOG": f"postgres:{postgres.conninfo(names['warehouse'], pg)}"}
 
 
+def worker_count() -> int:
+    value = os.environ.get("F1_CELERY_WORKERS", "2")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"F1_CELERY_WORKERS={value!r}: expected a number of workers, at least 1")
+    return int(value)
+
+
 def run(args: list[str]) -> int:
     """Brings the profile up, runs `f1 run ARGS` on it, and stops what it started."""
-    pg, names = server(), databases()
+    pg, names, _ = server(), databases(), worker_count()  # a wrong count fails before anything starts
     for name in (names["dagster"], names["warehouse"]):
         postgres.ensure_database(name, pg)
     secret = load_secrets()
@@ -84,16 +94,25 @@ def run(args: list[str]) -> int:
                           log_path=folder() / "mlflow-server.log")
     print(f"production profile: PostgreSQL {pg['host']}:{pg['port']} (databases {', '.join(names.values())}); "
           f"starting MLflow's server", flush=True)
-    with mlflow:
+    with mlflow, ExitStack() as workers:
         print(f"MLflow at {mlflow.url} (basic auth; log {mlflow.log_path})", flush=True)
+        env = environment(pg, names, mlflow)
+        for number in range(1, worker_count() + 1):
+            workers.enter_context(CeleryWorker(env, name=f"f1-worker-{number}-{os.getpid()}",
+                                               log_path=folder() / f"celery-worker-{number}.log"))
+        print(f"{number} celery worker(s) on {settings.celery_broker().split('@')[-1]} "
+              f"(queue {env.get('F1_CELERY_QUEUE') or settings.celery_queue()}; logs {folder()})", flush=True)
         f1 = str(Path(sys.executable).with_name("f1"))
-        return subprocess.run([f1, "run", *args], env=environment(pg, names, mlflow)).returncode
+        return subprocess.run([f1, "run", *args], env=env).returncode
 
 
 def main() -> None:
     if sys.argv[1:2] != ["run"]:
         sys.exit("usage: python -m f1_production.profile run [f1 run's options]")
-    sys.exit(run(sys.argv[2:]))
+    try:
+        sys.exit(run(sys.argv[2:]))
+    except ValueError as exc:  # a setting named wrongly: say which, before anything started
+        sys.exit(f"production profile: {exc}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from tests.conftest import ARCHIVE
 from tests.test_serving import SPAIN_2023, requests_for
 from tests.test_training import SMALL, fill_warehouse, register
 
-pytestmark = pytest.mark.postgres
+pytestmark = pytest.mark.production
 PASSWORD = "a-long-enough-password"
 
 
