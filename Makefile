@@ -13,7 +13,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres, production)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve console bento mlflow-server api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon bench-warehouse clean
+.PHONY: run test ui serve console bento mlflow-server worker api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon bench-warehouse bench-production clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -53,6 +53,10 @@ bento: .venv/.synced
 # MLflow's tracking server on this machine's PostgreSQL, with basic auth (see README: Production profile)
 mlflow-server: .venv/.synced
 	.venv/bin/python -m f1_production.mlflow_server
+
+# A celery worker that runs the steps of F1_EXECUTOR=celery runs (README: Production profile)
+worker: .venv/.synced
+	.venv/bin/python -m f1_production.celery_worker
 
 api-key: .venv/.synced
 	.venv/bin/f1 api-key create --role $(or $(ROLE),viewer)
@@ -110,6 +114,10 @@ bench-ingest: .venv/.synced
 	.venv/bin/python benchmarks/ingest.py
 
 # warehouse writes with and without an analyst's transaction held open (CATALOG=postgres:... for a server)
+# the production profile against the embedded default: ingestion, queries while ingesting, serving
+bench-production: .venv/.synced
+	.venv/bin/python benchmarks/production.py
+
 bench-warehouse: .venv/.synced
 	.venv/bin/python benchmarks/warehouse_readers.py $(if $(CATALOG),--catalog "$(CATALOG)")
 

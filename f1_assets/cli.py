@@ -288,13 +288,29 @@ def replay(session: str, archive: Path, speed: float, url: str, api_key: str, in
     click.echo("\ndone")
 
 
+RUN_ATTEMPTS = 3
+
+
 def _ingest_one(instance, job, key: str):
     """One ingestion run of one session, its partition added if it is new."""
     from f1_assets.defs.ingestion.partitions import session_partitions
 
-    if not instance.has_dynamic_partition(session_partitions.name, key):
-        instance.add_dynamic_partitions(session_partitions.name, [key])
-    return execute(instance, job, QUIET, partition_key=key)
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(1, RUN_ATTEMPTS + 1):
+        try:
+            if not instance.has_dynamic_partition(session_partitions.name, key):
+                instance.add_dynamic_partitions(session_partitions.name, [key])
+            return execute(instance, job, QUIET, partition_key=key)
+        except OperationalError as exc:
+            # the instance's database went away mid-call (a PostgreSQL server restarting): the
+            # session's ingestion replaces what it writes, so running it again is safe
+            if attempt == RUN_ATTEMPTS:
+                raise
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            click.echo(f"      {key}: the Dagster instance's database failed ({reason}); "
+                       f"running the session again in {2 * attempt} s", err=True)
+            time.sleep(2 * attempt)
 
 
 @main.command("live-feed")

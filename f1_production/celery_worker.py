@@ -79,3 +79,21 @@ def delete_queue(queue: str, broker: str | None = None) -> None:
 
     with Connection(broker or settings.celery_broker()) as connection:
         connection.channel().queue_delete(queue)
+
+
+def main() -> None:
+    """`make worker`: one worker in the foreground, with this environment (F1_CELERY_BROKER,
+    F1_CELERY_QUEUE, and the pipeline's own: the instance, the warehouse, MLflow)."""
+    import subprocess
+
+    worker = CeleryWorker(name=f"f1-worker-{os.getpid()}")
+    try:
+        raise SystemExit(subprocess.call(worker.command(), env={**worker.env, "F1_EXECUTOR": "celery"}))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    finally:
+        worker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -46,3 +46,13 @@ def environment(server: dict | None = None) -> dict[str, str]:
     """PGPASSWORD for libpq and psycopg2, when the server has a password."""
     server = server or SERVER
     return {"PGPASSWORD": server["password"]} if server.get("password") else {}
+
+
+def cluster_version() -> str:
+    """The version of this machine's one Debian PostgreSQL cluster (`pg_ctlcluster VERSION main`)."""
+    from pathlib import Path
+
+    versions = sorted(path.name for path in Path("/etc/postgresql").iterdir())
+    if len(versions) != 1:
+        raise RuntimeError(f"expected one PostgreSQL cluster in /etc/postgresql, found {versions}")
+    return versions[0]

@@ -140,3 +140,33 @@ def test_a_worker_killed_mid_write_leaves_the_warehouse_unchanged_and_the_step_r
     with dg.DagsterInstance.from_config(deployment["DAGSTER_HOME"]) as instance:
         loaded = instance.get_latest_materialization_event(dg.AssetKey(["warehouse", "laps"]))
     assert laps[key] == loaded.asset_materialization.metadata["dagster/row_count"].value
+
+
+def test_postgresql_restarted_during_a_run_loses_nothing(deployment, tmp_path, monkeypatch):
+    """The server of Dagster's instance and of the warehouse's catalog restarts while sessions are
+    ingested on a celery worker: the user sees Dagster's "Retrying failed database connection"
+    and every session ends ok, whole, once."""
+    for name, value in deployment.items():
+        if name.startswith(("DAGSTER_", "F1_")):
+            monkeypatch.setenv(name, value)
+    keys = [f"2023-{n:02d}-{name}-grand-prix-race" for n, name in
+            [(1, "bahrain"), (2, "saudi-arabian"), (3, "australian"), (4, "azerbaijan"), (5, "miami"), (6, "monaco")]]
+    with CeleryWorker(deployment, name="worker", log_path=tmp_path / "worker.log"):
+        run = f1_run(deployment, *keys)
+        lines = []
+        for line in run.stdout:  # restarted once the second session is in
+            lines.append(line)
+            if line.startswith("[  2/"):
+                subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", postgres.cluster_version(), "main",
+                                "restart"], check=True, timeout=120)
+                break
+        out = "".join(lines) + finished(run)
+    assert all(any(key in line and " ok " in line for line in out.splitlines()) for key in keys), out[-3000:]
+    with dg.DagsterInstance.from_config(deployment["DAGSTER_HOME"]) as instance:
+        succeeded = {run.tags["dagster/partition"] for run in instance.get_runs()
+                     if run.status == dg.DagsterRunStatus.SUCCESS}
+    assert sorted(succeeded) == keys
+    laps = stored(deployment)
+    with warehouse.connect(deployment["F1_WAREHOUSE"]) as con:
+        loaded = dict(con.execute("SELECT session_key, laps_loaded FROM sessions").fetchall())
+    assert laps == loaded and sorted(laps) == keys
