@@ -27,8 +27,14 @@ def _instance():
             os.environ["DAGSTER_HOME"] = str(settings.dagster_home())
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
-    instance = dg.DagsterInstance.get()
-    _create_pools(instance)
+    from f1_core import file_lock
+
+    # two commands starting on a new SQLite instance would both create its tables (Dagster:
+    # "table ... already exists"): one at a time, the second finds them made
+    with file_lock.locked(Path(os.environ["DAGSTER_HOME"]) / ".f1-instance"):
+        instance = dg.DagsterInstance.get()
+        instance.get_runs(limit=1)  # opens, and so creates, the run and event storage
+        _create_pools(instance)
     return instance
 
 

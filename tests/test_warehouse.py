@@ -123,7 +123,7 @@ def _read_through_writes(path: str, opened, written, seen) -> None:
     seen.put(con.execute("SELECT count(*) FROM sessions").fetchone()[0])
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.production])])
 def catalog(request, monkeypatch):
     """The embedded catalog, and the production profile's PostgreSQL one."""
     if request.param == "postgres":
