@@ -113,11 +113,11 @@ bench-loop-daemon: .venv/.synced
 bench-ingest: .venv/.synced
 	.venv/bin/python benchmarks/ingest.py
 
-# warehouse writes with and without an analyst's transaction held open (CATALOG=postgres:... for a server)
 # the production profile against the embedded default: ingestion, queries while ingesting, serving
 bench-production: .venv/.synced
 	.venv/bin/python benchmarks/production.py
 
+# warehouse writes with and without an analyst's transaction held open (CATALOG=postgres:... for a server)
 bench-warehouse: .venv/.synced
 	.venv/bin/python benchmarks/warehouse_readers.py $(if $(CATALOG),--catalog "$(CATALOG)")
 

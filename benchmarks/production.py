@@ -34,7 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from f1_core import lake, registry, settings, warehouse  # noqa: E402
-from f1_core.api_keys import KeyStore  # noqa: E402
 from f1_core.sources.archive import ArchiveSource  # noqa: E402
 from f1_production import postgres  # noqa: E402
 from f1_production.balancer import Balancer  # noqa: E402
@@ -55,8 +54,7 @@ def scenario_env(tmp: Path, workers: int, databases: dict[str, str]) -> dict[str
         shutil.copy(settings.dagster_home("default") / "dagster.yaml", home)
         return {**env, "DAGSTER_HOME": str(home)}
     shutil.copy(settings.dagster_home("postgres") / "dagster.yaml", home)
-    return {**env, "DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432",
-            "DAGSTER_PG_USER": "postgres", "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": databases["dagster"],
+    return {**env, "DAGSTER_HOME": str(home), **postgres.dagster_environment(databases["dagster"]),
             "F1_WAREHOUSE_CATALOG": f"postgres:{postgres.conninfo(databases['warehouse'])}",
             "F1_EXECUTOR": "celery", "F1_CELERY_QUEUE": f"f1-bench-{uuid.uuid4().hex[:8]}"}
 
@@ -120,7 +118,7 @@ def ingest(label: str, workers: int, keys: list[str]) -> dict:
 
 
 def serving(seconds: float) -> list[tuple]:
-    from benchmarks.serve_load import archive_races, land, load, real_requests
+    from benchmarks.serve_load import archive_races, landed_environment, load, real_requests
 
     if registry.version_of(registry.CHAMPION) is None:
         raise SystemExit("no champion in the registry: run `make run` first")
@@ -129,11 +127,7 @@ def serving(seconds: float) -> list[tuple]:
     rows = []
     with tempfile.TemporaryDirectory() as name, ExitStack() as stack:
         tmp = Path(name)
-        keys = tmp / "api_keys.json"
-        _, key = KeyStore(keys).create("viewer", "benchmark")
-        land(races, tmp / "live")
-        env = {"F1_API_KEYS": str(keys), "F1_PREDICTION_LOG": str(tmp / "prediction_log"),
-               "F1_LIVE_DIR": str(tmp / "live")}
+        env, key = landed_environment(tmp, races)
         direct = stack.enter_context(LocalService(env, log_path=tmp / "direct.log"))
         shared = {**env, "F1_ONLINE_STORE": "redis://127.0.0.1:6379/0",
                   "F1_ONLINE_STORE_PREFIX": f"f1:bench-{uuid.uuid4().hex[:8]}:"}

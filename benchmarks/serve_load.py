@@ -88,6 +88,16 @@ def land(keys: list[str], live_dir: Path) -> None:
             folder.land(folder.weather_path, raw.weather)
 
 
+def landed_environment(tmp: Path, keys: list[str]) -> tuple[dict[str, str], str]:
+    """A service's environment in the folder `tmp` (its keys, prediction log, and a live folder
+    where these sessions landed whole), and a viewer key for it."""
+    api_keys = tmp / "api_keys.json"
+    _, key = KeyStore(api_keys).create("viewer", "benchmark")
+    land(keys, tmp / "live")
+    return {"F1_API_KEYS": str(api_keys), "F1_PREDICTION_LOG": str(tmp / "prediction_log"),
+            "F1_LIVE_DIR": str(tmp / "live")}, key
+
+
 @contextmanager
 def baseline_service(ref: str | None, tmp: Path, env: dict):
     """The service as it was at git commit `ref`, or None."""
@@ -188,11 +198,7 @@ def main() -> None:
           f"{', '.join(alone)}; workers={os.environ.get('F1_SERVING_WORKERS', '2 (default)')}, cpus={os.cpu_count()}")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        keys = tmp / "api_keys.json"
-        _, key = KeyStore(keys).create("viewer", "benchmark")
-        land(live, tmp / "live")
-        env = {"F1_API_KEYS": str(keys), "F1_PREDICTION_LOG": str(tmp / "prediction_log"),
-               "F1_LIVE_DIR": str(tmp / "live")}
+        env, key = landed_environment(tmp, live)
         with LocalService(env, log_path=tmp / "service.log") as service, \
                 baseline_service(args.baseline, tmp, env) as before:
             variants = [("session", service, landed), ("request", service, unlanded)]

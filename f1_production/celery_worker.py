@@ -23,9 +23,9 @@ from f1_serving.local import LocalService
 def config_yaml(broker: str, queue: str) -> str:
     """The executor's configuration as the worker reads it: the run's, so both agree on the queue
     and on late acknowledgement."""
-    from f1_assets.defs.executor import CELERY_SETTINGS
+    from f1_assets.defs.executor import celery_settings
 
-    config = {"broker": broker, "config_source": {**CELERY_SETTINGS, "task_default_queue": queue}}
+    config = {"broker": broker, "config_source": celery_settings(queue)}
     return json.dumps({"execution": {"config": config}})  # JSON is YAML
 
 

@@ -48,6 +48,13 @@ def environment(server: dict | None = None) -> dict[str, str]:
     return {"PGPASSWORD": server["password"]} if server.get("password") else {}
 
 
+def dagster_environment(name: str, server: dict | None = None) -> dict[str, str]:
+    """The variables dagster_home/postgres/dagster.yaml reads, for database `name` on `server`."""
+    server = {**SERVER, "password": "", **(server or {})}
+    return {"DAGSTER_PG_HOST": server["host"], "DAGSTER_PG_PORT": str(server["port"]),
+            "DAGSTER_PG_USER": server["user"], "DAGSTER_PG_PASSWORD": server["password"], "DAGSTER_PG_DB": name}
+
+
 def cluster_version() -> str:
     """The version of this machine's one Debian PostgreSQL cluster (`pg_ctlcluster VERSION main`)."""
     from pathlib import Path

@@ -69,8 +69,7 @@ def environment(pg: dict, names: dict[str, str], mlflow: MlflowServer) -> dict[s
     """What the job's processes are told: where each store lives."""
     return {**os.environ, **mlflow.client_env(), **postgres.environment(pg),
             "F1_PROFILE": "production", "F1_EXECUTOR": "celery", "DAGSTER_HOME": str(settings.dagster_home("production")),
-            "DAGSTER_PG_HOST": pg["host"], "DAGSTER_PG_PORT": str(pg["port"]), "DAGSTER_PG_USER": pg["user"],
-            "DAGSTER_PG_PASSWORD": pg["password"], "DAGSTER_PG_DB": names["dagster"],
+            **postgres.dagster_environment(names["dagster"], pg),
             "F1_WAREHOUSE": str(folder() / "warehouse"), "F1_WAREHOUSE_CATALOG": f"postgres:{postgres.conninfo(names['warehouse'], pg)}"}
 
 
@@ -83,7 +82,7 @@ def worker_count() -> int:
 
 def run(args: list[str]) -> int:
     """Brings the profile up, runs `f1 run ARGS` on it, and stops what it started."""
-    pg, names, _ = server(), databases(), worker_count()  # a wrong count fails before anything starts
+    pg, names, workers = server(), databases(), worker_count()  # a wrong count fails before anything starts
     for name in (names["dagster"], names["warehouse"]):
         postgres.ensure_database(name, pg)
     secret = load_secrets()
@@ -94,14 +93,14 @@ def run(args: list[str]) -> int:
                           log_path=folder() / "mlflow-server.log")
     print(f"production profile: PostgreSQL {pg['host']}:{pg['port']} (databases {', '.join(names.values())}); "
           f"starting MLflow's server", flush=True)
-    with mlflow, ExitStack() as workers:
+    with mlflow, ExitStack() as started:
         print(f"MLflow at {mlflow.url} (basic auth; log {mlflow.log_path})", flush=True)
         env = environment(pg, names, mlflow)
-        for number in range(1, worker_count() + 1):
-            workers.enter_context(CeleryWorker(env, name=f"f1-worker-{number}-{os.getpid()}",
-                                               log_path=folder() / f"celery-worker-{number}.log"))
-        print(f"{number} celery worker(s) on {settings.celery_broker().split('@')[-1]} "
-              f"(queue {env.get('F1_CELERY_QUEUE') or settings.celery_queue()}; logs {folder()})", flush=True)
+        for number in range(1, workers + 1):
+            worker = started.enter_context(CeleryWorker(env, name=f"f1-worker-{number}-{os.getpid()}",
+                                                        log_path=folder() / f"celery-worker-{number}.log"))
+        print(f"{workers} celery worker(s) on {worker.broker.split('@')[-1]} (queue {worker.queue}; "
+              f"logs {folder()})", flush=True)
         f1 = str(Path(sys.executable).with_name("f1"))
         return subprocess.run([f1, "run", *args], env=env).returncode
 

@@ -6,7 +6,6 @@ costs nothing but the time to run the step again."""
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,20 +22,23 @@ SESSIONS = ["2023-01-bahrain-grand-prix-race", "2023-02-saudi-arabian-grand-prix
 
 
 @pytest.fixture
-def deployment(postgres_database, tmp_path):
-    """The environment of every process of one deployment: its own Dagster database and queue."""
+def deployment(postgres_database, tmp_path, monkeypatch):
+    """The environment of every process of one deployment (its own Dagster database and queue),
+    this test's process included."""
     catalog = f"{postgres_database}_warehouse"
     postgres.ensure_database(catalog)
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(settings.dagster_home("postgres") / "dagster.yaml", home)
     queue = f"f1-test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432",
-           "DAGSTER_PG_USER": "postgres", "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": postgres_database,
+    env = {**os.environ, "DAGSTER_HOME": str(home), **postgres.dagster_environment(postgres_database),
            "F1_EXECUTOR": "celery", "F1_CELERY_QUEUE": queue, "F1_SOURCES": "archive",
            "F1_DATA_DIR": str(tmp_path / "data"), "F1_WAREHOUSE": str(tmp_path / "data" / "warehouse"),
            "F1_WAREHOUSE_CATALOG": f"postgres:{postgres.conninfo(catalog)}"}
     env.pop("F1_PROFILE", None)
+    for name, value in env.items():
+        if name.startswith(("DAGSTER_", "F1_")):
+            monkeypatch.setenv(name, value)
     yield env
     delete_queue(queue)
     postgres.drop_database(catalog)
@@ -70,10 +72,7 @@ def stored(env: dict) -> dict[str, int]:
 
 
 def test_two_runs_share_two_workers_and_the_warehouse_pool_serialises_their_writes(
-        deployment, tmp_path, monkeypatch):
-    for name, value in deployment.items():
-        if name.startswith(("DAGSTER_", "F1_")):
-            monkeypatch.setenv(name, value)
+        deployment, tmp_path):
     with CeleryWorker(deployment, name="worker-a", log_path=tmp_path / "a.log"), \
             CeleryWorker(deployment, name="worker-b", log_path=tmp_path / "b.log"):
         runs = [f1_run(deployment, key) for key in SESSIONS]
@@ -95,10 +94,7 @@ def test_two_runs_share_two_workers_and_the_warehouse_pool_serialises_their_writ
 
 
 def test_a_worker_killed_mid_write_leaves_the_warehouse_unchanged_and_the_step_runs_again(
-        deployment, tmp_path, monkeypatch):
-    for name, value in deployment.items():
-        if name.startswith(("DAGSTER_", "F1_")):
-            monkeypatch.setenv(name, value)
+        deployment, tmp_path):
     key = SESSIONS[0]
     writer = threading.Event()
     released = threading.Event()
@@ -142,13 +138,10 @@ def test_a_worker_killed_mid_write_leaves_the_warehouse_unchanged_and_the_step_r
     assert laps[key] == loaded.asset_materialization.metadata["dagster/row_count"].value
 
 
-def test_postgresql_restarted_during_a_run_loses_nothing(deployment, tmp_path, monkeypatch):
+def test_postgresql_restarted_during_a_run_loses_nothing(deployment, tmp_path):
     """The server of Dagster's instance and of the warehouse's catalog restarts while sessions are
     ingested on a celery worker: the user sees Dagster's "Retrying failed database connection"
     and every session ends ok, whole, once."""
-    for name, value in deployment.items():
-        if name.startswith(("DAGSTER_", "F1_")):
-            monkeypatch.setenv(name, value)
     keys = [f"2023-{n:02d}-{name}-grand-prix-race" for n, name in
             [(1, "bahrain"), (2, "saudi-arabian"), (3, "australian"), (4, "azerbaijan"), (5, "miami"), (6, "monaco")]]
     with CeleryWorker(deployment, name="worker", log_path=tmp_path / "worker.log"):

@@ -10,6 +10,7 @@ import pytest
 from f1_assets.defs.ingestion.resources import SessionSourceResource
 from f1_assets.defs.warehouse.resources import WarehouseResource
 from f1_core import settings
+from f1_production import postgres
 from tests.conftest import POSTGRES as SERVER
 
 SESSION = "2023-16-japanese-grand-prix-race"
@@ -18,8 +19,7 @@ SESSION = "2023-16-japanese-grand-prix-race"
 @pytest.mark.postgres
 def test_postgres_profile_stores_a_real_run(postgres_database, tmp_path, monkeypatch):
     warehouse = tmp_path / "warehouse"
-    env = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USER": "postgres",
-           "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": postgres_database,
+    env = {**postgres.dagster_environment(postgres_database),
            "F1_SOURCES": "archive", "F1_DATA_DIR": str(tmp_path), "F1_WAREHOUSE": str(warehouse)}
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -9,9 +9,9 @@ CELERY_SETTINGS = {"task_acks_late": True, "task_reject_on_worker_lost": True,
                    "broker_connection_retry_on_startup": True}
 
 
-def celery_settings() -> dict:
+def celery_settings(queue: str | None = None) -> dict:
     """What the run and its workers must agree on (the workers read it from their YAML file)."""
-    return {**CELERY_SETTINGS, "task_default_queue": settings.celery_queue()}
+    return {**CELERY_SETTINGS, "task_default_queue": queue or settings.celery_queue()}
 
 
 def executor_def() -> dg.ExecutorDefinition:
