@@ -36,8 +36,10 @@ def changes() -> list[tuple[str, list[str], list[str], str | None]]:
     without = [f for f in MODEL_FEATURES if f not in TRAFFIC_FEATURES]
     rows = [("traffic features (all)", without, MODEL_FEATURES, None)]
     rows += [(name, [f for f in MODEL_FEATURES if f != name], MODEL_FEATURES, None) for name in TRAFFIC_FEATURES]
-    rows += [("field_tyre_effect_s", MODEL_FEATURES, [*MODEL_FEATURES, "field_tyre_effect_s"], None),
-             ("filtered_pace_fc_s as the reference pace", MODEL_FEATURES, MODEL_FEATURES, "filtered_pace_fc_s")]
+    rows += [
+        ("field_tyre_effect_s", MODEL_FEATURES, [*MODEL_FEATURES, "field_tyre_effect_s"], None),
+        ("filtered_pace_fc_s as the reference pace", MODEL_FEATURES, MODEL_FEATURES, "filtered_pace_fc_s"),
+    ]
     return rows
 
 
@@ -48,8 +50,10 @@ def with_reference(frame: pl.DataFrame, column: str | None) -> pl.DataFrame:
 
 
 def predict(train: pl.DataFrame, test: pl.DataFrame, inputs: list[str]) -> np.ndarray:
-    models = [LapTimeModel(ModelParams(learners=["lightgbm"], seed=seed), inputs=list(inputs)).fit(train, interval=False)
-              for seed in range(SEEDS)]
+    models = [
+        LapTimeModel(ModelParams(learners=["lightgbm"], seed=seed), inputs=list(inputs)).fit(train, interval=False)
+        for seed in range(SEEDS)
+    ]
     return np.mean([m.predict(test, interval=False)["lap_time"].to_numpy() for m in models], axis=0)
 
 
@@ -70,11 +74,19 @@ def scored(frame: pl.DataFrame, prediction: np.ndarray) -> dict[str, float]:
 
 def summary_row(label: str, score: dict, frame: pl.DataFrame, target: float) -> dict:
     """The model against the previous clean lap and the noise floor of the same laps."""
-    floor = metrics.noise_floor(frame.filter((pl.col("session_type") == "race")
-                                             & pl.col("prev_clean_lap_time_s").is_not_null()))
-    return {"laps of": label, "laps": score["laps"], "model s": score["model_mae_s"],
-            "previous clean lap s": score["baseline_mae_s"], "ratio": score["ratio"], "target ratio": target,
-            "noise sigma s": floor["noise_sigma_s"], "noise floor MAE s": floor["noise_floor_mae_s"]}
+    floor = metrics.noise_floor(
+        frame.filter((pl.col("session_type") == "race") & pl.col("prev_clean_lap_time_s").is_not_null())
+    )
+    return {
+        "laps of": label,
+        "laps": score["laps"],
+        "model s": score["model_mae_s"],
+        "previous clean lap s": score["baseline_mae_s"],
+        "ratio": score["ratio"],
+        "target ratio": target,
+        "noise sigma s": floor["noise_sigma_s"],
+        "noise floor MAE s": floor["noise_floor_mae_s"],
+    }
 
 
 def main() -> None:
@@ -84,8 +96,11 @@ def main() -> None:
     held = holdout.filter(family(pl.col("session_type")) == "race")
     as_it_is = scored(race, cross_validated(race, MODEL_FEATURES))
     model = as_it_is["model_mae_s"]
-    print(f"race model as it is: {len(MODEL_FEATURES)} inputs, CV {model:.4f} s on {as_it_is['laps']} clean "
-          f"race laps of {race['event'].n_unique()} training events", flush=True)
+    print(
+        f"race model as it is: {len(MODEL_FEATURES)} inputs, CV {model:.4f} s on {as_it_is['laps']} clean "
+        f"race laps of {race['event'].n_unique()} training events",
+        flush=True,
+    )
     rows = []
     for name, before_inputs, after_inputs, reference in changes():
         mae = {}
@@ -96,10 +111,16 @@ def main() -> None:
                 frame = with_reference(race, ref)
                 mae[side] = scored(frame, cross_validated(frame, inputs))["model_mae_s"]
         in_model = after_inputs == MODEL_FEATURES and reference is None
-        rows.append({"change": name, "CV before s": mae["before"], "CV after s": mae["after"],
-                     "after / before": mae["after"] / mae["before"],
-                     "CV says": "keep" if mae["after"] < mae["before"] else "leave out",
-                     "in the model": "yes" if in_model else "no"})
+        rows.append(
+            {
+                "change": name,
+                "CV before s": mae["before"],
+                "CV after s": mae["after"],
+                "after / before": mae["after"] / mae["before"],
+                "CV says": "keep" if mae["after"] < mae["before"] else "leave out",
+                "in the model": "yes" if in_model else "no",
+            }
+        )
         print(f"  {name}: {mae['before']:.4f} -> {mae['after']:.4f} s", flush=True)
     pl.Config.set_tbl_hide_dataframe_shape(True)
     pl.Config.set_tbl_hide_column_data_types(True)
@@ -109,16 +130,21 @@ def main() -> None:
     print(pl.DataFrame(rows))
     held_score = scored(held, predict(race, held, MODEL_FEATURES))
     target = metrics.TARGET_RATIO
-    summary = [summary_row("cross-validation", as_it_is, race, target["cross-validation"]),
-               summary_row("holdout", held_score, held, target["holdout"])]
-    print("\nthe model as it is, against the previous clean lap and the noise floor (clean race laps "
-          "with a previous clean lap):")
+    summary = [
+        summary_row("cross-validation", as_it_is, race, target["cross-validation"]),
+        summary_row("holdout", held_score, held, target["holdout"]),
+    ]
+    print(
+        "\nthe model as it is, against the previous clean lap and the noise floor (clean race laps "
+        "with a previous clean lap):"
+    )
     print(pl.DataFrame(summary))
-    print(f"\nthe {BRIEF_MAE_S:.2f} s target: the holdout's MAE is {held_score['model_mae_s'] - BRIEF_MAE_S:+.3f} s "
-          f"from it; the noise floor alone allows {summary[1]['noise floor MAE s']:.3f} s. "
-          f"({time.perf_counter() - started:.0f} s)")
-    disagree = [row["change"] for row in rows
-                if (row["CV says"] == "keep") != (row["in the model"] == "yes")]
+    print(
+        f"\nthe {BRIEF_MAE_S:.2f} s target: the holdout's MAE is {held_score['model_mae_s'] - BRIEF_MAE_S:+.3f} s "
+        f"from it; the noise floor alone allows {summary[1]['noise floor MAE s']:.3f} s. "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    disagree = [row["change"] for row in rows if (row["CV says"] == "keep") != (row["in the model"] == "yes")]
     if disagree:
         sys.exit(f"MISMATCH: the model does not follow cross-validation for {', '.join(disagree)}")
 

@@ -28,8 +28,15 @@ from f1_core.api_keys import KeyStore  # noqa: E402
 from f1_serving.local import LocalService  # noqa: E402
 
 SESSION = "2023-16-japanese-grand-prix-race"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def main() -> None:
@@ -52,14 +59,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         _, key = KeyStore(tmp / "keys.json").create("engineer", "benchmark")
-        env = {"F1_API_KEYS": str(tmp / "keys.json"), "F1_LIVE_DIR": str(tmp / "live"),
-               "F1_PREDICTION_LOG": str(tmp / "log")}
+        env = {
+            "F1_API_KEYS": str(tmp / "keys.json"),
+            "F1_LIVE_DIR": str(tmp / "live"),
+            "F1_PREDICTION_LOG": str(tmp / "log"),
+        }
         folder = playback.LiveFolder(tmp / "live", ref, raw, total_laps=53)
         order = raw.laps.with_row_index("_row").sort("LapNumber", "Time")
         folder.land(folder.laps_path, raw.laps[order["_row"][:100].to_list()])
-        with LocalService(env, log_path=tmp / "service.log") as service, \
-                LocalConsole({**env, "F1_CONSOLE_SERVICE_URL": service.url, "F1_DATA_DIR": str(tmp)},
-                             log_path=tmp / "console.log") as console, sync_playwright() as playwright:
+        with (
+            LocalService(env, log_path=tmp / "service.log") as service,
+            LocalConsole(
+                {**env, "F1_CONSOLE_SERVICE_URL": service.url, "F1_DATA_DIR": str(tmp)}, log_path=tmp / "console.log"
+            ) as console,
+            sync_playwright() as playwright,
+        ):
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(console.url)
@@ -74,7 +88,7 @@ def main() -> None:
                 page.locator("[data-testid=tower-row]").first.wait_for()
                 renders.append(time.perf_counter() - started)
             delays = []
-            for index in order["_row"][100:100 + args.laps].to_list():
+            for index in order["_row"][100 : 100 + args.laps].to_list():
                 lap = raw.laps[index]
                 driver, number = lap["Driver"][0], int(float(lap["LapNumber"][0]))
                 cell = f"[data-testid=tower-row][data-driver={driver}] td:nth-child(4)"
@@ -83,10 +97,14 @@ def main() -> None:
                 page.wait_for_function(f"Number(document.querySelector('{cell}')?.innerText) >= {number}")
                 delays.append(time.perf_counter() - started)
             browser.close()
-    print(f"first render (signed in, navigation to the filled tower): median {statistics.median(renders) * 1000:.0f} ms, "
-          f"max {max(renders) * 1000:.0f} ms over {len(renders)}")
-    print(f"a landed lap on screen: median {statistics.median(delays) * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms "
-          f"over {len(delays)} laps")
+    print(
+        f"first render (signed in, navigation to the filled tower): median {statistics.median(renders) * 1000:.0f} ms, "
+        f"max {max(renders) * 1000:.0f} ms over {len(renders)}"
+    )
+    print(
+        f"a landed lap on screen: median {statistics.median(delays) * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms "
+        f"over {len(delays)} laps"
+    )
     print(f"the app's JavaScript: {js / 1000:.0f} kB gzipped, of which the first page loads {first_js / 1000:.0f} kB")
 
 

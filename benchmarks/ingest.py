@@ -32,9 +32,16 @@ def library(keys: list[str] | None) -> int:
     for key in keys or sorted(sessions):
         source, ref = sessions[key]
         standard = standardize(source.load(ref))
-        warehouse.replace_session(settings.warehouse_path(), key, {
-            "sessions": standard.session, "laps": standard.laps,
-            "weather": standard.weather, "quarantine": standard.quarantine})
+        warehouse.replace_session(
+            settings.warehouse_path(),
+            key,
+            {
+                "sessions": standard.session,
+                "laps": standard.laps,
+                "weather": standard.weather,
+                "quarantine": standard.quarantine,
+            },
+        )
     return len(keys or sessions)
 
 
@@ -69,8 +76,9 @@ def child(path: str, keys: str) -> None:
 def measure(path: str, keys: str, env: dict) -> dict:
     """Runs one scenario in a child process; its own peak RSS comes from wait4."""
     started = time.perf_counter()
-    child_process = subprocess.Popen([sys.executable, __file__, "--child", path, keys], env=env,
-                                     stdout=subprocess.PIPE, text=True)
+    child_process = subprocess.Popen(
+        [sys.executable, __file__, "--child", path, keys], env=env, stdout=subprocess.PIPE, text=True
+    )
     out = child_process.stdout.read()
     _, status, usage = os.wait4(child_process.pid, 0)
     child_process.returncode = os.waitstatus_to_exitcode(status)
@@ -89,13 +97,16 @@ def main() -> None:
             home = Path(tmp) / "dagster_home"
             home.mkdir()
             shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home)
-            env = {**os.environ, "F1_SOURCES": "archive", "F1_DATA_DIR": tmp,
-                   "F1_WAREHOUSE": str(Path(tmp) / "warehouse"), "DAGSTER_HOME": str(home)}
-            for name, keys in ((f"{path}: all archive sessions, cold", ""),
-                               (f"{path}: re-ingest {ONE}", ONE)):
+            env = {
+                **os.environ,
+                "F1_SOURCES": "archive",
+                "F1_DATA_DIR": tmp,
+                "F1_WAREHOUSE": str(Path(tmp) / "warehouse"),
+                "DAGSTER_HOME": str(home),
+            }
+            for name, keys in ((f"{path}: all archive sessions, cold", ""), (f"{path}: re-ingest {ONE}", ONE)):
                 r = measure(path, keys, env)
-                print(f"{name:<58} {r['sessions']:>8} {r['seconds']:>8.2f} {r['wall']:>8.2f}"
-                      f" {r['peak_mib']:>13.0f}")
+                print(f"{name:<58} {r['sessions']:>8} {r['seconds']:>8.2f} {r['wall']:>8.2f} {r['peak_mib']:>13.0f}")
 
 
 if __name__ == "__main__":

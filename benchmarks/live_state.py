@@ -33,8 +33,12 @@ SESSION = "2023-16-japanese-grand-prix-race"
 
 def watch(url: str, session_key: str, landed: dict, seen: dict, stop: threading.Event) -> None:
     """Reads the metrics; records when each worker first held each lap count."""
-    pattern = re.compile(r'^f1_live_state_laps\{(?=[^}]*pid="(\d+)")(?=[^}]*session_key="' + re.escape(session_key)
-                         + r'")[^}]*\} ([0-9.e+]+)$', re.MULTILINE)
+    pattern = re.compile(
+        r'^f1_live_state_laps\{(?=[^}]*pid="(\d+)")(?=[^}]*session_key="'
+        + re.escape(session_key)
+        + r'")[^}]*\} ([0-9.e+]+)$',
+        re.MULTILINE,
+    )
     with httpx.Client(timeout=5) as client:
         while not stop.is_set():
             text = client.get(url + "/metrics").text
@@ -56,8 +60,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         KeyStore(tmp / "keys.json").create("engineer", "benchmark")
-        env = {"F1_API_KEYS": str(tmp / "keys.json"), "F1_LIVE_DIR": str(tmp / "live"),
-               "F1_PREDICTION_LOG": str(tmp / "log")}
+        env = {
+            "F1_API_KEYS": str(tmp / "keys.json"),
+            "F1_LIVE_DIR": str(tmp / "live"),
+            "F1_PREDICTION_LOG": str(tmp / "log"),
+        }
         if args.redis:
             env |= {"F1_ONLINE_STORE": args.redis, "F1_ONLINE_STORE_PREFIX": f"f1bench-{time.time_ns()}:"}
         folder = playback.LiveFolder(tmp / "live", ref, raw)
@@ -68,7 +75,7 @@ def main() -> None:
                 thread.start()
             time.sleep(1.0)
             for count in range(1, args.laps + 1):
-                folder.land(folder.laps_path, raw.laps[count - 1:count])
+                folder.land(folder.laps_path, raw.laps[count - 1 : count])
                 landed[count] = time.perf_counter()
                 time.sleep(args.every)
             time.sleep(1.5)
@@ -88,8 +95,10 @@ def main() -> None:
     print(f"store: {store}; {args.laps} rows of {SESSION}, one every {args.every:g} s; workers {workers}")
     for worker in workers:
         delays = np.array([seen[(worker, n)] - landed[n] for n in landed if (worker, n) in seen]) * 1000
-        print(f"worker {worker}: {delays.size}/{len(landed)} rows seen, delay p50 {np.percentile(delays, 50):.0f} ms, "
-              f"p95 {np.percentile(delays, 95):.0f} ms, max {delays.max():.0f} ms")
+        print(
+            f"worker {worker}: {delays.size}/{len(landed)} rows seen, delay p50 {np.percentile(delays, 50):.0f} ms, "
+            f"p95 {np.percentile(delays, 95):.0f} ms, max {delays.max():.0f} ms"
+        )
     both = [max(seen[(w, n)] for w in workers) - landed[n] for n in landed if all((w, n) in seen for w in workers)]
     print(f"in both workers: {len(both)}/{len(landed)} rows, max {max(both) * 1000:.0f} ms after the write")
 

@@ -45,9 +45,15 @@ WET_SPRINT = "2025-06-miami-grand-prix-sprint"
 def main(full: bool) -> None:
     played = WET_SPRINT if full else QUALIFYING
     tmp = Path(tempfile.mkdtemp(prefix="f1-loop-"))
-    os.environ.update({"F1_DATA_DIR": str(tmp / "data"), "F1_WAREHOUSE": str(tmp / "data" / "warehouse"),
-                       "DAGSTER_HOME": str(tmp / "dagster_home"), "MLFLOW_LOGGING_LEVEL": "WARNING",
-                       "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+    os.environ.update(
+        {
+            "F1_DATA_DIR": str(tmp / "data"),
+            "F1_WAREHOUSE": str(tmp / "data" / "warehouse"),
+            "DAGSTER_HOME": str(tmp / "dagster_home"),
+            "MLFLOW_LOGGING_LEVEL": "WARNING",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        }
+    )
     (tmp / "dagster_home").mkdir()
     alerts = AlertReceiver().start()
     os.environ["F1_ALERT_WEBHOOK_URL"] = alerts.url
@@ -89,25 +95,34 @@ def main(full: bool) -> None:
         started = time.perf_counter()
         assert definitions.resolve_job_def("train_model_job").execute_in_process(instance=instance).success
         first = registry.version_of(registry.CHAMPION)
-        print(f"setup: champion v{first} trained (default configuration) in {time.perf_counter() - started:.0f} s",
-              flush=True)
+        print(
+            f"setup: champion v{first} trained (default configuration) in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
         started = time.perf_counter()
         # as after `make run`: every session already has its report, so only the new one is reported
         assert definitions.resolve_job_def("drift_job").execute_in_process(instance=instance).success
         alerts.received.clear()
         # the drift those reports found was acted on before this weekend: the sensor's cursor moves past it
-        cursor = drift_retraining_sensor(dg.build_sensor_context(
-            instance=instance, resources={"warehouse": WarehouseResource()})).cursor
+        cursor = drift_retraining_sensor(
+            dg.build_sensor_context(instance=instance, resources={"warehouse": WarehouseResource()})
+        ).cursor
         print(f"setup: drift reports of the {len(keys)} sessions in {time.perf_counter() - started:.0f} s", flush=True)
     else:
         source = ArchiveSource(settings.archive_dir())
         for ref in source.catalog([2023]):
             if ref.round <= 4:
                 s = standardize(source.load(ref))
-                warehouse.replace_session(settings.warehouse_path(), ref.key, {
-                    "sessions": s.session, "laps": s.laps, "weather": s.weather, "quarantine": s.quarantine})
-        early = train_and_evaluate(training_frame(*load_warehouse(settings.warehouse_path())),
-                                   ModelParams(n_estimators=2, learners=["lightgbm"]), folds=2)
+                warehouse.replace_session(
+                    settings.warehouse_path(),
+                    ref.key,
+                    {"sessions": s.session, "laps": s.laps, "weather": s.weather, "quarantine": s.quarantine},
+                )
+        early = train_and_evaluate(
+            training_frame(*load_warehouse(settings.warehouse_path())),
+            ModelParams(n_estimators=2, learners=["lightgbm"]),
+            folds=2,
+        )
         with mlflow.start_run(experiment_id=registry.ensure_experiment()):
             first = registry.log_model(early.model, early.holdout.head(20))
             registry.log_reference(reference_sample(early.cross_validated))
@@ -116,15 +131,18 @@ def main(full: bool) -> None:
         registry.promotion_gate(first, early.holdout, 1e9, 0.02, 0.01)
     _, key = KeyStore(settings.api_keys_path()).create("viewer")
 
-    with LocalService({"F1_SERVING_POLL_SECONDS": "2"}, log_path=tmp / "service.log") as service, \
-            httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+    with (
+        LocalService({"F1_SERVING_POLL_SECONDS": "2"}, log_path=tmp / "service.log") as service,
+        httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client,
+    ):
         if full:
             source, ref = catalog.find(played)
             raw = source.load(ref)
         else:
             ref, raw = replay.load(settings.archive_dir(), played)
-        state = replay.replay(ref, raw, settings.live_dir(), lambda laps: client.post("/predict", json={"laps": laps}).json(),
-                              speed=20000)
+        state = replay.replay(
+            ref, raw, settings.live_dir(), lambda laps: client.post("/predict", json={"laps": laps}).json(), speed=20000
+        )
         landed = time.perf_counter()
         print(f"replayed {state.laps_played} laps of {played}; live MAE {state.live_mae:.3f} s with champion v{first}")
 
@@ -134,15 +152,21 @@ def main(full: bool) -> None:
         assert definitions.resolve_job_def("drift_job").execute_in_process(instance=instance).success
         alerted = alerts.arrival(played)
         if alerted is None:
-            report = warehouse.query(settings.warehouse_path(), "SELECT classification, share_drifted, "
-                                     "error_ratio FROM drift_history WHERE session_key = ?", [played])
+            report = warehouse.query(
+                settings.warehouse_path(),
+                "SELECT classification, share_drifted, error_ratio FROM drift_history WHERE session_key = ?",
+                [played],
+            )
             print(f"   no drift alert: the report says {report.row(0, named=True)}; nothing to measure")
             return
-        print(f"1. last lap landed -> drift alert: {alerted - landed:.1f} s "
-              f"(ingestion {ingested - landed:.1f} s, drift report and alert {alerted - ingested:.1f} s); budget 60 s")
+        print(
+            f"1. last lap landed -> drift alert: {alerted - landed:.1f} s "
+            f"(ingestion {ingested - landed:.1f} s, drift report and alert {alerted - ingested:.1f} s); budget 60 s"
+        )
 
-        fired = drift_retraining_sensor(dg.build_sensor_context(
-            instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource()}))
+        fired = drift_retraining_sensor(
+            dg.build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource()})
+        )
         if not isinstance(fired, dg.SensorResult):
             print(f"   the sensor did not fire: {fired.skip_message}; no step 2 to measure")
             return
@@ -151,29 +175,43 @@ def main(full: bool) -> None:
         if not full:
             config = config | {"incremental_trees": 15}
         retrained = definitions.resolve_job_def("train_model_job").execute_in_process(
-            instance=instance, tags=request.tags, run_config={"ops": {"lap_time_model": {"config": config}}})
+            instance=instance, tags=request.tags, run_config={"ops": {"lap_time_model": {"config": config}}}
+        )
         gated = time.perf_counter()
-        meta = {m.asset_key.to_user_string(): m.materialization.metadata
-                for m in retrained.get_asset_materialization_events()}
+        meta = {
+            m.asset_key.to_user_string(): m.materialization.metadata
+            for m in retrained.get_asset_materialization_events()
+        }
         decision = meta["champion_model"]
-        print(f"   retraining: {meta['lap_time_model']['retrain_mode'].value}, "
-              f"{meta['lap_time_model']['training_seconds'].value:.1f} s of training")
+        print(
+            f"   retraining: {meta['lap_time_model']['retrain_mode'].value}, "
+            f"{meta['lap_time_model']['training_seconds'].value:.1f} s of training"
+        )
         print(f"   gate: {decision['reason'].value}")
         if not decision["promoted"].value:
-            print(f"2. drift alert -> gate decision, not promoted: {gated - alerted:.1f} s (sensor, retraining and "
-                  f"gate); no new champion to serve")
+            print(
+                f"2. drift alert -> gate decision, not promoted: {gated - alerted:.1f} s (sensor, retraining and "
+                f"gate); no new champion to serve"
+            )
             return
         new = decision["champion_version"].value
         ham = standardize(raw).laps.filter(pl.col("driver") == "HAM")
-        probe = {"laps": [request_for(ham, 3, season=ref.season, event=ref.event_name,
-                                      session=ref.session_name).model_dump(mode="json")]}
+        probe = {
+            "laps": [
+                request_for(ham, 3, season=ref.season, event=ref.event_name, session=ref.session_name).model_dump(
+                    mode="json"
+                )
+            ]
+        }
         while time.perf_counter() - gated < 120:
             if client.post("/predict", json=probe).json()[0]["model_version"] == new:
                 break
             time.sleep(0.2)
         serving = time.perf_counter()
-        print(f"2. drift alert -> new champion v{new} serving: {serving - alerted:.1f} s "
-              f"(sensor, retraining and gate {gated - alerted:.1f} s, swap seen {serving - gated:.1f} s); budget 180 s")
+        print(
+            f"2. drift alert -> new champion v{new} serving: {serving - alerted:.1f} s "
+            f"(sensor, retraining and gate {gated - alerted:.1f} s, swap seen {serving - gated:.1f} s); budget 180 s"
+        )
     alerts.stop()
 
 

@@ -44,8 +44,12 @@ QUERY = "SELECT session_key, count(*) AS laps, avg(lap_time_s) AS mean_lap_s FRO
 
 
 def scenario_env(tmp: Path, workers: int, databases: dict[str, str]) -> dict[str, str]:
-    env = {**os.environ, "F1_SOURCES": "archive", "F1_DATA_DIR": str(tmp / "data"),
-           "F1_WAREHOUSE": str(tmp / "data" / "warehouse")}
+    env = {
+        **os.environ,
+        "F1_SOURCES": "archive",
+        "F1_DATA_DIR": str(tmp / "data"),
+        "F1_WAREHOUSE": str(tmp / "data" / "warehouse"),
+    }
     for name in ("F1_PROFILE", "F1_WAREHOUSE_CATALOG", "F1_EXECUTOR", "MLFLOW_TRACKING_URI"):
         env.pop(name, None)
     home = tmp / "dagster_home"
@@ -54,9 +58,14 @@ def scenario_env(tmp: Path, workers: int, databases: dict[str, str]) -> dict[str
         shutil.copy(settings.dagster_home("default") / "dagster.yaml", home)
         return {**env, "DAGSTER_HOME": str(home)}
     shutil.copy(settings.dagster_home("postgres") / "dagster.yaml", home)
-    return {**env, "DAGSTER_HOME": str(home), **postgres.dagster_environment(databases["dagster"]),
-            "F1_WAREHOUSE_CATALOG": f"postgres:{postgres.conninfo(databases['warehouse'])}",
-            "F1_EXECUTOR": "celery", "F1_CELERY_QUEUE": f"f1-bench-{uuid.uuid4().hex[:8]}"}
+    return {
+        **env,
+        "DAGSTER_HOME": str(home),
+        **postgres.dagster_environment(databases["dagster"]),
+        "F1_WAREHOUSE_CATALOG": f"postgres:{postgres.conninfo(databases['warehouse'])}",
+        "F1_EXECUTOR": "celery",
+        "F1_CELERY_QUEUE": f"f1-bench-{uuid.uuid4().hex[:8]}",
+    }
 
 
 class Analyst(threading.Thread):
@@ -98,10 +107,22 @@ def ingest(label: str, workers: int, keys: list[str]) -> dict:
         analyst = Analyst(env["F1_WAREHOUSE"])
         analyst.start()
         started = time.perf_counter()
-        clients = [subprocess.Popen([str(ROOT / ".venv" / "bin" / "f1"), "run", "--skip-training",
-                                     *[arg for key in half for arg in ("--session", key)]],
-                                    env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                   for half in (keys[0::2], keys[1::2])]
+        clients = [
+            subprocess.Popen(
+                [
+                    str(ROOT / ".venv" / "bin" / "f1"),
+                    "run",
+                    "--skip-training",
+                    *[arg for key in half for arg in ("--session", key)],
+                ],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for half in (keys[0::2], keys[1::2])
+        ]
         outputs = [client.communicate()[0] for client in clients]
         wall = time.perf_counter() - started
         analyst.done.set()
@@ -113,8 +134,16 @@ def ingest(label: str, workers: int, keys: list[str]) -> dict:
         lake.close_all()
     os.environ.pop("F1_WAREHOUSE_CATALOG", None)
     ms = np.array(analyst.latencies) * 1000
-    return {"label": label, "sessions": stored, "wall": wall, "queries": len(ms), "errors": len(analyst.errors),
-            "p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95), "max": ms.max()}
+    return {
+        "label": label,
+        "sessions": stored,
+        "wall": wall,
+        "queries": len(ms),
+        "errors": len(analyst.errors),
+        "p50": np.percentile(ms, 50),
+        "p95": np.percentile(ms, 95),
+        "max": ms.max(),
+    }
 
 
 def serving(seconds: float) -> list[tuple]:
@@ -129,11 +158,15 @@ def serving(seconds: float) -> list[tuple]:
         tmp = Path(name)
         env, key = landed_environment(tmp, races)
         direct = stack.enter_context(LocalService(env, log_path=tmp / "direct.log"))
-        shared = {**env, "F1_ONLINE_STORE": "redis://127.0.0.1:6379/0",
-                  "F1_ONLINE_STORE_PREFIX": f"f1:bench-{uuid.uuid4().hex[:8]}:"}
+        shared = {
+            **env,
+            "F1_ONLINE_STORE": "redis://127.0.0.1:6379/0",
+            "F1_ONLINE_STORE_PREFIX": f"f1:bench-{uuid.uuid4().hex[:8]}:",
+        }
         replicas = [stack.enter_context(LocalService(shared, log_path=tmp / f"replica{n}.log")) for n in (1, 2)]
-        balancer = stack.enter_context(Balancer([f"127.0.0.1:{r.port}" for r in replicas],
-                                                log_path=tmp / "haproxy.log"))
+        balancer = stack.enter_context(
+            Balancer([f"127.0.0.1:{r.port}" for r in replicas], log_path=tmp / "haproxy.log")
+        )
         targets = [("one service, directly", direct.url), ("2 replicas behind HAProxy", balancer.url)]
         for _, url in targets:  # warm-up, not reported
             asyncio.run(load(url, key, requests, 4, 3.0))
@@ -149,20 +182,33 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=None, help="the first N archive sessions (default: all)")
     parser.add_argument("--seconds", type=float, default=15.0, help="of each serving load level")
     args = parser.parse_args()
-    keys = sorted(ref.key for ref in ArchiveSource(settings.archive_dir()).catalog())[:args.sessions]
+    keys = sorted(ref.key for ref in ArchiveSource(settings.archive_dir()).catalog())[: args.sessions]
     print(f"{len(keys)} archive sessions, 2 f1 run clients at once; cpus={os.cpu_count()}")
-    print(f"{'ingestion':<44} {'sessions':>8} {'wall s':>7} {'s/session':>9} "
-          f"{'queries':>7} {'errors':>6} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}")
-    for label, workers in (("embedded (SQLite, steps in the run)", 0),
-                           ("production, 1 celery worker", 1), ("production, 2 celery workers", 2)):
+    print(
+        f"{'ingestion':<44} {'sessions':>8} {'wall s':>7} {'s/session':>9} "
+        f"{'queries':>7} {'errors':>6} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}"
+    )
+    for label, workers in (
+        ("embedded (SQLite, steps in the run)", 0),
+        ("production, 1 celery worker", 1),
+        ("production, 2 celery workers", 2),
+    ):
         r = ingest(label, workers, keys)
-        print(f"{r['label']:<44} {r['sessions']:>8} {r['wall']:>7.1f} {r['wall'] / r['sessions']:>9.2f} "
-              f"{r['queries']:>7} {r['errors']:>6} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['max']:>7.1f}", flush=True)
-    print(f"\n{'single-lap requests':<44} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
-          f"{'p99 ms':>7}")
+        print(
+            f"{r['label']:<44} {r['sessions']:>8} {r['wall']:>7.1f} {r['wall'] / r['sessions']:>9.2f} "
+            f"{r['queries']:>7} {r['errors']:>6} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['max']:>7.1f}",
+            flush=True,
+        )
+    print(
+        f"\n{'single-lap requests':<44} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'p99 ms':>7}"
+    )
     for label, r in serving(args.seconds):
-        print(f"{label:<44} {r['requests']:>8} {r['errors']:>6} {r['rps']:>7.1f} {r['p50']:>7.1f} "
-              f"{r['p95']:>7.1f} {r['p99']:>7.1f}", flush=True)
+        print(
+            f"{label:<44} {r['requests']:>8} {r['errors']:>6} {r['rps']:>7.1f} {r['p50']:>7.1f} "
+            f"{r['p95']:>7.1f} {r['p99']:>7.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from f1_core.live import LapToPredict
 @bentoml.service(name="f1_floor", workers=int(os.environ.get("F1_SERVING_WORKERS", "2")), threads=1)
 class Floor:
     @bentoml.api
-    async def predict(self, laps: Annotated[list[LapToPredict], Field(min_length=1, max_length=1000)]
-                      ) -> list[dict]:
-        answer = [{"lap_time": 90.0, "lower": 88.0, "upper": 92.0, "model_version": "0",
-                   "degraded": False} for _ in laps]
+    async def predict(self, laps: Annotated[list[LapToPredict], Field(min_length=1, max_length=1000)]) -> list[dict]:
+        answer = [
+            {"lap_time": 90.0, "lower": 88.0, "upper": 92.0, "model_version": "0", "degraded": False} for _ in laps
+        ]
         return Response(json.dumps(answer).encode(), media_type="application/json")

@@ -50,8 +50,10 @@ from f1_serving.local import LocalService  # noqa: E402
 def archive_races(count: int = 6) -> list[str]:
     """The most recent races of the warehouse that the archive holds (their source rows can land)."""
     archived = {ref.key for ref in ArchiveSource(settings.archive_dir()).catalog()}
-    sessions = warehouse.query(settings.warehouse_path(), "SELECT session_key FROM sessions WHERE "
-                               "session_type = 'race' ORDER BY event_date DESC")["session_key"].to_list()
+    sessions = warehouse.query(
+        settings.warehouse_path(),
+        "SELECT session_key FROM sessions WHERE session_type = 'race' ORDER BY event_date DESC",
+    )["session_key"].to_list()
     return [key for key in sessions if key in archived][:count]
 
 
@@ -66,14 +68,25 @@ def real_requests(keys: list[str], limit: int = 3000) -> list[dict]:
         total = int(laps["lap_number"].max())
         for (driver,), rows in laps.group_by(["driver"]):
             # laps an older contract takes too (it needed a compound and a tyre life)
-            asked = rows.filter((pl.col("lap_number") > 1) & pl.col("lap_start_time_s").is_not_null()
-                                & pl.col("compound").is_not_null() & pl.col("tyre_life").is_not_null())
+            asked = rows.filter(
+                (pl.col("lap_number") > 1)
+                & pl.col("lap_start_time_s").is_not_null()
+                & pl.col("compound").is_not_null()
+                & pl.col("tyre_life").is_not_null()
+            )
             for lap_number, start in asked.select("lap_number", "lap_start_time_s").iter_rows():
                 before = weather.filter(pl.col("session_time_s") <= start)
-                requests.append(request_for(
-                    rows, lap_number, season=session["season"], event=session["event_name"],
-                    session=session["session_name"], total_laps=total,
-                    reading=before.row(-1, named=True) if before.height else None).model_dump(mode="json"))
+                requests.append(
+                    request_for(
+                        rows,
+                        lap_number,
+                        season=session["season"],
+                        event=session["event_name"],
+                        session=session["session_name"],
+                        total_laps=total,
+                        reading=before.row(-1, named=True) if before.height else None,
+                    ).model_dump(mode="json")
+                )
     rng = np.random.default_rng(7)
     return [requests[i] for i in rng.permutation(len(requests))[:limit]]
 
@@ -94,8 +107,11 @@ def landed_environment(tmp: Path, keys: list[str]) -> tuple[dict[str, str], str]
     api_keys = tmp / "api_keys.json"
     _, key = KeyStore(api_keys).create("viewer", "benchmark")
     land(keys, tmp / "live")
-    return {"F1_API_KEYS": str(api_keys), "F1_PREDICTION_LOG": str(tmp / "prediction_log"),
-            "F1_LIVE_DIR": str(tmp / "live")}, key
+    return {
+        "F1_API_KEYS": str(api_keys),
+        "F1_PREDICTION_LOG": str(tmp / "prediction_log"),
+        "F1_LIVE_DIR": str(tmp / "live"),
+    }, key
 
 
 @contextmanager
@@ -105,11 +121,15 @@ def baseline_service(ref: str | None, tmp: Path, env: dict):
         yield None
         return
     tree = tmp / "baseline"
-    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), ref],
-                   cwd=settings.PROJECT_ROOT, check=True)
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", "--quiet", str(tree), ref], cwd=settings.PROJECT_ROOT, check=True
+    )
     try:
-        with LocalService({**env, "PYTHONPATH": str(tree), "F1_DATA_DIR": str(settings.data_dir())},
-                          log_path=tmp / "baseline.log", cwd=tree) as service:
+        with LocalService(
+            {**env, "PYTHONPATH": str(tree), "F1_DATA_DIR": str(settings.data_dir())},
+            log_path=tmp / "baseline.log",
+            cwd=tree,
+        ) as service:
             yield service
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=settings.PROJECT_ROOT, check=True)
@@ -147,8 +167,15 @@ async def load(url: str, key: str, bodies: list[dict], concurrency: int, seconds
         await asyncio.gather(count_connections(), *(worker(session) for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
     ms = np.array(latencies) * 1000
-    return {"requests": len(ms), "errors": errors, "rps": len(ms) / elapsed, "split": split[0],
-            "p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95), "p99": np.percentile(ms, 99)}
+    return {
+        "requests": len(ms),
+        "errors": errors,
+        "rps": len(ms) / elapsed,
+        "split": split[0],
+        "p50": np.percentile(ms, 50),
+        "p95": np.percentile(ms, 95),
+        "p99": np.percentile(ms, 99),
+    }
 
 
 def connections_per_worker(port: int) -> str:
@@ -167,8 +194,13 @@ def connections_per_worker(port: int) -> str:
 
 def batch_totals(url: str) -> dict[str, float]:
     """The service's own counters of batches (Prometheus, summed over its workers)."""
-    wanted = ("f1_batch_laps_sum", "f1_batch_laps_count", "f1_batch_seconds_sum", "f1_feature_seconds_sum",
-              "f1_state_seconds_sum")
+    wanted = (
+        "f1_batch_laps_sum",
+        "f1_batch_laps_count",
+        "f1_batch_seconds_sum",
+        "f1_feature_seconds_sum",
+        "f1_state_seconds_sum",
+    )
     totals = dict.fromkeys(wanted, 0.0)
     for line in httpx.get(f"{url}/metrics").text.splitlines():
         name, _, value = line.partition(" ")
@@ -194,21 +226,27 @@ def main() -> None:
     races = archive_races()
     live, alone = races[:3], races[3:]
     landed, unlanded = real_requests(live), real_requests(alone)
-    print(f"champion v{champion}; {len(landed)} laps of {', '.join(live)} (landed) and {len(unlanded)} of "
-          f"{', '.join(alone)}; workers={os.environ.get('F1_SERVING_WORKERS', '2 (default)')}, cpus={os.cpu_count()}")
+    print(
+        f"champion v{champion}; {len(landed)} laps of {', '.join(live)} (landed) and {len(unlanded)} of "
+        f"{', '.join(alone)}; workers={os.environ.get('F1_SERVING_WORKERS', '2 (default)')}, cpus={os.cpu_count()}"
+    )
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         env, key = landed_environment(tmp, live)
-        with LocalService(env, log_path=tmp / "service.log") as service, \
-                baseline_service(args.baseline, tmp, env) as before:
+        with (
+            LocalService(env, log_path=tmp / "service.log") as service,
+            baseline_service(args.baseline, tmp, env) as before,
+        ):
             variants = [("session", service, landed), ("request", service, unlanded)]
             if before is not None:
                 variants.append(("baseline", before, landed))
             for _, server, requests in variants:  # warm-up, not reported
                 asyncio.run(load(server.url, key, [{"laps": [r]} for r in requests], 4, 3.0))
-            print(f"{'single-lap requests':<24} {'requests':>8} {'errors':>6} {'req/s':>7} "
-                  f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'laps/batch':>10} {'batch ms':>8} {'state ms':>8} "
-                  f"{'features ms':>11} {'conns/worker':>12}")
+            print(
+                f"{'single-lap requests':<24} {'requests':>8} {'errors':>6} {'req/s':>7} "
+                f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'laps/batch':>10} {'batch ms':>8} {'state ms':>8} "
+                f"{'features ms':>11} {'conns/worker':>12}"
+            )
             for concurrency in levels:
                 for label, server, requests in variants:
                     before_totals = batch_totals(server.url)
@@ -216,15 +254,16 @@ def main() -> None:
                     d = {k: v - before_totals[k] for k, v in batch_totals(server.url).items()}
                     batches = max(d["f1_batch_laps_count"], 1)
                     state = "-" if server is not service else f"{d['f1_state_seconds_sum'] / batches * 1000:.3f}"
-                    print(f"{label + ' c=' + str(concurrency):<24} {r['requests']:>8} {r['errors']:>6} "
-                          f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} "
-                          f"{d['f1_batch_laps_sum'] / batches:>10.1f} {d['f1_batch_seconds_sum'] / batches * 1000:>8.2f} "
-                          f"{state:>8} {d['f1_feature_seconds_sum'] / batches * 1000:>11.2f} {r['split']:>12}")
+                    print(
+                        f"{label + ' c=' + str(concurrency):<24} {r['requests']:>8} {r['errors']:>6} "
+                        f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} "
+                        f"{d['f1_batch_laps_sum'] / batches:>10.1f} {d['f1_batch_seconds_sum'] / batches * 1000:>8.2f} "
+                        f"{state:>8} {d['f1_feature_seconds_sum'] / batches * 1000:>11.2f} {r['split']:>12}"
+                    )
             if not args.batches:
                 return
             # every batch a different window of the landed races' laps, wrapping round
-            batch = [{"laps": [landed[(i * 1000 + j) % len(landed)] for j in range(1000)]}
-                     for i in range(args.batches)]
+            batch = [{"laps": [landed[(i * 1000 + j) % len(landed)] for j in range(1000)]} for i in range(args.batches)]
             times, errors = [], 0
             with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
                 for body in batch:
@@ -233,24 +272,34 @@ def main() -> None:
                     times.append(time.perf_counter() - started)
                     errors += answer.status_code != 200 or len(answer.json()) != 1000
             ms = np.array(times) * 1000
-            print(f"1000-lap batches (session): {len(ms)} requests, {errors} errors, p50 {np.percentile(ms, 50):.0f} ms, "
-                  f"max {ms.max():.0f} ms, {1000 / np.median(times):.0f} laps/s")
+            print(
+                f"1000-lap batches (session): {len(ms)} requests, {errors} errors, p50 {np.percentile(ms, 50):.0f} ms, "
+                f"max {ms.max():.0f} ms, {1000 / np.median(times):.0f} laps/s"
+            )
 
 
 def floor(seconds: float, levels: list[int]) -> None:
     requests = real_requests(archive_races(3))
-    print(f"serve_floor.py (no auth, features, model or log); {len(requests)} distinct real laps; "
-          f"workers={os.environ.get('F1_SERVING_WORKERS', '2 (default)')}, cpus={os.cpu_count()}")
-    with tempfile.TemporaryDirectory() as tmp, \
-            LocalService(log_path=Path(tmp) / "service.log", target="benchmarks.serve_floor:Floor") as service:
+    print(
+        f"serve_floor.py (no auth, features, model or log); {len(requests)} distinct real laps; "
+        f"workers={os.environ.get('F1_SERVING_WORKERS', '2 (default)')}, cpus={os.cpu_count()}"
+    )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalService(log_path=Path(tmp) / "service.log", target="benchmarks.serve_floor:Floor") as service,
+    ):
         singles = [{"laps": [r]} for r in requests]
         asyncio.run(load(service.url, "none", singles, 4, 3.0))  # warm-up, not reported
-        print(f"{'single-lap requests':<22} {'requests':>8} {'errors':>6} {'req/s':>7} "
-              f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'conns/worker':>12}")
+        print(
+            f"{'single-lap requests':<22} {'requests':>8} {'errors':>6} {'req/s':>7} "
+            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'conns/worker':>12}"
+        )
         for concurrency in levels:
             r = asyncio.run(load(service.url, "none", singles, concurrency, seconds))
-            print(f"{'concurrency ' + str(concurrency):<22} {r['requests']:>8} {r['errors']:>6} "
-                  f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} {r['split']:>12}")
+            print(
+                f"{'concurrency ' + str(concurrency):<22} {r['requests']:>8} {r['errors']:>6} "
+                f"{r['rps']:>7.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} {r['split']:>12}"
+            )
 
 
 if __name__ == "__main__":

@@ -58,12 +58,17 @@ def summary(rows: pl.DataFrame, label: str) -> dict:
         return ((rows["lap_time_s"] >= rows[lower]) & (rows["lap_time_s"] <= rows[upper])).mean()
 
     baseline = rows.filter(pl.col("prev_clean_lap_time_s").is_not_null())
-    return {"session": label, "clean laps": rows.height, "served MAE": mae("served"), "offline MAE": mae("offline"),
-            "served/offline": mae("served") / mae("offline") - 1,
-            "prev clean lap": (baseline["prev_clean_lap_time_s"] - baseline["lap_time_s"]).abs().mean(),
-            "coverage served": coverage("served_lower", "served_upper"),
-            "coverage offline": coverage("lower", "upper"),
-            "session context": (rows["context"] == "session").mean()}
+    return {
+        "session": label,
+        "clean laps": rows.height,
+        "served MAE": mae("served"),
+        "offline MAE": mae("offline"),
+        "served/offline": mae("served") / mae("offline") - 1,
+        "prev clean lap": (baseline["prev_clean_lap_time_s"] - baseline["lap_time_s"]).abs().mean(),
+        "coverage served": coverage("served_lower", "served_upper"),
+        "coverage offline": coverage("lower", "upper"),
+        "session context": (rows["context"] == "session").mean(),
+    }
 
 
 def main() -> None:
@@ -78,32 +83,50 @@ def main() -> None:
     model = registry.load(version)
     offline = model.predict(holdout.select(FEATURES))
     holdout = holdout.with_columns(offline=offline["lap_time"], lower=offline["lower"], upper=offline["upper"])
-    print(f"champion v{version}; holdout events {', '.join(events)}: {len(keys)} sessions, "
-          f"{holdout.filter(pl.col('clean')).height} clean laps")
+    print(
+        f"champion v{version}; holdout events {', '.join(events)}: {len(keys)} sessions, "
+        f"{holdout.filter(pl.col('clean')).height} clean laps"
+    )
     catalog = SessionCatalog([build_source(name) for name in settings.source_names() if name != "live"])
     rows = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         _, key = KeyStore(tmp / "api_keys.json").create("viewer", "benchmark")
-        env = {"F1_API_KEYS": str(tmp / "api_keys.json"), "F1_PREDICTION_LOG": str(tmp / "log"),
-               "F1_LIVE_DIR": str(tmp / "live")}
+        env = {
+            "F1_API_KEYS": str(tmp / "api_keys.json"),
+            "F1_PREDICTION_LOG": str(tmp / "log"),
+            "F1_LIVE_DIR": str(tmp / "live"),
+        }
         with LocalService(env, log_path=tmp / "service.log") as service:
             for session_key in keys:
                 answers, seconds = served(service.url, key, catalog.load(session_key), tmp / "live")
                 laps = holdout.filter(pl.col("session_key") == session_key)
-                got = pl.DataFrame([{"driver": d, "lap_number": n, "served": a["lap_time"], "served_lower": a["lower"],
-                                     "served_upper": a["upper"], "context": a["context"]}
-                                    for (d, n), a in answers.items()],
-                                   schema_overrides={"lap_number": pl.Int16, "served": pl.Float64,
-                                                     "served_lower": pl.Float64, "served_upper": pl.Float64})
+                got = pl.DataFrame(
+                    [
+                        {
+                            "driver": d,
+                            "lap_number": n,
+                            "served": a["lap_time"],
+                            "served_lower": a["lower"],
+                            "served_upper": a["upper"],
+                            "context": a["context"],
+                        }
+                        for (d, n), a in answers.items()
+                    ],
+                    schema_overrides={
+                        "lap_number": pl.Int16,
+                        "served": pl.Float64,
+                        "served_lower": pl.Float64,
+                        "served_upper": pl.Float64,
+                    },
+                )
                 joined = laps.join(got, on=["driver", "lap_number"], how="left")
                 missing = joined.filter(pl.col("clean") & pl.col("served").is_null()).height
                 if missing:
                     print(f"  {session_key}: {missing} clean holdout laps were never asked (no start time)")
                 rows.append(joined.filter(pl.col("clean") & pl.col("served").is_not_null()))
                 print(f"  {session_key}: {len(answers)} laps asked in {seconds:.1f} s")
-    table = pl.DataFrame([summary(part, part["session_key"][0]) for part in rows]
-                         + [summary(pl.concat(rows), "all")])
+    table = pl.DataFrame([summary(part, part["session_key"][0]) for part in rows] + [summary(pl.concat(rows), "all")])
     pl.Config.set_tbl_hide_dataframe_shape(True)
     pl.Config.set_tbl_hide_column_data_types(True)
     pl.Config.set_tbl_width_chars(200)
@@ -112,9 +135,11 @@ def main() -> None:
     pl.Config.set_fmt_str_lengths(60)
     print(table.with_columns(pl.col(pl.Float64).round(4)))
     overall = table.row(-1, named=True)
-    print(f"served clean-lap MAE {overall['served MAE']:.4f} s, offline {overall['offline MAE']:.4f} s "
-          f"({overall['served/offline']:+.2%}); previous clean lap {overall['prev clean lap']:.4f} s; "
-          f"coverage served {overall['coverage served']:.3f}")
+    print(
+        f"served clean-lap MAE {overall['served MAE']:.4f} s, offline {overall['offline MAE']:.4f} s "
+        f"({overall['served/offline']:+.2%}); previous clean lap {overall['prev clean lap']:.4f} s; "
+        f"coverage served {overall['coverage served']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -54,12 +54,23 @@ def main() -> None:
 
     source = ArchiveSource(Path(__file__).resolve().parent.parent.parent / "shared" / "f1data" / "archive")
     sessions = []
-    for ref in sorted(source.catalog(), key=lambda r: r.key)[:args.sessions]:
+    for ref in sorted(source.catalog(), key=lambda r: r.key)[: args.sessions]:
         standard = standardize(source.load(ref))
-        sessions.append((ref.key, {"sessions": standard.session, "laps": standard.laps,
-                                   "weather": standard.weather, "quarantine": standard.quarantine}))
-    print(f"catalog: {'PostgreSQL' if args.catalog else 'SQLite file'}; {len(sessions)} sessions, "
-          f"{sum(t['laps'].height for _, t in sessions)} laps")
+        sessions.append(
+            (
+                ref.key,
+                {
+                    "sessions": standard.session,
+                    "laps": standard.laps,
+                    "weather": standard.weather,
+                    "quarantine": standard.quarantine,
+                },
+            )
+        )
+    print(
+        f"catalog: {'PostgreSQL' if args.catalog else 'SQLite file'}; {len(sessions)} sessions, "
+        f"{sum(t['laps'].height for _, t in sessions)} laps"
+    )
     ctx = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
         for label in ("nobody reading", "a reader's transaction open throughout"):
@@ -76,8 +87,10 @@ def main() -> None:
                 done.set()
                 if reader:
                     reader.join(60)
-            print(f"{label:<40} write per session: median {statistics.median(seconds) * 1000:.0f} ms, "
-                  f"max {max(seconds) * 1000:.0f} ms; all {sum(seconds):.2f} s")
+            print(
+                f"{label:<40} write per session: median {statistics.median(seconds) * 1000:.0f} ms, "
+                f"max {max(seconds) * 1000:.0f} ms; all {sum(seconds):.2f} s"
+            )
             lake.close_all()
 
 

@@ -76,8 +76,9 @@ def execute(instance, job, run_config: dict, partition_key: str | None = None):
     import dagster as dg
 
     if settings.executor() == "in_process":
-        return job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config,
-                                      partition_key=partition_key)
+        return job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config=run_config, partition_key=partition_key
+        )
     from celery.exceptions import DuplicateTaskNameWarning
 
     with warnings.catch_warnings():
@@ -86,8 +87,11 @@ def execute(instance, job, run_config: dict, partition_key: str | None = None):
         warnings.simplefilter("ignore", DuplicateTaskNameWarning)
         return dg.execute_job(
             dg.build_reconstructable_job("f1_assets.cli", "resolve_job", reconstructable_args=(job.name,)),
-            instance=instance, run_config=run_config, raise_on_error=False,
-            tags={"dagster/partition": partition_key} if partition_key else None)
+            instance=instance,
+            run_config=run_config,
+            raise_on_error=False,
+            tags={"dagster/partition": partition_key} if partition_key else None,
+        )
 
 
 def root_cause(error) -> str:
@@ -130,17 +134,21 @@ def _ingest(instance, job, sessions: tuple[str, ...]) -> list[str]:
     started = time.perf_counter()
     for number, key in enumerate(keys, 1):
         result = _ingest_one(instance, job, key)
-        click.echo(f"[{number:>3}/{len(keys)}] {key:<55} {'ok' if result.success else 'FAILED'}"
-                   f"  (run {result.run_id[:8]})")
+        click.echo(
+            f"[{number:>3}/{len(keys)}] {key:<55} {'ok' if result.success else 'FAILED'}  (run {result.run_id[:8]})"
+        )
         if not result.success:
             failed.append(key)
             _print_failure(result)
     path = settings.warehouse_path()
     if warehouse.exists(path):
-        totals = warehouse.query(path, """
+        totals = warehouse.query(
+            path,
+            """
             SELECT count(*) AS sessions, sum(laps_in_source) AS source_laps, sum(laps_loaded) AS laps,
                    sum(laps_quarantined) AS quarantined, sum(weather_rows) AS weather_rows
-            FROM sessions""").row(0, named=True)
+            FROM sessions""",
+        ).row(0, named=True)
         click.echo(
             f"\nwarehouse {path}: {totals['sessions']} sessions, {totals['laps']} laps "
             f"({totals['quarantined']} quarantined of {totals['source_laps']}), "
@@ -161,8 +169,7 @@ def _train(instance, job, training: dict | None = None) -> bool:
         click.echo("training FAILED", err=True)
         _print_failure(result)
         return False
-    meta = {m.asset_key.to_user_string(): m.materialization.metadata
-            for m in result.get_asset_materialization_events()}
+    meta = {m.asset_key.to_user_string(): m.materialization.metadata for m in result.get_asset_materialization_events()}
     model, champion = meta["lap_time_model"], meta["champion_model"]
     click.echo(
         f"\nmodel f1-laptime v{model['model_version'].value} ({model['retrain_mode'].value}) "
@@ -171,8 +178,10 @@ def _train(instance, job, training: dict | None = None) -> bool:
         f"(best baseline {model['best_baseline_mae_clean'].value:.3f} s), "
         f"90% interval coverage {model['holdout_coverage_clean'].value:.3f}"
     )
-    click.echo(f"promotion: {'PROMOTED' if champion['promoted'].value else 'not promoted'}: "
-               f"{champion['reason'].value}; champion is v{champion['champion_version'].value}")
+    click.echo(
+        f"promotion: {'PROMOTED' if champion['promoted'].value else 'not promoted'}: "
+        f"{champion['reason'].value}; champion is v{champion['champion_version'].value}"
+    )
     click.echo(f"MLflow: {settings.mlflow_tracking_uri()}  (run {model['mlflow_run_id'].value})")
     return True
 
@@ -186,10 +195,12 @@ def _drift(instance, job, sessions: tuple[str, ...] = ()) -> bool:
         _print_failure(result)
         return False
     meta = result.get_asset_materialization_events()[0].materialization.metadata
-    click.echo(f"drift: {meta['sessions'].value} session(s) compared with champion "
-               f"v{meta['champion_version'].value} in {time.perf_counter() - started:.0f} s, "
-               f"{meta.get('drifted_sessions').value if 'drifted_sessions' in meta else 0} drifted; "
-               f"reports in {settings.drift_reports_dir()}, numbers in drift_history")
+    click.echo(
+        f"drift: {meta['sessions'].value} session(s) compared with champion "
+        f"v{meta['champion_version'].value} in {time.perf_counter() - started:.0f} s, "
+        f"{meta.get('drifted_sessions').value if 'drifted_sessions' in meta else 0} drifted; "
+        f"reports in {settings.drift_reports_dir()}, numbers in drift_history"
+    )
     return True
 
 
@@ -207,8 +218,10 @@ def run(sessions: tuple[str, ...], skip_training: bool) -> None:
     trained = skip_training or _train(instance, definitions.resolve_job_def("train_model_job"))
     reported = skip_training or not trained or _drift(instance, definitions.resolve_job_def("drift_job"))
     click.echo(f"\nDagster instance: {os.environ['DAGSTER_HOME']}  (make ui, then http://127.0.0.1:3000)")
-    click.echo("query it: .venv/bin/python -c \"from f1_core import warehouse; "
-               "warehouse.open_connection().sql('FROM sessions').show()\"")
+    click.echo(
+        'query it: .venv/bin/python -c "from f1_core import warehouse; '
+        "warehouse.open_connection().sql('FROM sessions').show()\""
+    )
     if failed:
         click.echo(f"\n{len(failed)} session(s) failed: {', '.join(failed)}", err=True)
     if failed or not trained or not reported:
@@ -216,25 +229,40 @@ def run(sessions: tuple[str, ...], skip_training: bool) -> None:
 
 
 @main.command()
-@click.option("--incremental", is_flag=True,
-              help="Continue the champion's boosting instead of training from scratch.")
-@click.option("--trees", type=click.IntRange(min=1), default=100, show_default=True,
-              help="With --incremental: trees added to each point booster.")
-@click.option("--learn-from", "learn_from", multiple=True,
-              help="A drifted session whose first half trains even if the holdout holds it (repeatable).")
+@click.option("--incremental", is_flag=True, help="Continue the champion's boosting instead of training from scratch.")
+@click.option(
+    "--trees",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="With --incremental: trees added to each point booster.",
+)
+@click.option(
+    "--learn-from",
+    "learn_from",
+    multiple=True,
+    help="A drifted session whose first half trains even if the holdout holds it (repeatable).",
+)
 def train(incremental: bool, trees: int, learn_from: tuple[str, ...]) -> None:
     """Rebuild lap_features from the warehouse, train, register, and run the promotion gate."""
     from f1_assets.definitions import defs as load_defs
 
-    training = {"mode": "incremental" if incremental else "full", "incremental_trees": trees,
-                "learn_from_sessions": list(learn_from)}
+    training = {
+        "mode": "incremental" if incremental else "full",
+        "incremental_trees": trees,
+        "learn_from_sessions": list(learn_from),
+    }
     if not _train(_instance(), load_defs().resolve_job_def("train_model_job"), training):
         sys.exit(1)
 
 
 @main.command()
-@click.option("--session", "sessions", multiple=True,
-              help="Report on these sessions (repeatable); default: those without a report against the champion.")
+@click.option(
+    "--session",
+    "sessions",
+    multiple=True,
+    help="Report on these sessions (repeatable); default: those without a report against the champion.",
+)
 def drift(sessions: tuple[str, ...]) -> None:
     """Drift reports (Evidently) of warehouse sessions against the champion's training reference."""
     from f1_assets.definitions import defs as load_defs
@@ -245,19 +273,42 @@ def drift(sessions: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("session")
-@click.option("--archive", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=lambda: settings.archive_dir(), help="A folder in the layout of ../shared/f1data/archive.")
-@click.option("--speed", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-              help="Session seconds per wall-clock second.")
+@click.option(
+    "--archive",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=lambda: settings.archive_dir(),
+    help="A folder in the layout of ../shared/f1data/archive.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Session seconds per wall-clock second.",
+)
 @click.option("--url", default="http://127.0.0.1:3001", show_default=True, help="The prediction service.")
 @click.option("--api-key", envvar="F1_API_KEY", required=True, help="A viewer key (or F1_API_KEY).")
-@click.option("--ingest-every", type=click.FloatRange(min=1), default=30.0, show_default=True,
-              help="Wall-clock seconds between ingestions of the landed laps.")
-@click.option("--no-ingest", is_flag=True,
-              help="Only land the laps: the Dagster daemon's live_session_sensor ingests them.")
+@click.option(
+    "--ingest-every",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Wall-clock seconds between ingestions of the landed laps.",
+)
+@click.option(
+    "--no-ingest", is_flag=True, help="Only land the laps: the Dagster daemon's live_session_sensor ingests them."
+)
 @click.option("--max-laps", type=click.IntRange(min=1), default=None, help="Stop after this many laps.")
-def replay(session: str, archive: Path, speed: float, url: str, api_key: str, ingest_every: float,
-           no_ingest: bool, max_laps: int | None) -> None:
+def replay(
+    session: str,
+    archive: Path,
+    speed: float,
+    url: str,
+    api_key: str,
+    ingest_every: float,
+    no_ingest: bool,
+    max_laps: int | None,
+) -> None:
     """Play an archived SESSION lap by lap: predictions from the service as laps start, laps
     landing in $F1_LIVE_DIR and ingested as they end."""
     from f1_assets.definitions import defs as load_defs
@@ -282,14 +333,26 @@ def replay(session: str, archive: Path, speed: float, url: str, api_key: str, in
     def progress(state):
         mae = "-" if state.session_mae is None else f"{state.session_mae:.3f} s"
         without = state.contexts.get("request", 0)
-        click.echo(f"\rlaps {state.laps_played}/{state.laps_total}  predicted {state.predicted}  "
-                   f"live MAE (session) {mae}" + (f"  from requests alone {without}" if without else "")
-                   + f"  model v{state.model_version or '-'}  failed requests {state.failed_requests}   ", nl=False)
+        click.echo(
+            f"\rlaps {state.laps_played}/{state.laps_total}  predicted {state.predicted}  "
+            f"live MAE (session) {mae}"
+            + (f"  from requests alone {without}" if without else "")
+            + f"  model v{state.model_version or '-'}  failed requests {state.failed_requests}   ",
+            nl=False,
+        )
 
     click.echo(f"replaying {ref.key} at {speed:g}x into {settings.live_dir()}")
     with playback.service_client(url, api_key) as (predict, _):
-        state = playback.replay(ref, raw, settings.live_dir(), predict, speed=speed, on_progress=progress,
-                                on_landed=ingest, max_laps=max_laps)
+        state = playback.replay(
+            ref,
+            raw,
+            settings.live_dir(),
+            predict,
+            speed=speed,
+            on_progress=progress,
+            on_landed=ingest,
+            max_laps=max_laps,
+        )
     ingest(state, force=True)
     click.echo("\ndone")
 
@@ -314,8 +377,11 @@ def _ingest_one(instance, job, key: str):
             if attempt == RUN_ATTEMPTS:
                 raise
             reason = str(exc.orig or exc).strip().splitlines()[0]
-            click.echo(f"      {key}: the Dagster instance's database failed ({reason}); "
-                       f"running the session again in {2 * attempt} s", err=True)
+            click.echo(
+                f"      {key}: the Dagster instance's database failed ({reason}); "
+                f"running the session again in {2 * attempt} s",
+                err=True,
+            )
             time.sleep(2 * attempt)
 
 
@@ -329,8 +395,10 @@ def live_feed(once: bool) -> None:
 
     store = settings.open_online_store()
     if store.backend == "memory":
-        raise click.UsageError("F1_ONLINE_STORE is memory: each service worker reads the live folder "
-                               "itself. Set F1_ONLINE_STORE=redis://HOST:PORT/DB to feed a shared store.")
+        raise click.UsageError(
+            "F1_ONLINE_STORE is memory: each service worker reads the live folder "
+            "itself. Set F1_ONLINE_STORE=redis://HOST:PORT/DB to feed a shared store."
+        )
     feed = LiveFeed(settings.live_dir(), store, ttl_s=settings.live_state_ttl_s())
     click.echo(f"feeding {settings.live_dir()} into {store.status()['url']}")
     try:
@@ -380,8 +448,12 @@ def api_key() -> None:
 
 
 @api_key.command("create")
-@click.option("--role", type=click.Choice(["viewer", "engineer", "admin"]), required=True,
-              help="viewer: predict, explain; engineer: also /model; admin: also /reload.")
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "engineer", "admin"]),
+    required=True,
+    help="viewer: predict, explain; engineer: also /model; admin: also /reload.",
+)
 @click.option("--name", default="", help="Who or what the key is for.")
 def api_key_create(role: str, name: str) -> None:
     """Creates a key and prints it: the only time it is shown."""

@@ -27,8 +27,14 @@ admin = signed_in("admin")
 def public(record: KeyRecord, who: Signed, console_key_id: str | None) -> dict:
     """What the console shows of a key: never its hash. `yours`: the key this admin is signed in
     with; `console`: the one the console itself asks the service with for live predictions."""
-    return {"key_id": record.key_id, "role": record.role, "name": record.name, "created": record.created,
-            "yours": record.key_id == who.key_id, "console": record.key_id == console_key_id}
+    return {
+        "key_id": record.key_id,
+        "role": record.role,
+        "name": record.name,
+        "created": record.created,
+        "yours": record.key_id == who.key_id,
+        "console": record.key_id == console_key_id,
+    }
 
 
 def console_key_id(shared: Console) -> str | None:
@@ -79,12 +85,18 @@ async def revoke_key(key_id: str, who: Signed = Depends(admin), shared: Console 
     in with it are signed out at theirs. Not the key you are signed in with (you would lock
     yourself out mid-action), nor the console's own (live predictions would stop)."""
     if key_id == who.key_id:
-        raise Refused(409, f"key {key_id} is the one you are signed in with: revoking it would lock you out; "
-                           "sign in with another admin key to revoke it")
+        raise Refused(
+            409,
+            f"key {key_id} is the one you are signed in with: revoking it would lock you out; "
+            "sign in with another admin key to revoke it",
+        )
     if key_id == console_key_id(shared):
-        raise Refused(409, f"key {key_id} is the one this console asks the service with for live predictions; "
-                           "give the console another key (F1_CONSOLE_API_KEY) and restart it first, "
-                           "or revoke it with `f1 api-key revoke`")
+        raise Refused(
+            409,
+            f"key {key_id} is the one this console asks the service with for live predictions; "
+            "give the console another key (F1_CONSOLE_API_KEY) and restart it first, "
+            "or revoke it with `f1 api-key revoke`",
+        )
     try:
         record = await run_in_threadpool(shared.keys.revoke, key_id)
     except KeyError:

@@ -52,8 +52,14 @@ def create_app(service_url: str | None = None, dist: Path = DIST) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app):
-        shared.hub = LiveHub(settings.open_online_store(), settings.live_dir(), service_url, console_key(keys),
-                             feed=settings.live_feed_enabled(), ttl_s=settings.live_state_ttl_s()).start()
+        shared.hub = LiveHub(
+            settings.open_online_store(),
+            settings.live_dir(),
+            service_url,
+            console_key(keys),
+            feed=settings.live_feed_enabled(),
+            ttl_s=settings.live_state_ttl_s(),
+        ).start()
         shared.service = httpx.AsyncClient(base_url=service_url, timeout=30)
         shared.replays = Replays(settings.archive_dir(), settings.live_dir(), service_url)
         yield

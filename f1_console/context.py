@@ -55,6 +55,7 @@ def console(request: Request) -> Console:
 
 def signed_in(needed: str = "viewer"):
     """A dependency: the signed-in user if their role allows `needed`, else 401/403 saying why."""
+
     def check(request: Request, shared: Console = Depends(console)) -> Signed:
         who = shared.sessions.who(request.cookies.get(COOKIE))
         if who is None:
@@ -62,6 +63,7 @@ def signed_in(needed: str = "viewer"):
         if not who.allows(needed):
             raise Refused(403, f"role {who.role!r} may not see this; it needs {needed!r}")
         return who
+
     return check
 
 
@@ -75,8 +77,9 @@ async def call_service(shared: Console, method: str, path: str, who: Signed, **k
     try:
         return await shared.service.request(method, path, headers=as_user(who), **kwargs)
     except httpx.HTTPError as exc:
-        raise Refused(502, f"the prediction service at {shared.service_url} did not answer: "
-                           f"{str(exc) or type(exc).__name__}") from None
+        raise Refused(
+            502, f"the prediction service at {shared.service_url} did not answer: {str(exc) or type(exc).__name__}"
+        ) from None
 
 
 def passed_on(answer: httpx.Response) -> JSONResponse:

@@ -28,23 +28,46 @@ from f1_core.online_store import DEFAULT_TTL_S, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
-LAP_FIELDS = ("driver", "team", "lap_number", "lap_time_s", "sector1_s", "sector2_s", "sector3_s", "compound",
-              "tyre_life", "stint", "position", "track_status", "lap_start_time_s", "session_time_s")
+LAP_FIELDS = (
+    "driver",
+    "team",
+    "lap_number",
+    "lap_time_s",
+    "sector1_s",
+    "sector2_s",
+    "sector3_s",
+    "compound",
+    "tyre_life",
+    "stint",
+    "position",
+    "track_status",
+    "lap_start_time_s",
+    "session_time_s",
+)
 
 
 def lap_event(lap: dict) -> dict:
     """A state's lap row as the console shows it."""
-    return {**{name: lap.get(name) for name in LAP_FIELDS}, "pit_in": lap.get("pit_in_time_s") is not None,
-            "pit_out": lap.get("pit_out_time_s") is not None}
+    return {
+        **{name: lap.get(name) for name in LAP_FIELDS},
+        "pit_in": lap.get("pit_in_time_s") is not None,
+        "pit_out": lap.get("pit_out_time_s") is not None,
+    }
 
 
 def next_lap_request(meta, lap: dict) -> dict:
     """The request for the lap after `lap` (a state row), as it starts: what the console asks."""
     pitted = lap.get("pit_in_time_s") is not None
-    request = {"season": meta.season, "event": meta.event_name, "session": meta.session_name,
-               "driver": lap["driver"], "lap_number": lap["lap_number"] + 1, "pit_out": pitted,
-               "compound": None if pitted else lap.get("compound"),
-               "tyre_life": None if pitted or lap.get("tyre_life") is None else min(lap["tyre_life"] + 1, 100)}
+    request = {
+        "season": meta.season,
+        "event": meta.event_name,
+        "session": meta.session_name,
+        "driver": lap["driver"],
+        "lap_number": lap["lap_number"] + 1,
+        "pit_out": pitted,
+        "compound": None if pitted else lap.get("compound"),
+        "tyre_life": None if pitted or lap.get("tyre_life") is None else min(lap["tyre_life"] + 1, 100),
+    }
     if lap.get("session_time_s") is not None:
         request["lap_start_time"] = lap["session_time_s"]
     if lap.get("stint") is not None:
@@ -65,8 +88,16 @@ class SessionLog:
 
 
 class LiveHub:
-    def __init__(self, store, live_dir, service_url: str, service_key: str, interval_s: float = 0.2,
-                 feed: bool = True, ttl_s: float = DEFAULT_TTL_S):
+    def __init__(
+        self,
+        store,
+        live_dir,
+        service_url: str,
+        service_key: str,
+        interval_s: float = 0.2,
+        feed: bool = True,
+        ttl_s: float = DEFAULT_TTL_S,
+    ):
         self.store = store
         self.feed = LiveFeed(live_dir, store, ttl_s=ttl_s) if feed else None
         self.service_url = service_url
@@ -81,8 +112,9 @@ class LiveHub:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="console-hub", daemon=True)
-        self._client = httpx.Client(base_url=service_url, headers={"Authorization": f"Bearer {service_key}"},
-                                    timeout=10)
+        self._client = httpx.Client(
+            base_url=service_url, headers={"Authorization": f"Bearer {service_key}"}, timeout=10
+        )
 
     def start(self) -> "LiveHub":
         self._thread.start()
@@ -115,9 +147,12 @@ class LiveHub:
     @staticmethod
     def _snapshot(log: SessionLog) -> tuple[int, dict]:
         last = log.events[-1][0] if log.events else log.base
-        return last, {"session": {**log.meta.as_dict(), "session_type": log.meta.session_type},
-                      "laps": list(log.laps.values()), "predictions": list(log.predictions.values()),
-                      "now": time.time()}
+        return last, {
+            "session": {**log.meta.as_dict(), "session_type": log.meta.session_type},
+            "laps": list(log.laps.values()),
+            "predictions": list(log.predictions.values()),
+            "now": time.time(),
+        }
 
     def _log_for(self, state) -> tuple[SessionLog, bool]:
         """The session's log, and whether it is new: begun anew when the state is another
@@ -129,8 +164,12 @@ class LiveHub:
         if log is not None and log.generation == state.generation:
             return log, False
         if log is not None:
-            logger.info("console: %s was started anew (%d laps now, %d before); new snapshots follow", key,
-                        len(state.laps), len(log.laps))
+            logger.info(
+                "console: %s was started anew (%d laps now, %d before); new snapshots follow",
+                key,
+                len(state.laps),
+                len(log.laps),
+            )
         with self._lock:
             self._next_id += 1  # the id a stream must have sent to have seen the new log
             log = SessionLog(state.meta, base=self._next_id, generation=state.generation)
@@ -162,12 +201,14 @@ class LiveHub:
         # asks the service did not answer last time come again (unless a later lap replaced them)
         asked = {(log.meta.session_key, request["driver"]) for log, request in asks}
         # (not those of a log replaced since: no stream reads it)
-        asks += [(log, request) for log, request in self._unanswered
-                 if (log.meta.session_key, request["driver"]) not in asked
-                 and self.logs.get(log.meta.session_key) is log]
+        asks += [
+            (log, request)
+            for log, request in self._unanswered
+            if (log.meta.session_key, request["driver"]) not in asked and self.logs.get(log.meta.session_key) is log
+        ]
         self._unanswered = []
         for start in range(0, len(asks), 1000):  # the service takes 1000 laps a request
-            self._predict(asks[start:start + 1000])
+            self._predict(asks[start : start + 1000])
         self.updated_at = time.time()
 
     def _predict(self, asks: list[tuple[SessionLog, dict]]) -> None:
@@ -182,8 +223,12 @@ class LiveHub:
         self.last_error = None
         for (log, request), prediction in zip(asks, answer.json()):
             event = {"driver": request["driver"], "lap_number": request["lap_number"], **prediction}
-            self._add(log, "prediction", (request["driver"], request["lap_number"], prediction["model_version"]),
-                      {"prediction": event})
+            self._add(
+                log,
+                "prediction",
+                (request["driver"], request["lap_number"], prediction["model_version"]),
+                {"prediction": event},
+            )
 
     def _add(self, log: SessionLog, kind: str, key: tuple, data: dict) -> None:
         with self._lock:

@@ -28,8 +28,11 @@ def live_sessions(who: Signed = Depends(signed_in()), shared: Console = Depends(
         states = shared.hub.store.sessions()
     except StoreUnavailable as exc:
         raise Refused(503, str(exc)) from exc
-    return {"sessions": [live.summary() for live in states], "updated_at": shared.hub.updated_at,
-            "error": shared.hub.last_error}
+    return {
+        "sessions": [live.summary() for live in states],
+        "updated_at": shared.hub.updated_at,
+        "error": shared.hub.last_error,
+    }
 
 
 @router.get("/model")
@@ -38,8 +41,9 @@ async def model(who: Signed = Depends(signed_in()), shared: Console = Depends(co
 
 
 @router.get("/live/{session_key}/explain/{driver}")
-async def explain(session_key: str, driver: str, who: Signed = Depends(signed_in("engineer")),
-                  shared: Console = Depends(console)):
+async def explain(
+    session_key: str, driver: str, who: Signed = Depends(signed_in("engineer")), shared: Console = Depends(console)
+):
     """Why the service predicts what it does for the driver's next lap (engineer): the service's
     /explain of the request the console asks it with."""
     try:  # Redis is read off the event loop, which the streams share
@@ -57,8 +61,13 @@ async def explain(session_key: str, driver: str, who: Signed = Depends(signed_in
 
 
 @router.get("/live/{session_key}/events")
-async def events(session_key: str, request: Request, last_event_id: str | None = None,
-                 who: Signed = Depends(signed_in()), shared: Console = Depends(console)):
+async def events(
+    session_key: str,
+    request: Request,
+    last_event_id: str | None = None,
+    who: Signed = Depends(signed_in()),
+    shared: Console = Depends(console),
+):
     """The session's events. A browser resumes with the `Last-Event-ID` header, or the
     `last_event_id` parameter when the app reconnects itself (EventSource sends no headers)."""
     hub = shared.hub
@@ -90,8 +99,9 @@ async def events(session_key: str, request: Request, last_event_id: str | None =
                 yield ": keep-alive\n\n"
                 quiet = 0.0
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 def _event(epoch: str, number: int, kind: str, data: dict) -> str:

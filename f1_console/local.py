@@ -15,5 +15,14 @@ class LocalConsole(LocalService):
     health_path = "/api/me"
 
     def command(self) -> list[str]:
-        return [str(Path(sys.executable).with_name("uvicorn")), "--factory", "f1_console.app:create_app",
-                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        return [
+            str(Path(sys.executable).with_name("uvicorn")),
+            "--factory",
+            "f1_console.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+        ]

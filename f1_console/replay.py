@@ -67,17 +67,21 @@ def archived_sessions(who: Signed = Depends(engineer), players: Replays = Depend
 
 @router.get("/")
 @router.get("", include_in_schema=False)
-def current(who: Signed = Depends(engineer), players: Replays = Depends(replays),
-            shared: Console = Depends(console)):
+def current(who: Signed = Depends(engineer), players: Replays = Depends(replays), shared: Console = Depends(console)):
     return {"replays": [_with_live(shared, status) for status in players.statuses()]}
 
 
 @router.post("/")
 @router.post("", include_in_schema=False)
-async def start(request: Request, who: Signed = Depends(engineer), players: Replays = Depends(replays),
-                shared: Console = Depends(console)):
-    body = await _body(request, {"session_key", "speed"}, '{"session_key": "2023-09-austrian-grand-prix-race", '
-                                                          '"speed": 60}')
+async def start(
+    request: Request,
+    who: Signed = Depends(engineer),
+    players: Replays = Depends(replays),
+    shared: Console = Depends(console),
+):
+    body = await _body(
+        request, {"session_key", "speed"}, '{"session_key": "2023-09-austrian-grand-prix-race", "speed": 60}'
+    )
     key = body.get("session_key")
     if not isinstance(key, str) or not key.strip():
         raise Refused(422, "session_key must name an archived session (GET /api/replay/sessions lists them)")
@@ -88,29 +92,48 @@ async def start(request: Request, who: Signed = Depends(engineer), players: Repl
 
 
 @router.post("/{session_key}/pause")
-def pause(session_key: str, who: Signed = Depends(engineer), players: Replays = Depends(replays),
-          shared: Console = Depends(console)):
+def pause(
+    session_key: str,
+    who: Signed = Depends(engineer),
+    players: Replays = Depends(replays),
+    shared: Console = Depends(console),
+):
     return _with_live(shared, _refusing(lambda: players.get(session_key).pause()))
 
 
 @router.post("/{session_key}/resume")
-def resume(session_key: str, who: Signed = Depends(engineer), players: Replays = Depends(replays),
-           shared: Console = Depends(console)):
+def resume(
+    session_key: str,
+    who: Signed = Depends(engineer),
+    players: Replays = Depends(replays),
+    shared: Console = Depends(console),
+):
     return _with_live(shared, _refusing(lambda: players.get(session_key).resume()))
 
 
 @router.post("/{session_key}/seek")
-async def seek(session_key: str, request: Request, who: Signed = Depends(engineer),
-               players: Replays = Depends(replays), shared: Console = Depends(console)):
+async def seek(
+    session_key: str,
+    request: Request,
+    who: Signed = Depends(engineer),
+    players: Replays = Depends(replays),
+    shared: Console = Depends(console),
+):
     body = await _body(request, {"lap", "session_time_s"}, '{"lap": 20} or {"session_time_s": 4200.5}')
-    status = await run_in_threadpool(_refusing, lambda: players.get(session_key).seek(
-        lap=body.get("lap"), session_time_s=body.get("session_time_s")))
+    status = await run_in_threadpool(
+        _refusing, lambda: players.get(session_key).seek(lap=body.get("lap"), session_time_s=body.get("session_time_s"))
+    )
     return _with_live(shared, status)
 
 
 @router.post("/{session_key}/speed")
-async def speed(session_key: str, request: Request, who: Signed = Depends(engineer),
-                players: Replays = Depends(replays), shared: Console = Depends(console)):
+async def speed(
+    session_key: str,
+    request: Request,
+    who: Signed = Depends(engineer),
+    players: Replays = Depends(replays),
+    shared: Console = Depends(console),
+):
     body = await _body(request, {"speed"}, '{"speed": 120}')
     if "speed" not in body:
         raise Refused(422, 'expected a JSON object: {"speed": 120}')
@@ -118,8 +141,12 @@ async def speed(session_key: str, request: Request, who: Signed = Depends(engine
 
 
 @router.delete("/{session_key}")
-def stop(session_key: str, who: Signed = Depends(engineer), players: Replays = Depends(replays),
-         shared: Console = Depends(console)):
+def stop(
+    session_key: str,
+    who: Signed = Depends(engineer),
+    players: Replays = Depends(replays),
+    shared: Console = Depends(console),
+):
     """Stops the replay; what landed stays in the live folder (the session stays live until its
     state expires)."""
     return _with_live(shared, _refusing(players.stop, session_key))

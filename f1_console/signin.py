@@ -23,8 +23,15 @@ def login(body: Login, request: Request, shared: Console = Depends(console)):
         return JSONResponse({"error": "unknown or revoked API key"}, status_code=401)
     token, who = signed
     answer = JSONResponse({"role": who.role, "key_id": who.key_id})
-    answer.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=int(shared.sessions.seconds),
-                      secure=request.url.scheme == "https", path="/")
+    answer.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        max_age=int(shared.sessions.seconds),
+        secure=request.url.scheme == "https",
+        path="/",
+    )
     return answer
 
 

@@ -35,7 +35,9 @@ def covered_clock(laps: pl.DataFrame) -> pl.DataFrame:
         pl.col("lap_number").max().cast(pl.Int16).alias("last_lap"),
         pl.col("session_time_s").max().alias("session_time_s"),
         (pl.col("lap_start_date") - pl.duration(microseconds=(pl.col("lap_start_time_s") * 1e6).round().cast(pl.Int64)))
-        .median().cast(pl.Datetime("us")).alias("session_start_utc"),
+        .median()
+        .cast(pl.Datetime("us"))
+        .alias("session_start_utc"),
     )
 
 
@@ -67,8 +69,14 @@ def _naive(moment: datetime) -> datetime:
 
 def _history(history: pl.DataFrame | None) -> pl.DataFrame:
     """drift_history with the clock columns (NULL in a warehouse written before they existed)."""
-    schema = {"session_key": pl.String, "champion_version": pl.String, "computed_at": pl.Datetime("us"),
-              "last_lap": pl.Int64, "session_time_s": pl.Float64, "session_start_utc": pl.Datetime("us")}
+    schema = {
+        "session_key": pl.String,
+        "champion_version": pl.String,
+        "computed_at": pl.Datetime("us"),
+        "last_lap": pl.Int64,
+        "session_time_s": pl.Float64,
+        "session_start_utc": pl.Datetime("us"),
+    }
     if history is None or history.height == 0:
         return pl.DataFrame(schema=schema)
     missing = [pl.lit(None).alias(name) for name in CLOCK_COLUMNS if name not in history.columns]
@@ -80,8 +88,11 @@ def _predictions(predictions: pl.DataFrame | None) -> pl.DataFrame:
     if predictions is None or predictions.height == 0:
         return pl.DataFrame(schema=schema)
     logged = [_naive(utc(text)) if text else None for text in predictions["logged_at"].to_list()]
-    return predictions.select("session_key", pl.col("lap_number").cast(pl.Int64)).with_columns(
-        pl.Series("logged", logged, dtype=pl.Datetime("us"))).drop_nulls("logged")
+    return (
+        predictions.select("session_key", pl.col("lap_number").cast(pl.Int64))
+        .with_columns(pl.Series("logged", logged, dtype=pl.Datetime("us")))
+        .drop_nulls("logged")
+    )
 
 
 def _session_time(history: pl.DataFrame, key: str, at: datetime) -> float | None:
@@ -104,15 +115,27 @@ def _by_report(alert: dict, at: datetime, history: pl.DataFrame) -> tuple:
         return key, None, None, "unplaced", f"no published drift report of {key} made before this alert"
     report = rows.sort("computed_at").row(-1, named=True)
     if report["last_lap"] is None:
-        return key, None, None, "unplaced", ("its drift report predates the session-clock columns "
-                                             "(drift_history.last_lap): shown at wall-clock time")
-    return (key, report["last_lap"], report["session_time_s"], "report",
-            f"the laps its drift report compared end after lap {report['last_lap']}")
+        return (
+            key,
+            None,
+            None,
+            "unplaced",
+            ("its drift report predates the session-clock columns (drift_history.last_lap): shown at wall-clock time"),
+        )
+    return (
+        key,
+        report["last_lap"],
+        report["session_time_s"],
+        "report",
+        f"the laps its drift report compared end after lap {report['last_lap']}",
+    )
 
 
 def _by_predictions(at: datetime, predictions: pl.DataFrame, history: pl.DataFrame, only: str | None) -> tuple | None:
     rows = predictions if only is None else predictions.filter(pl.col("session_key") == only)
-    spans = rows.group_by("session_key").agg(pl.col("logged").min().alias("first"), pl.col("logged").max().alias("last"))
+    spans = rows.group_by("session_key").agg(
+        pl.col("logged").min().alias("first"), pl.col("logged").max().alias("last")
+    )
     live = spans.filter((pl.col("first") <= at) & (pl.col("last") + SLACK >= at))
     if live.height == 0:
         return None
@@ -121,8 +144,13 @@ def _by_predictions(at: datetime, predictions: pl.DataFrame, history: pl.DataFra
     key = latest["session_key"]
     asked = before.filter(pl.col("session_key") == key)["lap_number"].max()
     lap = max(int(asked) - 1, 0)
-    return (key, lap, _session_time(history, key, at), "live predictions",
-            f"the service was predicting {key}: lap {asked} was the latest lap asked before it")
+    return (
+        key,
+        lap,
+        _session_time(history, key, at),
+        "live predictions",
+        f"the service was predicting {key}: lap {asked} was the latest lap asked before it",
+    )
 
 
 def _by_wall_clock(at: datetime, history: pl.DataFrame, only: str | None) -> tuple | None:
@@ -133,8 +161,13 @@ def _by_wall_clock(at: datetime, history: pl.DataFrame, only: str | None) -> tup
             continue
         covered = history.filter((pl.col("session_key") == key) & (pl.col("session_time_s") <= seconds))
         lap = covered["last_lap"].max() if covered.height else None
-        return (key, None if lap is None else int(lap), seconds, "session wall clock",
-                f"its time falls within {key}'s laps (lap_start_date on the session clock)")
+        return (
+            key,
+            None if lap is None else int(lap),
+            seconds,
+            "session wall clock",
+            f"its time falls within {key}'s laps (lap_start_date on the session clock)",
+        )
     return None
 
 
@@ -150,12 +183,31 @@ def place(alerts: list[dict], history: pl.DataFrame | None, predictions: pl.Data
             where = _by_report(alert, at, history)
         else:
             only = details.get("session_key")
-            where = (_by_predictions(at, predictions, history, only) or _by_wall_clock(at, history, only)
-                     or (only, None, None, "unplaced",
-                         "no live session was being predicted or running at its time: shown at wall-clock time"))
+            where = (
+                _by_predictions(at, predictions, history, only)
+                or _by_wall_clock(at, history, only)
+                or (
+                    only,
+                    None,
+                    None,
+                    "unplaced",
+                    "no live session was being predicted or running at its time: shown at wall-clock time",
+                )
+            )
         key, lap, seconds, how, note = where
-        placed.append(Placed(utc(alert["at"]).isoformat(), alert["kind"], alert.get("text", ""), details,
-                             key, lap, seconds, how, note))
+        placed.append(
+            Placed(
+                utc(alert["at"]).isoformat(),
+                alert["kind"],
+                alert.get("text", ""),
+                details,
+                key,
+                lap,
+                seconds,
+                how,
+                note,
+            )
+        )
     return sorted(placed, key=lambda p: utc(p.at))
 
 

@@ -32,8 +32,9 @@ def send(kind: str, text: str, details: dict, webhook_url: str | None, log_path:
     if not webhook_url:
         return True
     body = json.dumps({"kind": kind, "text": text, "details": details}, default=str).encode()
-    request = urllib.request.Request(webhook_url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        webhook_url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as answer:
             return 200 <= answer.status < 300
@@ -56,7 +57,7 @@ def append_log(path: Path | None, record: dict) -> None:
         if size and os.pread(fd, 1, size - 1) != b"\n":
             line = b"\n" + line
         while line:
-            line = line[os.write(fd, line):]
+            line = line[os.write(fd, line) :]
     finally:
         os.close(fd)  # releases the lock
 
@@ -86,8 +87,14 @@ def read_log(path: Path) -> AlertLog:
         except (ValueError, TypeError, KeyError, UnicodeDecodeError):
             log.skipped += 1
             continue
-        log.alerts.append({"at": record["at"], "kind": record["kind"], "text": str(record.get("text", "")),
-                           "details": record.get("details") or {}})
+        log.alerts.append(
+            {
+                "at": record["at"],
+                "kind": record["kind"],
+                "text": str(record.get("text", "")),
+                "details": record.get("details") or {},
+            }
+        )
     return log
 
 

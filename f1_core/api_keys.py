@@ -64,9 +64,13 @@ class KeyStore:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
         key = PREFIX + secrets.token_urlsafe(32)
-        record = KeyRecord(key_id=secrets.token_hex(4), role=role, name=name,
-                           created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                           sha256=_digest(key))
+        record = KeyRecord(
+            key_id=secrets.token_hex(4),
+            role=role,
+            name=name,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            sha256=_digest(key),
+        )
         with self._locked():
             self._write([*self.records(), record])
         return record, key

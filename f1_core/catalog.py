@@ -27,9 +27,7 @@ def session_type(session_name: str) -> str:
     try:
         return SESSION_TYPES[session_name.strip().lower()]
     except KeyError:
-        raise ValueError(
-            f"unknown session name {session_name!r}; expected one of {sorted(SESSION_TYPES)}"
-        ) from None
+        raise ValueError(f"unknown session name {session_name!r}; expected one of {sorted(SESSION_TYPES)}") from None
 
 
 @dataclass(frozen=True)
@@ -118,17 +116,44 @@ def circuit_ref(location: str) -> str:
 
 # A live request names its event, not its town: the circuit each Grand Prix name is held at.
 EVENT_CIRCUITS = {
-    "bahrain": "bahrain", "sakhir": "bahrain", "saudi-arabian": "jeddah", "australian": "albert_park",
-    "japanese": "suzuka", "chinese": "shanghai", "miami": "miami", "emilia-romagna": "imola",
-    "monaco": "monaco", "canadian": "villeneuve", "spanish": "catalunya",
-    "barcelona-catalunya": "catalunya", "austrian": "red_bull_ring", "styrian": "red_bull_ring",
-    "british": "silverstone", "70th-anniversary": "silverstone", "hungarian": "hungaroring",
-    "belgian": "spa", "dutch": "zandvoort", "italian": "monza", "azerbaijan": "baku",
-    "singapore": "marina_bay", "united-states": "americas", "mexico-city": "rodriguez",
-    "mexican": "rodriguez", "sao-paulo": "interlagos", "s-o-paulo": "interlagos",
-    "brazilian": "interlagos", "las-vegas": "vegas", "qatar": "losail", "abu-dhabi": "yas_marina",
-    "french": "ricard", "russian": "sochi", "german": "hockenheimring", "tuscan": "mugello",
-    "eifel": "nurburgring", "portuguese": "portimao", "turkish": "istanbul",
+    "bahrain": "bahrain",
+    "sakhir": "bahrain",
+    "saudi-arabian": "jeddah",
+    "australian": "albert_park",
+    "japanese": "suzuka",
+    "chinese": "shanghai",
+    "miami": "miami",
+    "emilia-romagna": "imola",
+    "monaco": "monaco",
+    "canadian": "villeneuve",
+    "spanish": "catalunya",
+    "barcelona-catalunya": "catalunya",
+    "austrian": "red_bull_ring",
+    "styrian": "red_bull_ring",
+    "british": "silverstone",
+    "70th-anniversary": "silverstone",
+    "hungarian": "hungaroring",
+    "belgian": "spa",
+    "dutch": "zandvoort",
+    "italian": "monza",
+    "azerbaijan": "baku",
+    "singapore": "marina_bay",
+    "united-states": "americas",
+    "mexico-city": "rodriguez",
+    "mexican": "rodriguez",
+    "sao-paulo": "interlagos",
+    "s-o-paulo": "interlagos",
+    "brazilian": "interlagos",
+    "las-vegas": "vegas",
+    "qatar": "losail",
+    "abu-dhabi": "yas_marina",
+    "french": "ricard",
+    "russian": "sochi",
+    "german": "hockenheimring",
+    "tuscan": "mugello",
+    "eifel": "nurburgring",
+    "portuguese": "portimao",
+    "turkish": "istanbul",
 }
 
 

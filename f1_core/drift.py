@@ -79,37 +79,50 @@ class DriftResult:
         return self.live_mae_clean / self.train_mae_clean
 
 
-def compare(reference: pl.DataFrame, current: pl.DataFrame, inputs: list[str],
-            thresholds: DriftThresholds, live_mae_clean: float | None,
-            train_mae_clean: float | None) -> DriftResult:
+def compare(
+    reference: pl.DataFrame,
+    current: pl.DataFrame,
+    inputs: list[str],
+    thresholds: DriftThresholds,
+    live_mae_clean: float | None,
+    train_mae_clean: float | None,
+) -> DriftResult:
     """Drift of `current` (a session's lap features) against `reference`, on `inputs`."""
     from evidently import Report
     from evidently.metrics import ValueDrift
 
     # Inputs empty on either side (a session without weather) cannot be compared: left out.
-    usable = [name for name in inputs
-              if current[name].drop_nulls().len() >= 2 and reference[name].drop_nulls().len() >= 2]
+    usable = [
+        name for name in inputs if current[name].drop_nulls().len() >= 2 and reference[name].drop_nulls().len() >= 2
+    ]
     continuous = [name for name in usable if name in PACE_FEATURES]
-    metrics = [ValueDrift(column=name, method=method, threshold=thresholds.psi if method == "psi" else None)
-               for name in usable for method in ("psi", "jensenshannon")]
+    metrics = [
+        ValueDrift(column=name, method=method, threshold=thresholds.psi if method == "psi" else None)
+        for name in usable
+        for method in ("psi", "jensenshannon")
+    ]
     metrics += [ValueDrift(column=name, method="ks") for name in continuous]
-    snapshot = Report(metrics).run(current_data=current.select(usable).to_pandas(),
-                                   reference_data=reference.select(usable).to_pandas())
+    snapshot = Report(metrics).run(
+        current_data=current.select(usable).to_pandas(), reference_data=reference.select(usable).to_pandas()
+    )
     values: dict[tuple[str, str], float] = {}
     for metric in snapshot.dict()["metrics"]:
         config = metric["config"]
         values[(config["column"], config["method"])] = float(metric["value"])
-    features = pl.DataFrame({
-        "feature": usable,
-        "psi": [values[(name, "psi")] for name in usable],
-        "js_distance": [values[(name, "jensenshannon")] for name in usable],
-        "ks_p_value": [values.get((name, "ks")) for name in usable],
-    }, schema={"feature": pl.String, "psi": pl.Float64, "js_distance": pl.Float64, "ks_p_value": pl.Float64}
+    features = pl.DataFrame(
+        {
+            "feature": usable,
+            "psi": [values[(name, "psi")] for name in usable],
+            "js_distance": [values[(name, "jensenshannon")] for name in usable],
+            "ks_p_value": [values.get((name, "ks")) for name in usable],
+        },
+        schema={"feature": pl.String, "psi": pl.Float64, "js_distance": pl.Float64, "ks_p_value": pl.Float64},
     ).with_columns((pl.col("psi") >= thresholds.psi).alias("drifted"))
     share = features["drifted"].mean() if features.height else 0.0
     laps = int(current["clean"].sum())
-    result = DriftResult(features, float(share), laps, live_mae_clean, train_mae_clean, "none",
-                         snapshot.get_html_str(as_iframe=False))
+    result = DriftResult(
+        features, float(share), laps, live_mae_clean, train_mae_clean, "none", snapshot.get_html_str(as_iframe=False)
+    )
     result.classification = classify(result, thresholds)
     return result
 
@@ -120,8 +133,9 @@ def classify(result: DriftResult, thresholds: DriftThresholds) -> str:
     data = result.share_drifted >= thresholds.share_drifted
     ratio = result.error_ratio
     error = ratio is not None and math.isfinite(ratio) and ratio >= thresholds.error_ratio
-    return {(False, False): "none", (True, False): "data", (False, True): "concept",
-            (True, True): "both"}[(data, error)]
+    return {(False, False): "none", (True, False): "data", (False, True): "concept", (True, True): "both"}[
+        (data, error)
+    ]
 
 
 def describe(session_key: str, result: DriftResult) -> str:
@@ -130,11 +144,13 @@ def describe(session_key: str, result: DriftResult) -> str:
     if result.drifted_features:
         top = result.features.filter(pl.col("drifted")).sort("psi", descending=True).head(5)
         moved = ", ".join(f"{r['feature']} (PSI {r['psi']:.2f})" for r in top.iter_rows(named=True))
-        parts.append(f"{len(result.drifted_features)}/{result.features.height} inputs drifted "
-                     f"({result.share_drifted:.0%}): {moved}")
+        parts.append(
+            f"{len(result.drifted_features)}/{result.features.height} inputs drifted "
+            f"({result.share_drifted:.0%}): {moved}"
+        )
     if result.error_ratio is not None:
-        parts.append(f"clean-lap MAE {result.live_mae_clean:.3f} s vs {result.train_mae_clean:.3f} s "
-                     f"in training ({result.error_ratio:.2f}x)")
+        parts.append(
+            f"clean-lap MAE {result.live_mae_clean:.3f} s vs {result.train_mae_clean:.3f} s "
+            f"in training ({result.error_ratio:.2f}x)"
+        )
     return "; ".join(parts)
-
-

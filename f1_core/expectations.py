@@ -13,8 +13,10 @@ def lap_feature_expectations():
 
     between = gxe.ExpectColumnValuesToBeBetween
     return [
-        *(gxe.ExpectColumnValuesToNotBeNull(column=c) for c in ("session_key", "driver", "lap_number",
-                                                                 "session_type", "circuit_ref", "event")),
+        *(
+            gxe.ExpectColumnValuesToNotBeNull(column=c)
+            for c in ("session_key", "driver", "lap_number", "session_type", "circuit_ref", "event")
+        ),
         between(column="lap_time_s", min_value=40, max_value=1200),
         between(column="lap_number", min_value=1, max_value=100),
         between(column="tyre_life", min_value=0, max_value=80),

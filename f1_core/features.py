@@ -38,31 +38,93 @@ FIELD_WINDOW_LAPS = 20
 
 # What a lap row must carry (the warehouse `laps` columns the features read).
 LAP_INPUT = {
-    "session_key": pl.String, "driver": pl.String, "lap_number": pl.Int16, "stint": pl.Int16,
-    "lap_time_s": pl.Float64, "sector1_s": pl.Float64, "sector2_s": pl.Float64,
-    "sector3_s": pl.Float64, "compound": pl.String, "tyre_life": pl.Int16, "fresh_tyre": pl.Boolean,
-    "pit_out_time_s": pl.Float64, "pit_in_time_s": pl.Float64, "lap_start_time_s": pl.Float64,
-    "session_time_s": pl.Float64, "track_status": pl.String, "position": pl.Int16,
-    "deleted": pl.Boolean, "is_accurate": pl.Boolean,
+    "session_key": pl.String,
+    "driver": pl.String,
+    "lap_number": pl.Int16,
+    "stint": pl.Int16,
+    "lap_time_s": pl.Float64,
+    "sector1_s": pl.Float64,
+    "sector2_s": pl.Float64,
+    "sector3_s": pl.Float64,
+    "compound": pl.String,
+    "tyre_life": pl.Int16,
+    "fresh_tyre": pl.Boolean,
+    "pit_out_time_s": pl.Float64,
+    "pit_in_time_s": pl.Float64,
+    "lap_start_time_s": pl.Float64,
+    "session_time_s": pl.Float64,
+    "track_status": pl.String,
+    "position": pl.Int16,
+    "deleted": pl.Boolean,
+    "is_accurate": pl.Boolean,
 }
-SESSION_INPUT = {"session_key": pl.String, "season": pl.Int16, "circuit_ref": pl.String,
-                 "session_type": pl.String, "total_laps": pl.Int16}
-WEATHER_INPUT = {"session_key": pl.String, "session_time_s": pl.Float64, "air_temp_c": pl.Float64,
-                 "track_temp_c": pl.Float64, "humidity_pct": pl.Float64, "pressure_hpa": pl.Float64,
-                 "wind_direction_deg": pl.Float64, "wind_speed_ms": pl.Float64, "rainfall": pl.Boolean}
+SESSION_INPUT = {
+    "session_key": pl.String,
+    "season": pl.Int16,
+    "circuit_ref": pl.String,
+    "session_type": pl.String,
+    "total_laps": pl.Int16,
+}
+WEATHER_INPUT = {
+    "session_key": pl.String,
+    "session_time_s": pl.Float64,
+    "air_temp_c": pl.Float64,
+    "track_temp_c": pl.Float64,
+    "humidity_pct": pl.Float64,
+    "pressure_hpa": pl.Float64,
+    "wind_direction_deg": pl.Float64,
+    "wind_speed_ms": pl.Float64,
+    "rainfall": pl.Boolean,
+}
 
 NUMERIC_FEATURES = [
-    "lap_number", "stint", "tyre_life", "fresh_tyre", "compound_softness", "wet_tyre",
-    "pit_out_lap", "first_lap", "fuel_kg", "race_progress",
-    "prev_lap_time_s", "prev_clean_lap_fc_s", "laps_since_clean", "rolling_clean_mean_s",
-    "rolling_clean_std_s", "stint_best_fc_s", "session_best_fc_s", "stint_clean_laps",
-    "degradation_s_per_lap", "prev_sector1_s", "prev_sector2_s", "prev_sector3_s",
-    "prev_sector1_gap_s", "prev_sector2_gap_s", "prev_sector3_gap_s", "prev_position",
-    "prev_lap_green", "prev_lap_safety_car", "prev_lap_vsc", "prev_lap_yellow",
-    "field_laps_completed", "field_recent_fc_s", "field_evolution_s",
-    "air_temp_c", "track_temp_c", "humidity_pct", "pressure_hpa", "wind_speed_ms",
-    "wind_direction_deg", "rainfall", "has_weather", "air_temp_change_c", "track_temp_change_c",
-    "humidity_change_pct", "reference_fc_s", *TRAFFIC_FEATURES, "field_volatility_s",
+    "lap_number",
+    "stint",
+    "tyre_life",
+    "fresh_tyre",
+    "compound_softness",
+    "wet_tyre",
+    "pit_out_lap",
+    "first_lap",
+    "fuel_kg",
+    "race_progress",
+    "prev_lap_time_s",
+    "prev_clean_lap_fc_s",
+    "laps_since_clean",
+    "rolling_clean_mean_s",
+    "rolling_clean_std_s",
+    "stint_best_fc_s",
+    "session_best_fc_s",
+    "stint_clean_laps",
+    "degradation_s_per_lap",
+    "prev_sector1_s",
+    "prev_sector2_s",
+    "prev_sector3_s",
+    "prev_sector1_gap_s",
+    "prev_sector2_gap_s",
+    "prev_sector3_gap_s",
+    "prev_position",
+    "prev_lap_green",
+    "prev_lap_safety_car",
+    "prev_lap_vsc",
+    "prev_lap_yellow",
+    "field_laps_completed",
+    "field_recent_fc_s",
+    "field_evolution_s",
+    "air_temp_c",
+    "track_temp_c",
+    "humidity_pct",
+    "pressure_hpa",
+    "wind_speed_ms",
+    "wind_direction_deg",
+    "rainfall",
+    "has_weather",
+    "air_temp_change_c",
+    "track_temp_change_c",
+    "humidity_change_pct",
+    "reference_fc_s",
+    *TRAFFIC_FEATURES,
+    "field_volatility_s",
 ]
 CATEGORICAL_FEATURES = ["circuit_ref", "session_type"]
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
@@ -74,17 +136,23 @@ CANDIDATES = ["field_tyre_effect_s", "filtered_pace_fc_s"]
 
 
 OUTPUT = {
-    "session_key": pl.String, "driver": pl.String, "lap_number": pl.Int16,
+    "session_key": pl.String,
+    "driver": pl.String,
+    "lap_number": pl.Int16,
     **{name: pl.Float64 for name in NUMERIC_FEATURES if name != "lap_number"},
     **{name: pl.String for name in CATEGORICAL_FEATURES},
     # not features: what the lap turned out to be (targets and metrics filter on these)
-    "lap_time_s": pl.Float64, "clean": pl.Boolean, "representative": pl.Boolean,
+    "lap_time_s": pl.Float64,
+    "clean": pl.Boolean,
+    "representative": pl.Boolean,
     "not_clean_reason": pl.String,  # the first of NOT_CLEAN_RULES the lap broke, null if clean
     # not features: the baselines' predictions are built from these
-    "prev_clean_lap_time_s": pl.Float64, "rolling_clean_lap_time_s": pl.Float64,
+    "prev_clean_lap_time_s": pl.Float64,
+    "rolling_clean_lap_time_s": pl.Float64,
     **{name: pl.Float64 for name in CANDIDATES},
     # not features: when the lap started and ended (session seconds), to split a session in time
-    "lap_start_time_s": pl.Float64, "session_time_s": pl.Float64,
+    "lap_start_time_s": pl.Float64,
+    "session_time_s": pl.Float64,
 }
 
 
@@ -156,8 +224,9 @@ def off_pace(laps: list[dict], session_type: str | None) -> list[bool]:
         return verdicts
     timed = [i for i, lap in enumerate(laps) if timing_reason(lap) is None]
     # sorted by value, so laps ending at the same moment give one window whatever the rows' order
-    field = sorted((laps[i]["session_time_s"], laps[i]["lap_time_s"]) for i in timed
-                   if laps[i]["session_time_s"] is not None)
+    field = sorted(
+        (laps[i]["session_time_s"], laps[i]["lap_time_s"]) for i in timed if laps[i]["session_time_s"] is not None
+    )
     ends, times = [end for end, _ in field], [time for _, time in field]
     own: dict = {}
     for i in sorted(timed, key=lambda i: (laps[i]["driver"] or "", laps[i]["lap_number"])):
@@ -173,7 +242,7 @@ def _field_pace(lap: dict, ends: list[float], times: list[float]) -> float | Non
     if lap["session_time_s"] is None:
         return None
     seen = bisect_left(ends, lap["session_time_s"])
-    recent = times[max(seen - PACE_FIELD_LAPS, 0):seen]
+    recent = times[max(seen - PACE_FIELD_LAPS, 0) : seen]
     return median(recent) if len(recent) >= PACE_FIELD_MIN else None
 
 
@@ -216,9 +285,15 @@ def removed_by_rule(frame: pl.DataFrame) -> pl.DataFrame:
     """Per session (of an `OUTPUT` frame): its laps, its clean laps, and how many laps each rule
     of `NOT_CLEAN_RULES` removed (the first rule each lap broke, so each lap counts once)."""
     reason = pl.col("not_clean_reason")
-    return frame.group_by("session_key").agg(
-        pl.len().alias("laps"), reason.is_null().sum().alias("clean"),
-        *((reason == rule).sum().alias(rule) for rule in NOT_CLEAN_RULES)).sort("session_key")
+    return (
+        frame.group_by("session_key")
+        .agg(
+            pl.len().alias("laps"),
+            reason.is_null().sum().alias("clean"),
+            *((reason == rule).sum().alias(rule) for rule in NOT_CLEAN_RULES),
+        )
+        .sort("session_key")
+    )
 
 
 def fuel_kg(lap_number: int, total_laps: int | None, session_type: str | None) -> float | None:
@@ -234,19 +309,21 @@ def _conform(frame: pl.DataFrame, schema: dict) -> pl.DataFrame:
     if frame.schema == schema:
         return frame
     missing = [name for name in schema if name not in frame.columns]
-    frame = frame.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in schema.items()
-                               if name in missing)
+    frame = frame.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in schema.items() if name in missing)
     return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 
 
-def lap_features(laps: pl.DataFrame, sessions: pl.DataFrame,
-                 weather: pl.DataFrame | None = None) -> pl.DataFrame:
+def lap_features(laps: pl.DataFrame, sessions: pl.DataFrame, weather: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per lap (`OUTPUT`): keys (session_key, driver, lap_number), `FEATURES`, and the
     target `lap_time_s` with `clean` beside it, sorted by session, driver and lap. `sessions`
     gives each session's circuit, type and race distance (`total_laps`, null when unknown)."""
-    return features_frame(feature_rows(
-        _conform(laps, LAP_INPUT).to_dicts(), _conform(sessions, SESSION_INPUT).to_dicts(),
-        _conform(weather if weather is not None else pl.DataFrame(), WEATHER_INPUT).to_dicts()))
+    return features_frame(
+        feature_rows(
+            _conform(laps, LAP_INPUT).to_dicts(),
+            _conform(sessions, SESSION_INPUT).to_dicts(),
+            _conform(weather if weather is not None else pl.DataFrame(), WEATHER_INPUT).to_dicts(),
+        )
+    )
 
 
 def features_frame(rows: list[dict]) -> pl.DataFrame:
@@ -254,8 +331,7 @@ def features_frame(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=OUTPUT, orient="row")
 
 
-def feature_rows(laps: list[dict], sessions: list[dict], weather: list[dict],
-                 last_only: bool = False) -> list[dict]:
+def feature_rows(laps: list[dict], sessions: list[dict], weather: list[dict], last_only: bool = False) -> list[dict]:
     """`lap_features` on plain rows: `laps`, `sessions` and `weather` hold the columns of
     `LAP_INPUT`, `SESSION_INPUT` and `WEATHER_INPUT` as Python values (a missing lap column is
     null). Returns one dict per lap, sorted by session, driver and lap, holding (at least) the
@@ -284,14 +360,18 @@ def feature_rows(laps: list[dict], sessions: list[dict], weather: list[dict],
 def prepare_laps(laps: list[dict], session_of: dict[str, dict]) -> list[dict]:
     """Lap rows (the `LAP_INPUT` columns) in lap order, with what the laps after them read of
     them: the rows `field_index` and `lap_features_after` take."""
-    rows = [_lap_state({**EMPTY_LAP, **lap}, session_of.get(lap["session_key"], EMPTY_SESSION))
-            for lap in sorted(laps, key=_lap_order)]
-    return [row for session in _runs(rows, "session_key")
-            for row in judged(session, session_of.get(session[0]["session_key"], EMPTY_SESSION)["session_type"])]
+    rows = [
+        _lap_state({**EMPTY_LAP, **lap}, session_of.get(lap["session_key"], EMPTY_SESSION))
+        for lap in sorted(laps, key=_lap_order)
+    ]
+    return [
+        row
+        for session in _runs(rows, "session_key")
+        for row in judged(session, session_of.get(session[0]["session_key"], EMPTY_SESSION)["session_type"])
+    ]
 
 
-def lap_features_after(history: list[dict], lap: dict, session: dict, field: Field,
-                       weather: tuple | None) -> dict:
+def lap_features_after(history: list[dict], lap: dict, session: dict, field: Field, weather: tuple | None) -> dict:
     """The feature row of one lap (a lap row: what is known when it starts) from what came
     before it: `history`, the driver's earlier laps of the session (`prepare_laps` rows, in lap
     order), and the session's `field_index` and `weather_index` entries. The same functions as
@@ -309,8 +389,10 @@ def _at_start(row: dict, field: Field, weather: tuple | None) -> None:
     # The pace this lap is measured against, fuel corrected: the driver's last clean lap (the
     # strongest single predictor), else the field's recent pace, else the driver's previous lap.
     # Models learn the difference.
-    row["reference_fc_s"] = next((row[name] for name in ("prev_clean_lap_fc_s", "field_recent_fc_s",
-                                                         "prev_lap_fc_s") if row[name] is not None), None)
+    row["reference_fc_s"] = next(
+        (row[name] for name in ("prev_clean_lap_fc_s", "field_recent_fc_s", "prev_lap_fc_s") if row[name] is not None),
+        None,
+    )
     row.update(traffic_features(row, field.road, row["_previous_start"], row["_green_laps"]))
     row["field_volatility_s"] = volatility(field.road, row["lap_start_time_s"])
     slope = field_degradation(row["compound"], row["lap_start_time_s"], field.tyres)
@@ -332,9 +414,13 @@ def _lap_state(lap: dict, session: dict) -> dict:
     fuel = fuel_kg(lap["lap_number"], session["total_laps"], session["session_type"])
     time = lap["lap_time_s"]
     lap["off_pace"] = False  # until `judged` against the laps around it
-    lap.update(representative=is_representative(lap), fuel_kg=fuel, stint=_float(lap["stint"]),
-               tyre_life=_float(lap["tyre_life"]),
-               _fc=None if time is None else time - (fuel or 0.0) * FUEL_SECONDS_PER_KG)
+    lap.update(
+        representative=is_representative(lap),
+        fuel_kg=fuel,
+        stint=_float(lap["stint"]),
+        tyre_life=_float(lap["tyre_life"]),
+        _fc=None if time is None else time - (fuel or 0.0) * FUEL_SECONDS_PER_KG,
+    )
     return lap
 
 
@@ -342,12 +428,19 @@ def _own_features(lap: dict, session: dict) -> None:
     """The rest of what a lap shows on its own, for the laps whose features are asked."""
     number, total, compound = lap["lap_number"], session["total_laps"], lap["compound"]
     lap.update(
-        season=session["season"], circuit_ref=session["circuit_ref"], session_type=session["session_type"],
-        total_laps=total, not_clean_reason=(reason := not_clean_reason(lap)), clean=reason is None,
+        season=session["season"],
+        circuit_ref=session["circuit_ref"],
+        session_type=session["session_type"],
+        total_laps=total,
+        not_clean_reason=(reason := not_clean_reason(lap)),
+        clean=reason is None,
         compound_softness=_softness.get(compound),
         wet_tyre=None if compound is None else float(compound in WET_COMPOUNDS),
-        pit_out_lap=float(lap["pit_out_time_s"] is not None), first_lap=float(number == 1),
-        race_progress=number / total if total else None, fresh_tyre=_float(lap["fresh_tyre"]))
+        pit_out_lap=float(lap["pit_out_time_s"] is not None),
+        first_lap=float(number == 1),
+        race_progress=number / total if total else None,
+        fresh_tyre=_float(lap["fresh_tyre"]),
+    )
 
 
 _softness = {compound: float(index) for index, compound in enumerate(SOFTNESS)}
@@ -361,13 +454,32 @@ SECTORS = ("sector1_s", "sector2_s", "sector3_s")
 WEATHER_LEVELS = [name for name in WEATHER_INPUT if name not in ("session_key", "session_time_s")]
 WEATHER_CHANGES = {name: name.replace("_c", "_change_c").replace("_pct", "_change_pct") for name in CHANGE_WEATHER}
 # a lap's history before anything is known of it: its first lap, or no clean lap yet
-NO_PREVIOUS = dict.fromkeys((
-    "prev_lap_time_s", "prev_lap_fc_s", "prev_position", "prev_lap_green", "prev_lap_safety_car",
-    "prev_lap_vsc", "prev_lap_yellow", "_previous_start", *(f"prev_{name}" for name in SECTORS),
-    *(f"prev_{name[:-2]}_gap_s" for name in SECTORS)))
-NO_CLEAN = dict.fromkeys((
-    "prev_clean_lap_fc_s", "prev_clean_lap_time_s", "laps_since_clean", "rolling_clean_mean_s",
-    "rolling_clean_std_s", "rolling_clean_lap_time_s", "session_best_fc_s", "_reference_tyre_life"))
+NO_PREVIOUS = dict.fromkeys(
+    (
+        "prev_lap_time_s",
+        "prev_lap_fc_s",
+        "prev_position",
+        "prev_lap_green",
+        "prev_lap_safety_car",
+        "prev_lap_vsc",
+        "prev_lap_yellow",
+        "_previous_start",
+        *(f"prev_{name}" for name in SECTORS),
+        *(f"prev_{name[:-2]}_gap_s" for name in SECTORS),
+    )
+)
+NO_CLEAN = dict.fromkeys(
+    (
+        "prev_clean_lap_fc_s",
+        "prev_clean_lap_time_s",
+        "laps_since_clean",
+        "rolling_clean_mean_s",
+        "rolling_clean_std_s",
+        "rolling_clean_lap_time_s",
+        "session_best_fc_s",
+        "_reference_tyre_life",
+    )
+)
 NO_WEATHER = {**dict.fromkeys((*WEATHER_LEVELS, *WEATHER_CHANGES.values())), "has_weather": 0.0}
 
 
@@ -424,8 +536,15 @@ def _driver_history(laps: list[dict], last_only: bool) -> None:
         previous = lap
 
 
-def _history_of(lap: dict, previous: dict | None, clean: dict | None, windows: tuple[deque, deque],
-                session_best: float | None, sector_best: list, stint: list | None) -> None:
+def _history_of(
+    lap: dict,
+    previous: dict | None,
+    clean: dict | None,
+    windows: tuple[deque, deque],
+    session_best: float | None,
+    sector_best: list,
+    stint: list | None,
+) -> None:
     """Writes the history features of `lap` from the state the laps before it left."""
     if previous is None:
         lap.update(NO_PREVIOUS)
@@ -433,27 +552,35 @@ def _history_of(lap: dict, previous: dict | None, clean: dict | None, windows: t
         status = previous["track_status"]
         sectors = [previous[name] for name in SECTORS]
         lap.update(
-            prev_lap_time_s=previous["lap_time_s"], prev_lap_fc_s=previous["_fc"],
+            prev_lap_time_s=previous["lap_time_s"],
+            prev_lap_fc_s=previous["_fc"],
             _previous_start=previous["lap_start_time_s"],
             prev_position=_float(previous["position"]),
             prev_lap_green=None if status is None else float(status == "1"),
             prev_lap_safety_car=None if status is None else float("4" in status),
             prev_lap_vsc=None if status is None else float("6" in status or "7" in status),
             prev_lap_yellow=None if status is None else float("2" in status),
-            prev_sector1_s=sectors[0], prev_sector2_s=sectors[1], prev_sector3_s=sectors[2],
+            prev_sector1_s=sectors[0],
+            prev_sector2_s=sectors[1],
+            prev_sector3_s=sectors[2],
             prev_sector1_gap_s=_minus(sectors[0], sector_best[0]),
             prev_sector2_gap_s=_minus(sectors[1], sector_best[1]),
-            prev_sector3_gap_s=_minus(sectors[2], sector_best[2]))
+            prev_sector3_gap_s=_minus(sectors[2], sector_best[2]),
+        )
     if clean is None:
         lap.update(NO_CLEAN)
     else:
         lap.update(
-            prev_clean_lap_fc_s=clean["_fc"], prev_clean_lap_time_s=clean["lap_time_s"],
+            prev_clean_lap_fc_s=clean["_fc"],
+            prev_clean_lap_time_s=clean["lap_time_s"],
             laps_since_clean=float(lap["lap_number"] - clean["lap_number"]),
             # the windows hold the last clean laps: they only move on a clean lap
-            rolling_clean_mean_s=_mean(windows[0]), rolling_clean_std_s=_std(windows[0]),
-            rolling_clean_lap_time_s=_mean(windows[1]), session_best_fc_s=session_best,
-            _reference_tyre_life=clean["tyre_life"] if clean["stint"] == lap["stint"] else None)
+            rolling_clean_mean_s=_mean(windows[0]),
+            rolling_clean_std_s=_std(windows[0]),
+            rolling_clean_lap_time_s=_mean(windows[1]),
+            session_best_fc_s=session_best,
+            _reference_tyre_life=clean["tyre_life"] if clean["stint"] == lap["stint"] else None,
+        )
     if stint is None:
         lap.update(stint_clean_laps=0.0, stint_best_fc_s=None, degradation_s_per_lap=None, filtered_pace_fc_s=None)
     else:
@@ -461,9 +588,12 @@ def _history_of(lap: dict, previous: dict | None, clean: dict | None, windows: t
         lap["filtered_pace_fc_s"] = 0.7 * recent[-1] + 0.3 * median(recent) if len(recent) == PACE_LAPS else None
         # least squares over (tyre life, fuel-corrected time) of the stint's clean laps so far;
         # unknown while all of them share one tyre life
-        denominator = n * sxx - sx ** 2
-        lap.update(stint_clean_laps=float(n), stint_best_fc_s=best,
-                   degradation_s_per_lap=(n * sxy - sx * sy) / denominator if n >= 3 and denominator else None)
+        denominator = n * sxx - sx**2
+        lap.update(
+            stint_clean_laps=float(n),
+            stint_best_fc_s=best,
+            degradation_s_per_lap=(n * sxy - sx * sy) / denominator if n >= 3 and denominator else None,
+        )
 
 
 class Field(NamedTuple):
@@ -483,17 +613,20 @@ def field_index(rows: list[dict]) -> dict[str, Field]:
     are `prepare_laps` rows of sessions in turn, each session's in lap order per driver."""
     field = {}
     for session in _runs(rows, "session_key"):
-        laps = sorted((lap for lap in session if lap["session_time_s"] is not None),
-                      key=itemgetter("session_time_s"))
+        laps = sorted((lap for lap in session if lap["session_time_s"] is not None), key=itemgetter("session_time_s"))
         if not laps:
             continue
         clean = [lap for lap in laps if lap["representative"]]
         total = [0.0]
         for lap in clean:
             total.append(total[-1] + lap["_fc"])
-        field[laps[0]["session_key"]] = Field([lap["session_time_s"] for lap in laps],
-                                              [lap["session_time_s"] for lap in clean], total,
-                                              road_index(session), degradation_index(session))
+        field[laps[0]["session_key"]] = Field(
+            [lap["session_time_s"] for lap in laps],
+            [lap["session_time_s"] for lap in clean],
+            total,
+            road_index(session),
+            degradation_index(session),
+        )
     return field
 
 
@@ -517,8 +650,9 @@ def _field_features(lap: dict, field: Field) -> None:
 def weather_index(weather: list[dict]) -> dict[str, tuple]:
     """Per session, its readings in time order and their session times."""
     readings: dict[str, list[dict]] = {}
-    for reading in sorted((r for r in weather if r["session_time_s"] is not None),
-                          key=lambda r: (r["session_key"], r["session_time_s"])):
+    for reading in sorted(
+        (r for r in weather if r["session_time_s"] is not None), key=lambda r: (r["session_key"], r["session_time_s"])
+    ):
         readings.setdefault(reading["session_key"], []).append(reading)
     return {key: (session, [r["session_time_s"] for r in session]) for key, session in readings.items()}
 

@@ -18,8 +18,9 @@ BREAKDOWNS = {
 }
 
 
-def select(live: pl.DataFrame, context: str, session_key: str | None = None,
-           model_version: str | None = None) -> pl.DataFrame:
+def select(
+    live: pl.DataFrame, context: str, session_key: str | None = None, model_version: str | None = None
+) -> pl.DataFrame:
     """The rows of one context (and session, model version when given)."""
     rows = live.filter(pl.col("context") == context)
     if session_key is not None:
@@ -38,18 +39,37 @@ def breakdown(rows: pl.DataFrame, by: str) -> pl.DataFrame:
         .with_columns(BREAKDOWNS[by].cast(pl.String).alias("group"))
         .filter(pl.col("group").is_not_null())
         .group_by("group")
-        .agg(pl.len().alias("clean_laps"), pl.col("abs_error").mean().alias("mae_clean"),
-             pl.col("covered").cast(pl.Float64).mean().alias("coverage_clean"),
-             (pl.col("prediction") - pl.col("observed")).mean().alias("bias"))
+        .agg(
+            pl.len().alias("clean_laps"),
+            pl.col("abs_error").mean().alias("mae_clean"),
+            pl.col("covered").cast(pl.Float64).mean().alias("coverage_clean"),
+            (pl.col("prediction") - pl.col("observed")).mean().alias("bias"),
+        )
         .sort(pl.col("group").cast(pl.Int64, strict=False) if by in ("tyre_age", "lap") else "group")
     )
 
 
 def worst_laps(rows: pl.DataFrame, n: int = 20) -> pl.DataFrame:
     """The clean laps predicted worst, largest error first."""
-    return (rows.filter(pl.col("clean")).sort("abs_error", descending=True).head(n)
-            .select("session_key", "driver", "lap_number", "compound", "tyre_life", "model_version", "prediction",
-                    "lower", "upper", "observed", "abs_error", "covered"))
+    return (
+        rows.filter(pl.col("clean"))
+        .sort("abs_error", descending=True)
+        .head(n)
+        .select(
+            "session_key",
+            "driver",
+            "lap_number",
+            "compound",
+            "tyre_life",
+            "model_version",
+            "prediction",
+            "lower",
+            "upper",
+            "observed",
+            "abs_error",
+            "covered",
+        )
+    )
 
 
 def versions(live: pl.DataFrame, session_key: str, context: str) -> list[str]:
@@ -62,11 +82,14 @@ def versions(live: pl.DataFrame, session_key: str, context: str) -> list[str]:
 def _predictions_of(rows: pl.DataFrame, version: str) -> pl.DataFrame:
     """A version's prediction of each lap: as served, else as the shadow of the served version."""
     served = rows.filter(pl.col("model_version") == version).select(
-        "driver", "lap_number", "observed", "clean", "prediction")
+        "driver", "lap_number", "observed", "clean", "prediction"
+    )
     shadow = rows.filter((pl.col("shadow_version") == version) & pl.col("shadow_prediction").is_not_null()).select(
-        "driver", "lap_number", "observed", "clean", pl.col("shadow_prediction").alias("prediction"))
+        "driver", "lap_number", "observed", "clean", pl.col("shadow_prediction").alias("prediction")
+    )
     return pl.concat([served, shadow.join(served, on=["driver", "lap_number"], how="anti")]).unique(
-        ["driver", "lap_number"], keep="first")
+        ["driver", "lap_number"], keep="first"
+    )
 
 
 def compare(live: pl.DataFrame, session_key: str, a: str, b: str, context: str) -> pl.DataFrame:
@@ -75,11 +98,17 @@ def compare(live: pl.DataFrame, session_key: str, a: str, b: str, context: str) 
     known = versions(live, session_key, context)
     for version in (a, b):
         if version not in known:
-            raise KeyError(f"model version {version!r} predicted no lap of {session_key} ({context}); "
-                           f"versions there: {', '.join(known) or 'none'}")
+            raise KeyError(
+                f"model version {version!r} predicted no lap of {session_key} ({context}); "
+                f"versions there: {', '.join(known) or 'none'}"
+            )
     left = _predictions_of(rows, a).rename({"prediction": "prediction_a"})
     right = _predictions_of(rows, b).select("driver", "lap_number", pl.col("prediction").alias("prediction_b"))
-    return (left.join(right, on=["driver", "lap_number"], how="inner")
-            .with_columns((pl.col("prediction_a") - pl.col("observed")).abs().alias("abs_error_a"),
-                          (pl.col("prediction_b") - pl.col("observed")).abs().alias("abs_error_b"))
-            .sort("driver", "lap_number"))
+    return (
+        left.join(right, on=["driver", "lap_number"], how="inner")
+        .with_columns(
+            (pl.col("prediction_a") - pl.col("observed")).abs().alias("abs_error_a"),
+            (pl.col("prediction_b") - pl.col("observed")).abs().alias("abs_error_b"),
+        )
+        .sort("driver", "lap_number")
+    )

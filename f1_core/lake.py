@@ -51,8 +51,10 @@ def extension_file(name: str) -> str:
     package = importlib.resources.files(f"duckdb_extension_{name}")
     path = package / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
     if not path.is_file():
-        raise RuntimeError(f"no {name} extension for DuckDB {duckdb.__version__} in the package "
-                           f"duckdb-extension-{name.replace('_', '-')}: its version must equal DuckDB's")
+        raise RuntimeError(
+            f"no {name} extension for DuckDB {duckdb.__version__} in the package "
+            f"duckdb-extension-{name.replace('_', '-')}: its version must equal DuckDB's"
+        )
     return str(path)
 
 
@@ -62,8 +64,12 @@ def attach_sql(folder: str | Path) -> list[str]:
     scanner = "sqlite_scanner" if catalog.startswith("sqlite:") else "postgres_scanner"
     data = str(Path(folder) / DATA_FOLDER) + os.sep
     options = f"DATA_PATH '{quote(data)}'"
-    return [f"LOAD '{quote(extension_file(scanner))}'", f"LOAD '{quote(extension_file('ducklake'))}'",
-            f"ATTACH '{quote(f'ducklake:{catalog}')}' AS {NAME} ({options})", f"USE {NAME}"]
+    return [
+        f"LOAD '{quote(extension_file(scanner))}'",
+        f"LOAD '{quote(extension_file('ducklake'))}'",
+        f"ATTACH '{quote(f'ducklake:{catalog}')}' AS {NAME} ({options})",
+        f"USE {NAME}",
+    ]
 
 
 def cursor(folder: str | Path) -> duckdb.DuckDBPyConnection:
@@ -81,8 +87,10 @@ def cursor(folder: str | Path) -> duckdb.DuckDBPyConnection:
 
 def _open(folder: Path) -> duckdb.DuckDBPyConnection:
     if folder.is_file():
-        raise ValueError(f"F1_WAREHOUSE={folder} is a file: the warehouse is a folder (a DuckLake); a "
-                         f"single-file warehouse of earlier versions is taken over from <folder>.duckdb")
+        raise ValueError(
+            f"F1_WAREHOUSE={folder} is a file: the warehouse is a folder (a DuckLake); a "
+            f"single-file warehouse of earlier versions is taken over from <folder>.duckdb"
+        )
     catalog = catalog_of(folder)
     (folder / DATA_FOLDER).mkdir(parents=True, exist_ok=True)
     instance = duckdb.connect(config={"autoinstall_known_extensions": False})
@@ -144,6 +152,7 @@ def quote(text: str) -> str:
 def table_names(con: duckdb.DuckDBPyConnection, database: str | None = None) -> set[str]:
     """The tables of `database` (default: the connection's current one, the lake after USE); a
     connection also sees the lake's catalog and DuckDB's own memory database."""
-    rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = coalesce(?, current_database())",
-                       [database]).fetchall()
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = coalesce(?, current_database())", [database]
+    ).fetchall()
     return {row[0] for row in rows}

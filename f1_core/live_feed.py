@@ -64,9 +64,16 @@ class _Session:
 
 
 class LiveFeed:
-    def __init__(self, root: str | Path, store, ttl_s: float = DEFAULT_TTL_S, interval_s: float = 0.2,
-                 on_skip: Callable[[str, str, int, str], None] | None = None,
-                 on_state: Callable | None = None, clock=time.time):
+    def __init__(
+        self,
+        root: str | Path,
+        store,
+        ttl_s: float = DEFAULT_TTL_S,
+        interval_s: float = 0.2,
+        on_skip: Callable[[str, str, int, str], None] | None = None,
+        on_state: Callable | None = None,
+        clock=time.time,
+    ):
         """`on_skip(session key, table, row, reason)` for each row skipped; `on_state(state)`
         with the session's state as this process reads it, after rows of it were added."""
         self.root = Path(root)
@@ -149,8 +156,9 @@ class LiveFeed:
         self._manifest_stamp = stamp
         distances, generations = _optional_columns(rows)
         for ref in refs:
-            meta = SessionMeta(ref.key, ref.season, ref.event_name, ref.session_name, ref.circuit_ref,
-                               distances.get(ref.locator))
+            meta = SessionMeta(
+                ref.key, ref.season, ref.event_name, ref.session_name, ref.circuit_ref, distances.get(ref.locator)
+            )
             generation = generations.get(ref.locator)
             folder = self.root / ref.locator
             known = self._sessions.get(meta.lookup)
@@ -158,8 +166,9 @@ class LiveFeed:
                 self._sessions[meta.lookup] = _Session(meta, self._tails(folder), generation=generation)
             elif generation is not None and generation != known.generation:
                 # written anew: what its files hold now replaces the state, at the next read
-                logger.info("live feed: %s is a new generation (%s); reading its files anew", meta.session_key,
-                            generation)
+                logger.info(
+                    "live feed: %s is a new generation (%s); reading its files anew", meta.session_key, generation
+                )
                 self._sessions[meta.lookup] = _Session(meta, self._tails(folder), generation=generation)
 
     @staticmethod
@@ -239,7 +248,7 @@ class LiveFeed:
         end = data.rfind(b"\n")
         if end < 0:
             return [], stat.st_mtime  # a line still being written
-        lines = data[:end + 1].decode("utf-8", errors="replace").splitlines()
+        lines = data[: end + 1].decode("utf-8", errors="replace").splitlines()
         if tail.header is None:
             while lines and not lines[0].strip():
                 lines.pop(0)  # blank lines before the header
@@ -249,8 +258,11 @@ class LiveFeed:
             missing = [column for column in TABLES[tail.table] if column not in tail.header]
             if missing:
                 tail.bad_header = True
-                logger.error("live feed: %s has no column %s; its rows are skipped until it is rewritten",
-                             tail.path, ", ".join(missing))
+                logger.error(
+                    "live feed: %s has no column %s; its rows are skipped until it is rewritten",
+                    tail.path,
+                    ", ".join(missing),
+                )
         tail.offset += end + 1
         parsed = []
         for line in lines:
@@ -284,12 +296,15 @@ class LiveFeed:
             rows.extend(self._frame_rows(session, tail, run, header, index_column))
         return rows
 
-    def _frame_rows(self, session: _Session, tail: _Tail, run: list, header: list[str],
-                    index_column: bool) -> list[dict]:
+    def _frame_rows(
+        self, session: _Session, tail: _Tail, run: list, header: list[str], index_column: bool
+    ) -> list[dict]:
         columns = header[1:] if index_column else header
         values = [fields[1:] if index_column else fields for _, fields in run]
-        frame = pl.DataFrame({name: [None if row[i] in NULLS else row[i] for row in values]
-                              for i, name in enumerate(columns)}, schema=dict.fromkeys(columns, pl.String))
+        frame = pl.DataFrame(
+            {name: [None if row[i] in NULLS else row[i] for row in values] for i, name in enumerate(columns)},
+            schema=dict.fromkeys(columns, pl.String),
+        )
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         standardize = standardize_laps if tail.table == "laps" else standardize_weather
         good, quarantine = standardize(frame, session.meta.session_key, now, first_row=run[0][0])
@@ -313,9 +328,15 @@ def _optional_columns(rows: pl.DataFrame) -> tuple[dict[str, int], dict[str, str
     `generation` (changed when the session's files were written anew)."""
     distances, generations = {}, {}
     if "total_laps" in rows.columns:
-        distances = {path: int(laps) for path, laps in rows.select("path", "total_laps").iter_rows()
-                     if laps and laps.strip().isdigit()}
+        distances = {
+            path: int(laps)
+            for path, laps in rows.select("path", "total_laps").iter_rows()
+            if laps and laps.strip().isdigit()
+        }
     if "generation" in rows.columns:
-        generations = {path: value.strip() for path, value in rows.select("path", "generation").iter_rows()
-                       if value and value.strip()}
+        generations = {
+            path: value.strip()
+            for path, value in rows.select("path", "generation").iter_rows()
+            if value and value.strip()
+        }
     return distances, generations

@@ -43,8 +43,9 @@ TARGET_RATIO = {"holdout": 0.75, "cross-validation": 0.85}
 def against_previous_clean(frame: pl.DataFrame, prediction: str = "prediction") -> dict[str, float]:
     """The MAE of `prediction` and of the previous clean lap (the baseline to beat) on `frame`'s
     clean laps that have a previous clean lap, their ratio and how many laps."""
-    laps = frame.filter(pl.col("clean") & pl.col("prev_clean_lap_time_s").is_not_null()
-                        & pl.col(prediction).is_not_null())
+    laps = frame.filter(
+        pl.col("clean") & pl.col("prev_clean_lap_time_s").is_not_null() & pl.col(prediction).is_not_null()
+    )
     model = float((laps[prediction] - laps["lap_time_s"]).abs().mean())
     baseline = float((laps["prev_clean_lap_time_s"] - laps["lap_time_s"]).abs().mean())
     return {"laps": laps.height, "model_mae_s": model, "baseline_mae_s": baseline, "ratio": model / baseline}
@@ -68,5 +69,8 @@ def noise_floor(frame: pl.DataFrame) -> dict[str, float]:
     if d2.len() < 30:
         return {}
     sigma = 1.4826 * float((d2 - d2.median()).abs().median()) / math.sqrt(6)
-    return {"noise_sigma_s": sigma, "noise_floor_mae_s": sigma * math.sqrt(2 / math.pi),
-            "noise_triples": float(d2.len())}
+    return {
+        "noise_sigma_s": sigma,
+        "noise_floor_mae_s": sigma * math.sqrt(2 / math.pi),
+        "noise_triples": float(d2.len()),
+    }

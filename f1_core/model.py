@@ -65,14 +65,31 @@ def _fuel_effect(features: Features) -> np.ndarray:
 
 # Lap-time levels identify the circuit more than they describe the lap: the trees see them as
 # differences from the reference pace, so what they learn carries over to circuits they never saw.
-PACE_FEATURES = ("prev_lap_time_s", "prev_clean_lap_fc_s", "rolling_clean_mean_s", "stint_best_fc_s",
-                 "session_best_fc_s", "field_recent_fc_s")
+PACE_FEATURES = (
+    "prev_lap_time_s",
+    "prev_clean_lap_fc_s",
+    "rolling_clean_mean_s",
+    "stint_best_fc_s",
+    "session_best_fc_s",
+    "field_recent_fc_s",
+)
 # Levels that mostly name the circuit (sector times, the reference, the local climate, how long
 # the field has completed) and the circuit itself: with a few dozen events to learn
 # from, trees memorise circuits through them instead of learning what moves a lap time.
-LEVEL_FEATURES = ("prev_sector1_s", "prev_sector2_s", "prev_sector3_s", "reference_fc_s",
-                  "air_temp_c", "track_temp_c", "humidity_pct", "pressure_hpa", "wind_speed_ms",
-                  "wind_direction_deg", "field_laps_completed", "circuit_ref")
+LEVEL_FEATURES = (
+    "prev_sector1_s",
+    "prev_sector2_s",
+    "prev_sector3_s",
+    "reference_fc_s",
+    "air_temp_c",
+    "track_temp_c",
+    "humidity_pct",
+    "pressure_hpa",
+    "wind_speed_ms",
+    "wind_direction_deg",
+    "field_laps_completed",
+    "circuit_ref",
+)
 # Read by the interval, not by the trees: its conformal margins scale with the session's volatility.
 INTERVAL_FEATURES = ("field_volatility_s",)
 MODEL_FEATURES = [name for name in FEATURES if name not in LEVEL_FEATURES + INTERVAL_FEATURES]
@@ -107,12 +124,22 @@ def _array(features: Features, categories: dict[str, list[str]], inputs: list[st
     results (tests/test_training.py checks)."""
     codes = {name: _codes(tuple(categories[name])) for name in inputs if name in categories}
     if isinstance(features, pl.DataFrame):  # column by column: many rows
-        x = np.column_stack([
-            np.array([codes[name].get(value, np.nan) for value in features[name].to_list()], dtype=float)
-            if name in codes else _numbers(features, name) for name in inputs])
+        x = np.column_stack(
+            [
+                np.array([codes[name].get(value, np.nan) for value in features[name].to_list()], dtype=float)
+                if name in codes
+                else _numbers(features, name)
+                for name in inputs
+            ]
+        )
     else:  # row by row: a served batch's few rows, in one call into numpy
-        x = np.array([[codes[name].get(row[name], np.nan) if name in codes else row[name] for name in inputs]
-                      for row in features], dtype=float)
+        x = np.array(
+            [
+                [codes[name].get(row[name], np.nan) if name in codes else row[name] for name in inputs]
+                for row in features
+            ],
+            dtype=float,
+        )
     pace = [index for index, name in enumerate(inputs) if name in PACE_FEATURES]
     x[:, pace] -= _numbers(features, "reference_fc_s")[:, None]
     return x
@@ -183,8 +210,7 @@ class LapTimeModel:
         calibrated yet: call `calibrate_from` with predictions for laps it has not seen (out of
         fold). Without `interval`, the point models only (it predicts with `interval=False`)."""
         timed = train.filter(pl.col("lap_time_s").is_not_null())
-        self.categories = {
-            name: sorted(timed[name].drop_nulls().unique().to_list()) for name in MODEL_CATEGORICAL}
+        self.categories = {name: sorted(timed[name].drop_nulls().unique().to_list()) for name in MODEL_CATEGORICAL}
         self._fit_pace(timed)
         self.point_models, self.quantile_models = self._boost(timed, self.params.n_estimators, interval=interval)
         self.conformal_margin, self.fallback_margin = {}, {}
@@ -201,8 +227,12 @@ class LapTimeModel:
         timed = train.filter(pl.col("lap_time_s").is_not_null())
         new = LapTimeModel(
             params=self.params.model_copy(update={"n_estimators": self.params.n_estimators + trees}),
-            categories=self.categories, inputs=self.inputs, blend=list(self.blend),
-            conformal_margin=dict(self.conformal_margin), fallback_margin=dict(self.fallback_margin))
+            categories=self.categories,
+            inputs=self.inputs,
+            blend=list(self.blend),
+            conformal_margin=dict(self.conformal_margin),
+            fallback_margin=dict(self.fallback_margin),
+        )
         new._fit_pace(timed)
         new.circuit_pace = self.circuit_pace | new.circuit_pace  # circuits not in `train` stay known
         new.point_models, _ = new._boost(timed, trees, start=self)
@@ -214,12 +244,15 @@ class LapTimeModel:
         fc = timed["lap_time_s"].to_numpy() - _fuel_effect(timed)
         self.global_pace = float(np.median(fc))
         self.circuit_pace = {
-            row[0]: row[1] for row in timed.with_columns(pl.Series("_fc", fc))
-            .filter(pl.col("clean")).group_by("circuit_ref").agg(pl.col("_fc").median()).iter_rows()
+            row[0]: row[1]
+            for row in timed.with_columns(pl.Series("_fc", fc))
+            .filter(pl.col("clean"))
+            .group_by("circuit_ref")
+            .agg(pl.col("_fc").median())
+            .iter_rows()
         }
 
-    def _boost(self, timed: pl.DataFrame, trees: int, start: "LapTimeModel | None" = None,
-               interval: bool = True):
+    def _boost(self, timed: pl.DataFrame, trees: int, start: "LapTimeModel | None" = None, interval: bool = True):
         """Point and quantile boosters of `trees` trees on the difference from the reference pace;
         with `start`, only the point boosters, each continuing `start`'s of the same learner."""
         import lightgbm as lgb
@@ -231,11 +264,15 @@ class LapTimeModel:
         # drag every prediction toward them.
         with_ref = timed.filter(pl.col("reference_fc_s").is_not_null() & pl.col("representative"))
         x = _matrix(with_ref, self.categories, self.inputs)
-        delta = (with_ref["lap_time_s"].to_numpy() - _fuel_effect(with_ref)
-                 - with_ref["reference_fc_s"].to_numpy())
+        delta = with_ref["lap_time_s"].to_numpy() - _fuel_effect(with_ref) - with_ref["reference_fc_s"].to_numpy()
         common = dict(learning_rate=p.learning_rate, n_estimators=trees, random_state=p.seed, n_jobs=2)
-        lgb_common = dict(common, num_leaves=p.num_leaves, min_child_samples=p.min_child_samples,
-                          colsample_bytree=p.feature_fraction, verbose=-1)
+        lgb_common = dict(
+            common,
+            num_leaves=p.num_leaves,
+            min_child_samples=p.min_child_samples,
+            colsample_bytree=p.feature_fraction,
+            verbose=-1,
+        )
 
         points = {}
         learners = start.blend if start else p.learners
@@ -245,14 +282,19 @@ class LapTimeModel:
         if "xgboost" in learners:
             init = start.point_models["xgboost"].get_booster() if start else None
             points["xgboost"] = xgb.XGBRegressor(
-                objective="reg:absoluteerror", max_depth=p.xgb_max_depth, tree_method="hist",
-                enable_categorical=True, colsample_bytree=p.feature_fraction, **common,
+                objective="reg:absoluteerror",
+                max_depth=p.xgb_max_depth,
+                tree_method="hist",
+                enable_categorical=True,
+                colsample_bytree=p.feature_fraction,
+                **common,
             ).fit(x, delta, xgb_model=init)
         if start or not interval:
             return points, {}
         tail = (1 - p.coverage) / 2
-        quantiles = {q: lgb.LGBMRegressor(objective="quantile", alpha=q, **lgb_common).fit(x, delta)
-                     for q in (tail, 1 - tail)}
+        quantiles = {
+            q: lgb.LGBMRegressor(objective="quantile", alpha=q, **lgb_common).fit(x, delta) for q in (tail, 1 - tail)
+        }
         return points, quantiles
 
     def raw_predict(self, frame: pl.DataFrame) -> pl.DataFrame:
@@ -290,8 +332,7 @@ class LapTimeModel:
             for kind, group in groups:
                 # fewer laps cannot pin a 95% quantile down (the pooled one is kept whatever its size)
                 if group.sum() >= 30 or (kind == "" and group.any()):
-                    margins[kind] = (_conformal_quantile(below[group], level),
-                                     _conformal_quantile(above[group], level))
+                    margins[kind] = (_conformal_quantile(below[group], level), _conformal_quantile(above[group], level))
 
     def _volatility_scale(self, features: Features) -> np.ndarray:
         """Per lap, its session's volatility against the typical one (0.5-3), 1 when unknown."""
@@ -308,16 +349,19 @@ class LapTimeModel:
         fallback = np.array([self.circuit_pace.get(c, self.global_pace) for c in circuit]) + fuel
         kinds = [kind or "" for kind in _labels(features, "session_type")]
         none = (0.0, 0.0)
-        margin = np.array([self.conformal_margin.get(k, self.conformal_margin.get("", none)) for k in kinds],
-                          dtype=float).reshape(-1, 2)
-        fallback_margin = np.array([self.fallback_margin.get(k, self.fallback_margin.get("", none))
-                                    for k in kinds], dtype=float).reshape(-1, 2)
+        margin = np.array(
+            [self.conformal_margin.get(k, self.conformal_margin.get("", none)) for k in kinds], dtype=float
+        ).reshape(-1, 2)
+        fallback_margin = np.array(
+            [self.fallback_margin.get(k, self.fallback_margin.get("", none)) for k in kinds], dtype=float
+        ).reshape(-1, 2)
         point = fallback.copy()
         lower = fallback - fallback_margin[:, 0]
         upper = fallback + fallback_margin[:, 1]
         if has_ref.any():
-            x = _array(features if has_ref.all() else _take(features, np.flatnonzero(has_ref)),
-                       self.categories, self.inputs)
+            x = _array(
+                features if has_ref.all() else _take(features, np.flatnonzero(has_ref)), self.categories, self.inputs
+            )
             base = reference[has_ref] + fuel[has_ref]
             delta = np.mean([_booster_predict(self.point_models[name], x) for name in self.blend], axis=0)
             point[has_ref] = base + delta
@@ -348,8 +392,7 @@ class LapTimeModel:
                 score = model.get_booster().get_score(importance_type="total_gain")
                 gain = np.array([score.get(f, 0.0) for f in self.inputs])
             gains.append(gain / max(gain.sum(), 1e-12))
-        return pl.DataFrame({"feature": self.inputs, "gain": np.mean(gains, axis=0)}).sort(
-            "gain", descending=True)
+        return pl.DataFrame({"feature": self.inputs, "gain": np.mean(gains, axis=0)}).sort("gain", descending=True)
 
     def contributions(self, frame: pl.DataFrame) -> pl.DataFrame:
         """SHAP values (TreeSHAP, computed natively by LightGBM and XGBoost) of each model input

@@ -69,9 +69,15 @@ class _Session:
 
     def snapshot(self) -> SessionState:
         if self.state is None or self.state.version != self.version:
-            self.state = SessionState(self.meta, list(self.laps.values()), list(self.weather.values()),
-                                      self.version, self.updated_at, previous=self.state,
-                                      generation=self.generation)
+            self.state = SessionState(
+                self.meta,
+                list(self.laps.values()),
+                list(self.weather.values()),
+                self.version,
+                self.updated_at,
+                previous=self.state,
+                generation=self.generation,
+            )
         return self.state
 
 
@@ -92,19 +98,28 @@ class MemoryStore:
         laps were new. A session it does not hold (new, or expired) starts a new generation."""
         return self._put(meta, laps, weather, landed_at, None)
 
-    def replace(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None = None,
-                generation: str | None = None) -> int:
+    def replace(
+        self,
+        meta: SessionMeta,
+        laps: list[dict],
+        weather: list[dict],
+        landed_at: float | None = None,
+        generation: str | None = None,
+    ) -> int:
         """The session becomes exactly these rows, under `generation` (its rows from before are
         dropped), unless it is that generation already: then they are added."""
         return self._put(meta, laps, weather, landed_at, generation or secrets.token_hex(8))
 
-    def _put(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None,
-             generation: str | None) -> int:
+    def _put(
+        self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None, generation: str | None
+    ) -> int:
         """`add` (no `generation`) or `replace`."""
         with self._lock:
             before = self._sessions.get(meta.session_key)
             if before is None or (generation is not None and before.generation != generation):
-                session = self._sessions[meta.session_key] = _Session(meta, generation=generation or secrets.token_hex(8))
+                session = self._sessions[meta.session_key] = _Session(
+                    meta, generation=generation or secrets.token_hex(8)
+                )
                 # a version no reader of the one before has seen
                 session.version = before.version + 1 if before is not None else 0
                 if before is not None:
@@ -189,8 +204,14 @@ class RedisStore:
 
     backend = "redis"
 
-    def __init__(self, url: str, ttl_s: float = DEFAULT_TTL_S, prefix: str = "f1:live:",
-                 timeout_s: float = 0.25, retry_s: float = 1.0):
+    def __init__(
+        self,
+        url: str,
+        ttl_s: float = DEFAULT_TTL_S,
+        prefix: str = "f1:live:",
+        timeout_s: float = 0.25,
+        retry_s: float = 1.0,
+    ):
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
@@ -199,8 +220,13 @@ class RedisStore:
         self.ttl_s = ttl_s
         self.prefix = prefix
         self.retry_s = retry_s
-        self._redis = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-                                           retry=Retry(NoBackoff(), 0), decode_responses=True)
+        self._redis = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=True,
+        )
         self._errors = (redis.RedisError, OSError)
         self._add_rows = self._redis.register_script(_ADD_ROWS)
         self._set_rows = self._redis.register_script(_SET_ROWS)
@@ -231,16 +257,24 @@ class RedisStore:
         pipe.set(self._key(key, "meta"), json.dumps(meta.as_dict()))
         pipe.hset(f"{self.prefix}index", meta.lookup, key)
         added = len(pipe)
-        self._add_rows(keys=[self._key(key, "lap_ids"), self._key(key, "laps")],
-                       args=_pairs(laps, lap_id), client=pipe)
-        self._set_rows(keys=[self._key(key, "weather_ids"), self._key(key, "weather")],
-                       args=_pairs(weather, weather_id), client=pipe)
+        self._add_rows(keys=[self._key(key, "lap_ids"), self._key(key, "laps")], args=_pairs(laps, lap_id), client=pipe)
+        self._set_rows(
+            keys=[self._key(key, "weather_ids"), self._key(key, "weather")],
+            args=_pairs(weather, weather_id),
+            client=pipe,
+        )
         for part in _PARTS:
             pipe.expire(self._key(key, part), max(int(self.ttl_s), 1))
         return added
 
-    def replace(self, meta: SessionMeta, laps: list[dict], weather: list[dict], landed_at: float | None = None,
-                generation: str | None = None) -> int:
+    def replace(
+        self,
+        meta: SessionMeta,
+        laps: list[dict],
+        weather: list[dict],
+        landed_at: float | None = None,
+        generation: str | None = None,
+    ) -> int:
         """As `MemoryStore.replace`, in one transaction: readers see the session before or
         after, and read it whole again (its generation key changed)."""
         import redis
@@ -291,8 +325,7 @@ class RedisStore:
             if session_key not in self._read:  # read whole
                 return self._take_whole(session_key, meta, generation, laps, weather)
             if laps or weather:
-                self._local.add(_meta(meta), [json.loads(row) for row in laps],
-                                [json.loads(row) for row in weather])
+                self._local.add(_meta(meta), [json.loads(row) for row in laps], [json.loads(row) for row in weather])
                 self._read[session_key] = (laps_read + len(laps), weather_read + len(weather))
             return self._local.get(session_key)
 
@@ -305,12 +338,14 @@ class RedisStore:
         meta, generation, laps, weather = pipe.execute()
         return None if meta is None else self._take_whole(session_key, meta, generation, laps, weather)
 
-    def _take_whole(self, session_key: str, meta: str, generation: str | None, laps: list[str],
-                    weather: list[str]) -> SessionState | None:
+    def _take_whole(
+        self, session_key: str, meta: str, generation: str | None, laps: list[str], weather: list[str]
+    ) -> SessionState | None:
         """The local copy becomes the session as read from Redis, under Redis's generation (so
         its readers, the console's hub, can tell a session written anew)."""
-        self._local.replace(_meta(meta), [json.loads(row) for row in laps], [json.loads(row) for row in weather],
-                            generation=generation)
+        self._local.replace(
+            _meta(meta), [json.loads(row) for row in laps], [json.loads(row) for row in weather], generation=generation
+        )
         self._read[session_key] = (len(laps), len(weather))
         return self._local.get(session_key)
 
@@ -337,8 +372,12 @@ class RedisStore:
                 self._redis.ping()
         except StoreUnavailable:
             pass
-        return {"backend": self.backend, "url": _redacted(self.url), "available": self.error is None,
-                "error": self.error}
+        return {
+            "backend": self.backend,
+            "url": _redacted(self.url),
+            "available": self.error is None,
+            "error": self.error,
+        }
 
     def close(self) -> None:
         self._redis.close()

@@ -49,10 +49,15 @@ class ReplayBusy(RuntimeError):
 
 def check_speed(speed) -> float:
     """`speed` as a float, or `InvalidControl` saying what a speed must be."""
-    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not math.isfinite(speed) \
-            or not MIN_SPEED <= speed <= MAX_SPEED:
-        raise InvalidControl(f"speed must be a number from {MIN_SPEED:g} to {MAX_SPEED:g} (session seconds "
-                             f"per second), not {speed!r}")
+    if (
+        isinstance(speed, bool)
+        or not isinstance(speed, (int, float))
+        or not math.isfinite(speed)
+        or not MIN_SPEED <= speed <= MAX_SPEED
+    ):
+        raise InvalidControl(
+            f"speed must be a number from {MIN_SPEED:g} to {MAX_SPEED:g} (session seconds per second), not {speed!r}"
+        )
     return float(speed)
 
 
@@ -60,9 +65,17 @@ class Player:
     """One session replaying in a thread of its own. Every control takes effect at once and
     returns the replay's `status()`."""
 
-    def __init__(self, ref: SessionRef, raw: RawSession, live_root: Path,
-                 predict: Callable[[list[dict]], list[dict]], speed: float, started_by: str | None = None,
-                 on_close: Callable[[], None] | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        ref: SessionRef,
+        raw: RawSession,
+        live_root: Path,
+        predict: Callable[[list[dict]], list[dict]],
+        speed: float,
+        started_by: str | None = None,
+        on_close: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.speed = check_speed(speed)
         self.started_by = started_by
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -147,14 +160,21 @@ class Player:
         if lap is not None:
             last = max(playback.lap_times)
             if isinstance(lap, bool) or not isinstance(lap, int) or lap not in playback.lap_times:
-                raise InvalidControl(f"lap must be a whole number from 0 to {last} (the laps of {self.ref.key}), "
-                                     f"not {lap!r}")
+                raise InvalidControl(
+                    f"lap must be a whole number from 0 to {last} (the laps of {self.ref.key}), not {lap!r}"
+                )
             return playback.lap_times[lap]
-        if isinstance(session_time_s, bool) or not isinstance(session_time_s, (int, float)) \
-                or not math.isfinite(session_time_s) or not playback.origin <= session_time_s <= playback.end:
-            raise InvalidControl(f"session_time_s must be a number of seconds from {playback.origin:.3f} to "
-                                 f"{playback.end:.3f} (the session's first lap start to its last lap's end), "
-                                 f"not {session_time_s!r}")
+        if (
+            isinstance(session_time_s, bool)
+            or not isinstance(session_time_s, (int, float))
+            or not math.isfinite(session_time_s)
+            or not playback.origin <= session_time_s <= playback.end
+        ):
+            raise InvalidControl(
+                f"session_time_s must be a number of seconds from {playback.origin:.3f} to "
+                f"{playback.end:.3f} (the session's first lap start to its last lap's end), "
+                f"not {session_time_s!r}"
+            )
         return float(session_time_s)
 
     def stop(self) -> dict:
@@ -173,14 +193,30 @@ class Player:
         """What the Replay page shows (read without waiting for a step under way)."""
         playback, ref = self.playback, self.ref
         state = playback.state
-        return {"session_key": ref.key, "season": ref.season, "event_name": ref.event_name,
-                "session_name": ref.session_name, "session_type": ref.session_type, "state": self.state,
-                "speed": self.speed, "session_time_s": playback.now, "start_s": playback.origin,
-                "end_s": playback.end, "lap": playback.lap, "laps": max(playback.lap_times),
-                "laps_landed": state.laps_played, "laps_total": state.laps_total, "predicted": state.predicted,
-                "contexts": dict(state.contexts), "session_mae_s": state.session_mae,
-                "model_version": state.model_version, "failed_requests": state.failed_requests,
-                "last_error": self.last_error, "started_by": self.started_by, "started_at": self.started_at}
+        return {
+            "session_key": ref.key,
+            "season": ref.season,
+            "event_name": ref.event_name,
+            "session_name": ref.session_name,
+            "session_type": ref.session_type,
+            "state": self.state,
+            "speed": self.speed,
+            "session_time_s": playback.now,
+            "start_s": playback.origin,
+            "end_s": playback.end,
+            "lap": playback.lap,
+            "laps": max(playback.lap_times),
+            "laps_landed": state.laps_played,
+            "laps_total": state.laps_total,
+            "predicted": state.predicted,
+            "contexts": dict(state.contexts),
+            "session_mae_s": state.session_mae,
+            "model_version": state.model_version,
+            "failed_requests": state.failed_requests,
+            "last_error": self.last_error,
+            "started_by": self.started_by,
+            "started_at": self.started_at,
+        }
 
     def _check_open(self) -> None:
         if self._stopped:
@@ -255,10 +291,18 @@ class Replays:
     def sessions(self) -> list[dict]:
         """The archive's sessions, by season and round."""
         refs = ArchiveSource(self.archive).catalog()
-        return [{"session_key": ref.key, "season": ref.season, "round": ref.round, "event_name": ref.event_name,
-                 "session_name": ref.session_name, "session_type": ref.session_type,
-                 "event_date": ref.event_date.isoformat()}
-                for ref in sorted(refs, key=lambda r: (r.season, r.round, r.event_date, r.key))]
+        return [
+            {
+                "session_key": ref.key,
+                "season": ref.season,
+                "round": ref.round,
+                "event_name": ref.event_name,
+                "session_name": ref.session_name,
+                "session_type": ref.session_type,
+                "event_date": ref.event_date.isoformat(),
+            }
+            for ref in sorted(refs, key=lambda r: (r.season, r.round, r.event_date, r.key))
+        ]
 
     def start(self, session_key: str, speed, api_key: str, started_by: str | None = None) -> dict:
         """Starts replaying the session, asking the service with `api_key` (the user's: the
@@ -268,13 +312,16 @@ class Replays:
         with self._lock:
             running = self._players.get(session_key)
             if running is not None and running.state in ("playing", "paused"):
-                raise ReplayBusy(f"{session_key} is already being replayed ({running.state} at lap "
-                                 f"{running.playback.lap}): pause, seek or stop that replay")
+                raise ReplayBusy(
+                    f"{session_key} is already being replayed ({running.state} at lap "
+                    f"{running.playback.lap}): pause, seek or stop that replay"
+                )
             try:
                 ref, raw = load(self.archive, session_key)
             except KeyError:
-                raise UnknownReplay(f"no archived session {session_key!r} (GET /api/replay/sessions "
-                                    f"lists them)") from None
+                raise UnknownReplay(
+                    f"no archived session {session_key!r} (GET /api/replay/sessions lists them)"
+                ) from None
             except SessionReadError as exc:
                 raise InvalidControl(f"{session_key} cannot be replayed: {exc}") from exc
             if running is not None:
@@ -282,8 +329,7 @@ class Replays:
             client = ExitStack()
             predict, _ = client.enter_context(service_client(self.service_url, api_key, timeout=10.0))
             try:
-                player = Player(ref, raw, self.live_root, predict, speed, started_by=started_by,
-                                on_close=client.close)
+                player = Player(ref, raw, self.live_root, predict, speed, started_by=started_by, on_close=client.close)
             except ValueError as exc:  # nothing in the session to play (no lap with a start time)
                 client.close()
                 raise InvalidControl(f"{session_key} cannot be replayed: {exc}") from exc

@@ -39,8 +39,12 @@ class PredictionLog:
         self._thread.start()
         atexit.register(self.close)
 
-    def append(self, rows: pl.DataFrame | list[dict], columns: dict[str, list] | None = None,
-               shadow: tuple[str, Any] | None = None) -> None:
+    def append(
+        self,
+        rows: pl.DataFrame | list[dict],
+        columns: dict[str, list] | None = None,
+        shadow: tuple[str, Any] | None = None,
+    ) -> None:
         """One row per prediction, as a frame or as dicts (their `schema` fields are logged);
         NaN and infinities are logged as null (JSON has neither). `columns`: more columns, as
         lists of one value per row. `shadow`: (version, model) whose point prediction from these
@@ -62,13 +66,17 @@ class PredictionLog:
         if not frames:
             return
         try:
-            rows = pl.concat([_with_shadow(group, shadow) for group, shadow in _groups(frames, self.schema)],
-                             how="diagonal_relaxed")
+            rows = pl.concat(
+                [_with_shadow(group, shadow) for group, shadow in _groups(frames, self.schema)], how="diagonal_relaxed"
+            )
         except Exception:  # a bug here must not stop the thread: later requests are still logged
             logger.exception("prediction log: could not make %d requests' records", len(frames))
             return
-        rows = rows.with_columns(pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c)
-                                 for c, dtype in rows.schema.items() if dtype.is_float())
+        rows = rows.with_columns(
+            pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c)
+            for c, dtype in rows.schema.items()
+            if dtype.is_float()
+        )
         now = datetime.now(timezone.utc)
         path = self.directory / now.strftime("%Y-%m-%d") / f"{socket.gethostname()}-{os.getpid()}.jsonl"
         try:
@@ -90,22 +98,26 @@ class PredictionLog:
             self.flush()
 
 
-def _groups(entries: list[tuple[pl.DataFrame | list[dict], dict, tuple | None]],
-            schema: dict) -> list[tuple[pl.DataFrame, tuple | None]]:
+def _groups(
+    entries: list[tuple[pl.DataFrame | list[dict], dict, tuple | None]], schema: dict
+) -> list[tuple[pl.DataFrame, tuple | None]]:
     """Entries with the same kind of rows, shadow and extra columns, as one frame each."""
     groups: dict[tuple, tuple[list, dict, tuple | None]] = {}
     for rows, columns, shadow in entries:
         framed = isinstance(rows, pl.DataFrame)
-        parts, merged, _ = groups.setdefault((framed, id(shadow[1]) if shadow else 0, *columns),
-                                             ([], {name: [] for name in columns}, shadow))
+        parts, merged, _ = groups.setdefault(
+            (framed, id(shadow[1]) if shadow else 0, *columns), ([], {name: [] for name in columns}, shadow)
+        )
         if framed:
             parts.append(rows)
         else:  # dicts: one frame for all of them
             parts.extend(rows)
         for name, values in columns.items():
             merged[name].extend(values)
-    return [(_frame(parts, schema).hstack(pl.DataFrame(merged, strict=False)), shadow)
-            for parts, merged, shadow in groups.values()]
+    return [
+        (_frame(parts, schema).hstack(pl.DataFrame(merged, strict=False)), shadow)
+        for parts, merged, shadow in groups.values()
+    ]
 
 
 def _frame(parts: list, schema: dict) -> pl.DataFrame:
@@ -120,13 +132,16 @@ def _with_shadow(rows: pl.DataFrame, shadow: tuple | None) -> pl.DataFrame:
         try:
             # in slices small enough for the boosters' single thread: this thread must not take
             # every core from the requests being answered
-            prediction = pl.concat([shadow[1].predict(part, interval=False)["lap_time"]
-                                    for part in rows.iter_slices(SINGLE_THREAD_ROWS - 1)])
+            prediction = pl.concat(
+                [
+                    shadow[1].predict(part, interval=False)["lap_time"]
+                    for part in rows.iter_slices(SINGLE_THREAD_ROWS - 1)
+                ]
+            )
             version = shadow[0]
         except Exception:  # the champion's predictions are logged whatever its shadow does
             logger.exception("prediction log: shadow v%s could not predict %d laps", shadow[0], rows.height)
-    return rows.with_columns(prediction.alias("shadow_lap_time"),
-                             pl.lit(version, pl.String).alias("shadow_version"))
+    return rows.with_columns(prediction.alias("shadow_lap_time"), pl.lit(version, pl.String).alias("shadow_version"))
 
 
 def read(directory: Path) -> pl.DataFrame:
@@ -139,5 +154,6 @@ def read(directory: Path) -> pl.DataFrame:
     with duckdb.connect() as connection:
         return connection.sql(
             "SELECT * FROM read_json(?, format='newline_delimited', union_by_name=true, "
-            "ignore_errors=true) WHERE logged_at IS NOT NULL", params=[[str(f) for f in files]]
+            "ignore_errors=true) WHERE logged_at IS NOT NULL",
+            params=[[str(f) for f in files]],
         ).pl()

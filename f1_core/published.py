@@ -43,7 +43,9 @@ def publish(con, tables, folder: Path) -> list[str]:
     for table in wanted:
         final = folder / f"{table}.parquet"
         partial = folder / f".{table}.parquet.{os.getpid()}.partial"
-        rows = con.execute(f"COPY (SELECT * FROM {table}) TO '{lake.quote(str(partial))}' (FORMAT parquet)").fetchone()[0]
+        rows = con.execute(f"COPY (SELECT * FROM {table}) TO '{lake.quote(str(partial))}' (FORMAT parquet)").fetchone()[
+            0
+        ]
         os.replace(partial, final)
         manifest[table] = {"rows": rows, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     _write_json(folder / MANIFEST, manifest)

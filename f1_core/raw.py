@@ -17,13 +17,44 @@ from f1_core.catalog import SessionRef
 # The FastF1 `session.laps` columns the pipeline reads. Others (FastF1 adds some over versions)
 # are carried in raw tables but not required.
 LAP_COLUMNS = (
-    "Time", "Driver", "DriverNumber", "LapTime", "LapNumber", "Stint", "PitOutTime", "PitInTime",
-    "Sector1Time", "Sector2Time", "Sector3Time", "SpeedI1", "SpeedI2", "SpeedFL", "SpeedST",
-    "IsPersonalBest", "Compound", "TyreLife", "FreshTyre", "Team", "LapStartTime", "LapStartDate",
-    "TrackStatus", "Position", "Deleted", "DeletedReason", "FastF1Generated", "IsAccurate",
+    "Time",
+    "Driver",
+    "DriverNumber",
+    "LapTime",
+    "LapNumber",
+    "Stint",
+    "PitOutTime",
+    "PitInTime",
+    "Sector1Time",
+    "Sector2Time",
+    "Sector3Time",
+    "SpeedI1",
+    "SpeedI2",
+    "SpeedFL",
+    "SpeedST",
+    "IsPersonalBest",
+    "Compound",
+    "TyreLife",
+    "FreshTyre",
+    "Team",
+    "LapStartTime",
+    "LapStartDate",
+    "TrackStatus",
+    "Position",
+    "Deleted",
+    "DeletedReason",
+    "FastF1Generated",
+    "IsAccurate",
 )
 WEATHER_COLUMNS = (
-    "Time", "AirTemp", "Humidity", "Pressure", "Rainfall", "TrackTemp", "WindDirection", "WindSpeed",
+    "Time",
+    "AirTemp",
+    "Humidity",
+    "Pressure",
+    "Rainfall",
+    "TrackTemp",
+    "WindDirection",
+    "WindSpeed",
 )
 
 
@@ -45,8 +76,7 @@ class RawSession:
         return digest.hexdigest()[:16]
 
 
-def read_csv_text(data: str | bytes, *, session_key: str, path: str,
-                  required: tuple[str, ...]) -> pl.DataFrame:
+def read_csv_text(data: str | bytes, *, session_key: str, path: str, required: tuple[str, ...]) -> pl.DataFrame:
     """Reads a FastF1 CSV export with every column as text; names what is wrong if it cannot."""
     from f1_core.errors import SessionReadError
 

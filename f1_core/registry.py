@@ -63,8 +63,13 @@ def ensure_experiment(name: str = EXPERIMENT) -> str:
         refused = "401" in str(exc) or "unauthorized" in str(exc).lower()
         raise RegistryUnavailable(
             f"the MLflow tracking server at {settings.mlflow_tracking_uri()} "
-            + ("refused the credentials in MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD" if refused
-               else "did not answer (MLFLOW_TRACKING_URI)") + f": {exc}") from exc
+            + (
+                "refused the credentials in MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"
+                if refused
+                else "did not answer (MLFLOW_TRACKING_URI)"
+            )
+            + f": {exc}"
+        ) from exc
     if experiment is not None:
         return experiment.experiment_id
     if settings.mlflow_tracking_uri().startswith(("http://", "https://")):
@@ -119,10 +124,13 @@ def reference(version: str) -> pl.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=f"reference/{REFERENCE_FILE}", dst_path=tmp)
+                run_id=run_id, artifact_path=f"reference/{REFERENCE_FILE}", dst_path=tmp
+            )
         except MlflowException as exc:
-            raise LookupError(f"model v{version} has no training reference (run {run_id}); drift is "
-                              f"measured against one: train a model with this code (`f1 train`)") from exc
+            raise LookupError(
+                f"model v{version} has no training reference (run {run_id}); drift is "
+                f"measured against one: train a model with this code (`f1 train`)"
+            ) from exc
         return pl.read_parquet(path)
 
 
@@ -142,8 +150,11 @@ def load(alias_or_version: str) -> SessionFamilyModel:
     import mlflow
 
     use_tracking_uri()
-    uri = f"models:/{MODEL_NAME}/{alias_or_version}" if alias_or_version.isdigit() else \
-        f"models:/{MODEL_NAME}@{alias_or_version}"
+    uri = (
+        f"models:/{MODEL_NAME}/{alias_or_version}"
+        if alias_or_version.isdigit()
+        else f"models:/{MODEL_NAME}@{alias_or_version}"
+    )
     return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
 
 
@@ -168,16 +179,25 @@ def model_card(version: str) -> dict:
     run = mlflow_client.get_run(model_version.run_id) if model_version.run_id else None
     tags = run.data.tags if run else {}
     return {
-        "name": MODEL_NAME, "version": str(version), "aliases": list(model_version.aliases),
+        "name": MODEL_NAME,
+        "version": str(version),
+        "aliases": list(model_version.aliases),
         "run_id": model_version.run_id,
         "registered_at_ms": model_version.creation_timestamp,
         "metrics": dict(run.data.metrics) if run else {},
-        "data_version": tags.get("data_version"), "code_version": tags.get("code_version"),
+        "data_version": tags.get("data_version"),
+        "code_version": tags.get("code_version"),
         # promotions and rollbacks: the champions in the order promoted (a rollback removes the
         # last), and the versions a rollback demoted
         "champions": [str(v) for v in _history()],
-        "rolled_back": sorted((str(v.version) for v in mlflow_client.search_model_versions(f"name='{MODEL_NAME}'")
-                               if v.tags.get("rolled_back") == "true"), key=int),
+        "rolled_back": sorted(
+            (
+                str(v.version)
+                for v in mlflow_client.search_model_versions(f"name='{MODEL_NAME}'")
+                if v.tags.get("rolled_back") == "true"
+            ),
+            key=int,
+        ),
     }
 
 
@@ -190,9 +210,16 @@ class Decision:
     report: str  # markdown
 
 
-def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae: float,
-                   margin: float, coverage_tolerance: float, nominal: float = 0.9,
-                   focus: list[str] | None = None, regression_tolerance: float = 0.01) -> Decision:
+def promotion_gate(
+    challenger_version: str,
+    holdout: pl.DataFrame,
+    baseline_mae: float,
+    margin: float,
+    coverage_tolerance: float,
+    nominal: float = 0.9,
+    focus: list[str] | None = None,
+    regression_tolerance: float = 0.01,
+) -> Decision:
     """Promotes the challenger to champion when it beats the champion on the same holdout laps by
     `margin` (share of the champion's clean-lap MAE) and its interval coverage is no further from
     the `nominal` 90% than the champion's (plus `coverage_tolerance`): an interval that covers
@@ -209,13 +236,11 @@ def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae:
     ours = rows[f"challenger v{challenger_version}"]
     if champion is None:
         promoted = ours["mae_clean"] < baseline_mae
-        reason = (f"first model: clean-lap MAE {ours['mae_clean']:.3f} s vs best baseline "
-                  f"{baseline_mae:.3f} s")
+        reason = f"first model: clean-lap MAE {ours['mae_clean']:.3f} s vs best baseline {baseline_mae:.3f} s"
     elif champion == challenger_version:
         promoted, reason = False, "the challenger is already the champion"
     elif (unseen := _unseen_by(champion, holdout)).height == 0:
-        promoted, reason = False, (f"every holdout event was in champion v{champion}'s training: "
-                                   f"no fair comparison")
+        promoted, reason = False, (f"every holdout event was in champion v{champion}'s training: no fair comparison")
     else:
         # both scored on laps neither trained on (the challenger's holdout grows as data comes)
         champion_model = load(champion)
@@ -223,17 +248,20 @@ def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae:
             rows[f"challenger v{challenger_version}"] = ours = _score(challenger_model, unseen)
         holdout = unseen
         theirs = rows.setdefault(f"champion v{champion}", _score(champion_model, holdout))
-        covered = (abs(ours["coverage_clean"] - nominal)
-                   <= abs(theirs["coverage_clean"] - nominal) + coverage_tolerance)
-        coverage = (f"coverage {ours['coverage_clean']:.3f} vs {theirs['coverage_clean']:.3f} "
-                    f"(distance to {nominal:.0%} within {coverage_tolerance:.3f} of the champion's: "
-                    f"{'ok' if covered else 'worse'})")
+        covered = abs(ours["coverage_clean"] - nominal) <= abs(theirs["coverage_clean"] - nominal) + coverage_tolerance
+        coverage = (
+            f"coverage {ours['coverage_clean']:.3f} vs {theirs['coverage_clean']:.3f} "
+            f"(distance to {nominal:.0%} within {coverage_tolerance:.3f} of the champion's: "
+            f"{'ok' if covered else 'worse'})"
+        )
         in_focus = pl.col("session_key").is_in(focus or [])
         focused, rest = holdout.filter(in_focus), holdout.filter(~in_focus)
         # fewer clean laps than that cannot tell a 2% margin from noise: then the whole holdout judges
         if min(focused.filter(pl.col("clean")).height, rest.filter(pl.col("clean")).height) >= MIN_FOCUS_LAPS:
-            models = {"challenger": (f"challenger v{challenger_version}", challenger_model),
-                      "champion": (f"champion v{champion}", champion_model)}
+            models = {
+                "challenger": (f"challenger v{challenger_version}", challenger_model),
+                "champion": (f"champion v{champion}", champion_model),
+            }
             mae = {}
             for part, laps in (("drifted sessions", focused), ("rest", rest)):
                 for who, (name, model) in models.items():
@@ -242,16 +270,20 @@ def promotion_gate(challenger_version: str, holdout: pl.DataFrame, baseline_mae:
             better = mae["drifted sessions", "challenger"] <= mae["drifted sessions", "champion"] * (1 - margin)
             kept = mae["rest", "challenger"] <= mae["rest", "champion"] * (1 + regression_tolerance)
             promoted = better and kept and covered
-            reason = (f"on the drifted sessions' held-out laps clean-lap MAE {mae['drifted sessions', 'challenger']:.3f} s "
-                      f"vs champion {mae['drifted sessions', 'champion']:.3f} s (needs {margin:.0%} better: "
-                      f"{'yes' if better else 'no'}); on the rest {mae['rest', 'challenger']:.3f} s vs "
-                      f"{mae['rest', 'champion']:.3f} s (at most {regression_tolerance:.0%} worse: "
-                      f"{'yes' if kept else 'no'}); {coverage}")
+            reason = (
+                f"on the drifted sessions' held-out laps clean-lap MAE {mae['drifted sessions', 'challenger']:.3f} s "
+                f"vs champion {mae['drifted sessions', 'champion']:.3f} s (needs {margin:.0%} better: "
+                f"{'yes' if better else 'no'}); on the rest {mae['rest', 'challenger']:.3f} s vs "
+                f"{mae['rest', 'champion']:.3f} s (at most {regression_tolerance:.0%} worse: "
+                f"{'yes' if kept else 'no'}); {coverage}"
+            )
         else:
             better = ours["mae_clean"] <= theirs["mae_clean"] * (1 - margin)
             promoted = better and covered
-            reason = (f"clean-lap MAE {ours['mae_clean']:.3f} s vs champion {theirs['mae_clean']:.3f} s "
-                      f"(needs {margin:.0%} better: {'yes' if better else 'no'}); {coverage}")
+            reason = (
+                f"clean-lap MAE {ours['mae_clean']:.3f} s vs champion {theirs['mae_clean']:.3f} s "
+                f"(needs {margin:.0%} better: {'yes' if better else 'no'}); {coverage}"
+            )
     report = _report(challenger_version, champion, promoted, reason, rows, holdout, baseline_mae)
     mlflow_client = client()
     mlflow_client.set_registered_model_alias(MODEL_NAME, CHALLENGER, challenger_version)
@@ -295,8 +327,8 @@ def _report(challenger, champion, promoted, reason, rows, holdout, baseline_mae)
         "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {name} | {r['mae_clean']:.3f} | {r['mae_all']:.3f} | {r['coverage_clean']:.3f} | "
-        f"{r['width_clean']:.2f} |" for name, r in rows.items()
+        f"| {name} | {r['mae_clean']:.3f} | {r['mae_all']:.3f} | {r['coverage_clean']:.3f} | {r['width_clean']:.2f} |"
+        for name, r in rows.items()
     ]
     return "\n".join(lines) + "\n"
 
@@ -329,8 +361,10 @@ def rollback() -> tuple[str, str]:
     if current is None or len(history) < 2:
         raise RuntimeError("no earlier champion to roll back to")
     if history[-1] != current:
-        raise RuntimeError(f"the champion alias points at v{current}, not at v{history[-1]} as the "
-                           f"promotion history says: it was moved outside the gate; fix it by hand")
+        raise RuntimeError(
+            f"the champion alias points at v{current}, not at v{history[-1]} as the "
+            f"promotion history says: it was moved outside the gate; fix it by hand"
+        )
     demoted = history.pop()
     restored = history[-1]
     mlflow_client = client()

@@ -104,11 +104,23 @@ class LiveFolder:
 
     def _write_manifest(self, ref: SessionRef, total_laps: int | None, generation: str) -> None:
         manifest = self.root / "manifest.csv"
-        row = pl.DataFrame([{"season": str(ref.season), "round": str(ref.round), "event_name": ref.event_name,
-                             "location": ref.location, "country": ref.country, "circuit_ref": ref.circuit_ref,
-                             "session": ref.session_name, "event_date": ref.event_date.isoformat(),
-                             "path": ref.locator, "total_laps": "" if total_laps is None else str(total_laps),
-                             "generation": generation}])
+        row = pl.DataFrame(
+            [
+                {
+                    "season": str(ref.season),
+                    "round": str(ref.round),
+                    "event_name": ref.event_name,
+                    "location": ref.location,
+                    "country": ref.country,
+                    "circuit_ref": ref.circuit_ref,
+                    "session": ref.session_name,
+                    "event_date": ref.event_date.isoformat(),
+                    "path": ref.locator,
+                    "total_laps": "" if total_laps is None else str(total_laps),
+                    "generation": generation,
+                }
+            ]
+        )
         # several players (threads, or `f1 replay` in another process) write the one manifest
         with locked(manifest):
             if manifest.is_file():
@@ -141,10 +153,16 @@ class Playback:
     weather read by then; laps that started are asked for), `seek(t)` puts the session as it
     stood at t (back: the folder rewritten; ahead: the laps between land at once)."""
 
-    def __init__(self, ref: SessionRef, raw: RawSession, live_root: Path,
-                 predict: Callable[[list[dict]], list[dict]],
-                 on_progress: Callable[[ReplayState], None] | None = None,
-                 on_landed: Callable[[ReplayState], None] | None = None, max_laps: int | None = None):
+    def __init__(
+        self,
+        ref: SessionRef,
+        raw: RawSession,
+        live_root: Path,
+        predict: Callable[[list[dict]], list[dict]],
+        on_progress: Callable[[ReplayState], None] | None = None,
+        on_landed: Callable[[ReplayState], None] | None = None,
+        max_laps: int | None = None,
+    ):
         """`predict(requests)` answers a batch of the service's lap requests (a failure is
         counted, the replay goes on, as live timing would); `on_landed` runs after laps landed
         (e.g. ingestion), `on_progress` after each step; `max_laps` stops after that many laps
@@ -163,8 +181,11 @@ class Playback:
         self._ends = ends.head(laps_total)
         self._weather = standard.weather.sort("session_time_s")
         # the source's weather rows in time order, landing as their time passes (unreadable times last)
-        self._raw_weather = None if raw.weather is None else raw.weather.with_columns(
-            seconds(pl.col("Time")).alias("_t")).sort("_t", nulls_last=True)
+        self._raw_weather = (
+            None
+            if raw.weather is None
+            else raw.weather.with_columns(seconds(pl.col("Time")).alias("_t")).sort("_t", nulls_last=True)
+        )
         self.folder = LiveFolder(live_root, ref, raw, self.total_laps)
         self.state = ReplayState(laps_total=laps_total)
         self.origin = float(self._starts["lap_start_time_s"][0])
@@ -173,8 +194,9 @@ class Playback:
         self.now = self.origin
         self.lap = 0  # the highest lap number landed: the leader's laps completed, in a race
         # when each lap number is first completed: seeking to lap n is seeking to then
-        firsts = (self._ends.filter(pl.col("lap_number").is_not_null())
-                  .group_by("lap_number").agg(pl.col("_lands").min()))
+        firsts = (
+            self._ends.filter(pl.col("lap_number").is_not_null()).group_by("lap_number").agg(pl.col("_lands").min())
+        )
         self.lap_times = {0: self.origin, **{int(n): max(self.origin, float(t)) for n, t in firsts.iter_rows()}}
         self._predictions: dict[tuple[str, int], tuple] = {}  # (driver, lap) -> (lap time, context)
         self._errors: dict[tuple[str, int], tuple[float, str | None]] = {}  # landed laps' errors
@@ -236,8 +258,15 @@ class Playback:
         self._start_index = started
         self.now = to
         ended = set(zip(self._ends["driver"].head(landed), self._ends["lap_number"].head(landed)))
-        under_way = begun.filter(pl.Series([(d, n) not in ended and (d, n) not in self._predictions
-                                            for d, n in zip(begun["driver"], begun["lap_number"])], dtype=pl.Boolean))
+        under_way = begun.filter(
+            pl.Series(
+                [
+                    (d, n) not in ended and (d, n) not in self._predictions
+                    for d, n in zip(begun["driver"], begun["lap_number"])
+                ],
+                dtype=pl.Boolean,
+            )
+        )
         self._ask(under_way)
         if self.on_progress:
             self.on_progress(self.state)
@@ -276,10 +305,15 @@ class Playback:
             return
         ref = self.ref
         requests = [
-            request_for(self._by_driver[(lap["driver"],)], lap["lap_number"],
-                        season=ref.season, event=ref.event_name, session=ref.session_name,
-                        reading=_reading_at(self._weather, lap["lap_start_time_s"]),
-                        total_laps=self.total_laps).model_dump(mode="json")
+            request_for(
+                self._by_driver[(lap["driver"],)],
+                lap["lap_number"],
+                season=ref.season,
+                event=ref.event_name,
+                session=ref.session_name,
+                reading=_reading_at(self._weather, lap["lap_start_time_s"]),
+                total_laps=self.total_laps,
+            ).model_dump(mode="json")
             for lap in starting.iter_rows(named=True)
         ]
         try:
@@ -296,14 +330,20 @@ class Playback:
         self.state.predicted += len(requests)
 
 
-def replay(ref: SessionRef, raw: RawSession, live_root: Path, predict: Callable[[list[dict]], list[dict]],
-           speed: float = 60.0, on_progress: Callable[[ReplayState], None] | None = None,
-           on_landed: Callable[[ReplayState], None] | None = None, tick: float = 1.0,
-           max_laps: int | None = None) -> ReplayState:
+def replay(
+    ref: SessionRef,
+    raw: RawSession,
+    live_root: Path,
+    predict: Callable[[list[dict]], list[dict]],
+    speed: float = 60.0,
+    on_progress: Callable[[ReplayState], None] | None = None,
+    on_landed: Callable[[ReplayState], None] | None = None,
+    tick: float = 1.0,
+    max_laps: int | None = None,
+) -> ReplayState:
     """Plays the session from start to end at `speed` (see `Playback`); `tick` is the clock's
     step in replay seconds."""
-    playback = Playback(ref, raw, live_root, predict, on_progress=on_progress, on_landed=on_landed,
-                        max_laps=max_laps)
+    playback = Playback(ref, raw, live_root, predict, on_progress=on_progress, on_landed=on_landed, max_laps=max_laps)
     began = time.monotonic()
     now = playback.origin
     while not playback.done:
@@ -337,10 +377,11 @@ def service_client(url: str, api_key: str, timeout: float = 30.0):
 
     answers: dict = {}
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout) as client:
+
         def predict(requests):
             got = []
             for start in range(0, len(requests), 1000):
-                answer = client.post("/predict", json={"laps": requests[start:start + 1000]})
+                answer = client.post("/predict", json={"laps": requests[start : start + 1000]})
                 answer.raise_for_status()
                 got += answer.json()
             for request, prediction in zip(requests, got):

@@ -16,10 +16,14 @@ def _text_columns(names: tuple[str, ...]) -> dict[str, pa.Column]:
 
 # What every source must deliver: FastF1's columns, as text. Extra columns are allowed.
 raw_laps_schema = pa.DataFrameSchema(
-    _text_columns(LAP_COLUMNS), strict=False, name="raw_laps",
+    _text_columns(LAP_COLUMNS),
+    strict=False,
+    name="raw_laps",
 )
 raw_weather_schema = pa.DataFrameSchema(
-    _text_columns(WEATHER_COLUMNS), strict=False, name="raw_weather",
+    _text_columns(WEATHER_COLUMNS),
+    strict=False,
+    name="raw_weather",
 )
 
 

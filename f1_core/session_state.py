@@ -53,8 +53,14 @@ class SessionMeta:
         return session_type(self.session_name)
 
     def as_dict(self) -> dict:
-        return {"session_key": self.session_key, "season": self.season, "event_name": self.event_name,
-                "session_name": self.session_name, "circuit_ref": self.circuit_ref, "total_laps": self.total_laps}
+        return {
+            "session_key": self.session_key,
+            "season": self.season,
+            "event_name": self.event_name,
+            "session_name": self.session_name,
+            "circuit_ref": self.circuit_ref,
+            "total_laps": self.total_laps,
+        }
 
 
 @dataclass(frozen=True)
@@ -71,8 +77,16 @@ class Prepared:
 class SessionState:
     """One live session's laps and weather readings at one moment (`version` counts changes)."""
 
-    def __init__(self, meta: SessionMeta, laps: list[dict], weather: list[dict], version: int,
-                 updated_at: float, previous: SessionState | None = None, generation: str | None = None):
+    def __init__(
+        self,
+        meta: SessionMeta,
+        laps: list[dict],
+        weather: list[dict],
+        version: int,
+        updated_at: float,
+        previous: SessionState | None = None,
+        generation: str | None = None,
+    ):
         """`previous`: the state this one follows, whose prepared rows it reuses (a lap's
         prepared row depends only on the lap and the race distance; its pace verdict is judged
         anew). `generation`: the store's for the session, new each time it was written anew
@@ -99,9 +113,11 @@ class SessionState:
     def clock_origin(self) -> datetime | None:
         """Session time 0 on the wall clock: the median of each lap's start date less its start time."""
         if self._clock_origin is None:
-            offsets = [(_date(lap["lap_start_date"]) - EPOCH).total_seconds() - lap["lap_start_time_s"]
-                       for lap in self.laps
-                       if lap.get("lap_start_date") is not None and lap["lap_start_time_s"] is not None]
+            offsets = [
+                (_date(lap["lap_start_date"]) - EPOCH).total_seconds() - lap["lap_start_time_s"]
+                for lap in self.laps
+                if lap.get("lap_start_date") is not None and lap["lap_start_time_s"] is not None
+            ]
             self._clock_origin = EPOCH + timedelta(seconds=median(offsets)) if offsets else None
         return self._clock_origin
 
@@ -115,8 +131,13 @@ class SessionState:
 
     def _prepare(self, total_laps: int | None) -> Prepared:
         key = self.meta.session_key
-        session = {"session_key": key, "season": self.meta.season, "circuit_ref": self.meta.circuit_ref,
-                   "session_type": self.meta.session_type, "total_laps": total_laps}
+        session = {
+            "session_key": key,
+            "season": self.meta.season,
+            "circuit_ref": self.meta.circuit_ref,
+            "session_type": self.meta.session_type,
+            "total_laps": total_laps,
+        }
         before = self._previous.get(total_laps)
         reused = before.rows if before is not None else {}
         by_id = {}
@@ -130,12 +151,23 @@ class SessionState:
             numbers, driver_rows = laps_of.setdefault(row["driver"], ([], []))
             numbers.append(row["lap_number"])
             driver_rows.append(row)
-        return Prepared(session=session, laps_of=laps_of, field=field_index(rows).get(key, NO_FIELD),
-                        weather=weather_index(self.weather).get(key), rows=by_id)
+        return Prepared(
+            session=session,
+            laps_of=laps_of,
+            field=field_index(rows).get(key, NO_FIELD),
+            weather=weather_index(self.weather).get(key),
+            rows=by_id,
+        )
 
     def summary(self) -> dict:
-        return {**self.meta.as_dict(), "laps": len(self.laps), "drivers": len({lap["driver"] for lap in self.laps}),
-                "weather_rows": len(self.weather), "version": self.version, "updated_at": self.updated_at}
+        return {
+            **self.meta.as_dict(),
+            "laps": len(self.laps),
+            "drivers": len({lap["driver"] for lap in self.laps}),
+            "weather_rows": len(self.weather),
+            "version": self.version,
+            "updated_at": self.updated_at,
+        }
 
 
 EPOCH = datetime(1970, 1, 1)
@@ -158,17 +190,24 @@ def features_in_session(lap, state: SessionState) -> dict:
     distance is the request's `total_laps`, else the live manifest's."""
     prepared = state.prepared(lap.total_laps or state.meta.total_laps)
     numbers, rows = prepared.laps_of.get(lap.driver, ((), ()))
-    history = list(rows[:bisect_left(numbers, lap.lap_number)])
+    history = list(rows[: bisect_left(numbers, lap.lap_number)])
     if lap.previous_laps:
         history = _with_request_laps(history, lap, prepared.session)
     start = lap_start(lap, history, state)
     previous = history[-1] if history else None
     target = {
-        "session_key": state.meta.session_key, "driver": lap.driver, "lap_number": lap.lap_number,
+        "session_key": state.meta.session_key,
+        "driver": lap.driver,
+        "lap_number": lap.lap_number,
         "stint": lap.stint if "stint" in lap.model_fields_set else _next_stint(previous, lap),
-        "compound": lap.compound, "tyre_life": lap.tyre_life, "fresh_tyre": lap.fresh_tyre,
+        "compound": lap.compound,
+        "tyre_life": lap.tyre_life,
+        "fresh_tyre": lap.fresh_tyre,
         "pit_out_time_s": (start if start is not None else 0.0) if lap.pit_out else None,
-        "lap_start_time_s": start, "track_status": lap.track_status, "deleted": False, "is_accurate": True,
+        "lap_start_time_s": start,
+        "track_status": lap.track_status,
+        "deleted": False,
+        "is_accurate": True,
     }
     weather = prepared.weather if prepared.weather is not None else _request_reading(lap, state.meta.session_key)
     return lap_features_after(history, target, prepared.session, prepared.field, weather)
@@ -196,8 +235,9 @@ def _next_stint(previous: dict | None, lap) -> float:
     `live.new_tyre_set` says so."""
     if previous is None:
         return 1.0
-    new = new_tyre_set(previous["pit_in_time_s"] is not None, previous["compound"], previous["tyre_life"],
-                       lap.compound, lap.tyre_life)
+    new = new_tyre_set(
+        previous["pit_in_time_s"] is not None, previous["compound"], previous["tyre_life"], lap.compound, lap.tyre_life
+    )
     return (previous["stint"] or 1.0) + (1 if new else 0)
 
 
@@ -212,12 +252,21 @@ def _with_request_laps(history: list[dict], lap, session: dict) -> list[dict]:
     for prev in missing:
         earlier = [row for row in merged if row["lap_number"] < prev.lap_number]
         row = {
-            "session_key": session["session_key"], "driver": lap.driver, "lap_number": prev.lap_number,
+            "session_key": session["session_key"],
+            "driver": lap.driver,
+            "lap_number": prev.lap_number,
             "stint": prev.stint if prev.stint is not None else _next_stint(earlier[-1] if earlier else None, prev),
-            "lap_time_s": prev.lap_time, "sector1_s": prev.sector1, "sector2_s": prev.sector2,
-            "sector3_s": prev.sector3, "compound": prev.compound, "tyre_life": prev.tyre_life,
-            "pit_out_time_s": 0.0 if prev.pit_out else None, "pit_in_time_s": 0.0 if prev.pit_in else None,
-            "track_status": prev.track_status, "deleted": False, "is_accurate": True,
+            "lap_time_s": prev.lap_time,
+            "sector1_s": prev.sector1,
+            "sector2_s": prev.sector2,
+            "sector3_s": prev.sector3,
+            "compound": prev.compound,
+            "tyre_life": prev.tyre_life,
+            "pit_out_time_s": 0.0 if prev.pit_out else None,
+            "pit_in_time_s": 0.0 if prev.pit_in else None,
+            "track_status": prev.track_status,
+            "deleted": False,
+            "is_accurate": True,
         }
         merged.insert(len(earlier), prepare_laps([row], {session["session_key"]: session})[0])
     return merged
@@ -225,9 +274,15 @@ def _with_request_laps(history: list[dict], lap, session: dict) -> list[dict]:
 
 def _request_reading(lap, session_key: str) -> tuple | None:
     """The request's own weather reading, for a state that has none: taken at the lap's start."""
-    values = {"air_temp_c": lap.air_temp, "track_temp_c": lap.track_temp, "humidity_pct": lap.humidity,
-              "pressure_hpa": lap.pressure, "wind_direction_deg": lap.wind_direction,
-              "wind_speed_ms": lap.wind_speed, "rainfall": lap.rainfall}
+    values = {
+        "air_temp_c": lap.air_temp,
+        "track_temp_c": lap.track_temp,
+        "humidity_pct": lap.humidity,
+        "pressure_hpa": lap.pressure,
+        "wind_direction_deg": lap.wind_direction,
+        "wind_speed_ms": lap.wind_speed,
+        "rainfall": lap.rainfall,
+    }
     if all(value is None for value in values.values()):
         return None
     reading = {"session_key": session_key, "session_time_s": float("-inf"), **values}
@@ -250,8 +305,12 @@ def served_features(laps: list[LapToPredict], state_of) -> tuple[list[dict], lis
             rows[index] = features_in_session(lap, state)
             contexts[index] = "session"
         except Exception:  # a state that cannot answer this lap must not fail it: the request alone
-            logger.exception("features of %s lap %d from the state of %s failed; answering from the request",
-                             lap.driver, lap.lap_number, state.meta.session_key)
+            logger.exception(
+                "features of %s lap %d from the state of %s failed; answering from the request",
+                lap.driver,
+                lap.lap_number,
+                state.meta.session_key,
+            )
             alone.append(index)
     if alone:
         for index, row in zip(alone, features_for([laps[i] for i in alone])):

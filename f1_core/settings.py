@@ -99,8 +99,7 @@ def seasons(source: str) -> list[int]:
 
 
 # The Dagster instance profiles: `default` keeps everything in SQLite, `postgres` is production.
-PROFILES = {"default": "dagster_home", "postgres": "dagster_home/postgres",
-            "production": "dagster_home/postgres"}
+PROFILES = {"default": "dagster_home", "postgres": "dagster_home/postgres", "production": "dagster_home/postgres"}
 
 
 def dagster_home(profile: str | None = None) -> Path:

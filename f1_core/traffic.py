@@ -26,8 +26,7 @@ COMMON_WINDOW_S = 30.0
 # the crossings looked back through for the car ahead (pit-lane and own crossings are skipped)
 LOOK_BACK = 40
 
-TRAFFIC_FEATURES = ("gap_ahead_s", "gap_ahead_change_s", "ahead_pace_s",
-                    "blocked", "drs_eligible", "common_mode_s")
+TRAFFIC_FEATURES = ("gap_ahead_s", "gap_ahead_change_s", "ahead_pace_s", "blocked", "drs_eligible", "common_mode_s")
 NO_TRAFFIC = dict.fromkeys(TRAFFIC_FEATURES)
 
 
@@ -85,11 +84,14 @@ def traffic_features(lap: dict, road: Road, previous_start: float | None, green_
     reference = lap["reference_fc_s"]
     pace = road.paces[ahead]
     ahead_pace = None if pace is None or reference is None else pace - reference
-    out = {"gap_ahead_s": gap, "ahead_pace_s": ahead_pace,
-           "blocked": float(gap < BLOCKED_GAP_S and ahead_pace is not None and ahead_pace > 0),
-           "drs_eligible": float(gap <= DRS_GAP_S and lap["lap_number"] >= 3
-                                 and (green_laps or 0) >= DRS_GREEN_LAPS),
-           "gap_ahead_change_s": None, "common_mode_s": _common_mode(road, driver, start)}
+    out = {
+        "gap_ahead_s": gap,
+        "ahead_pace_s": ahead_pace,
+        "blocked": float(gap < BLOCKED_GAP_S and ahead_pace is not None and ahead_pace > 0),
+        "drs_eligible": float(gap <= DRS_GAP_S and lap["lap_number"] >= 3 and (green_laps or 0) >= DRS_GREEN_LAPS),
+        "gap_ahead_change_s": None,
+        "common_mode_s": _common_mode(road, driver, start),
+    }
     before = None if previous_start is None else _ahead(road, driver, previous_start)
     if before is not None:  # negative: closing on the car ahead (or a new, nearer one)
         out["gap_ahead_change_s"] = gap - (previous_start - road.times[before])
@@ -107,7 +109,6 @@ def _common_mode(road: Road, driver: str, start: float) -> float | None:
             deltas.append(road.deltas[index])
         index -= 1
     return median(deltas) if deltas else None
-
 
 
 # How unsettled the session is: the mean absolute lap delta of the field's last representative

@@ -24,10 +24,14 @@ def load_warehouse(path: str | Path, session_keys: list[str] | None = None) -> t
     where = "" if session_keys is None else "WHERE session_key IN (SELECT unnest(?))"
     params = [] if session_keys is None else [session_keys]
     laps = warehouse.query(path, f"SELECT * FROM laps {where}", params)
-    sessions = warehouse.query(path, f"""
+    sessions = warehouse.query(
+        path,
+        f"""
         SELECT s.*, CASE WHEN s.session_type IN {RACE_LIKE} THEN d.total_laps END AS total_laps
         FROM sessions s LEFT JOIN (SELECT session_key, max(lap_number) AS total_laps FROM laps GROUP BY 1) d
-          USING (session_key) {where.replace('session_key', 's.session_key')}""", params)
+          USING (session_key) {where.replace("session_key", "s.session_key")}""",
+        params,
+    )
     weather = warehouse.query(path, f"SELECT * FROM weather {where}", params)
     return laps, sessions, weather
 
@@ -35,7 +39,10 @@ def load_warehouse(path: str | Path, session_keys: list[str] | None = None) -> t
 def training_frame(laps: pl.DataFrame, sessions: pl.DataFrame, weather: pl.DataFrame) -> pl.DataFrame:
     """Features and target with each lap's event, for grouping and time ordering."""
     events = sessions.select(
-        "session_key", "event_date", "season", "round",
+        "session_key",
+        "event_date",
+        "season",
+        "round",
         (pl.col("season").cast(pl.String) + "-" + pl.col("round").cast(pl.String).str.zfill(2)).alias("event"),
     )
     compounds = laps.select("session_key", "driver", "lap_number", "compound")
@@ -58,16 +65,20 @@ def data_version(sessions: pl.DataFrame) -> str:
 LEARN_SHARE = 0.5
 
 
-def holdout_split(frame: pl.DataFrame, share: float = 0.2,
-                  learn_from: Sequence[str] = ()) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, float]]:
+def holdout_split(
+    frame: pl.DataFrame, share: float = 0.2, learn_from: Sequence[str] = ()
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, float]]:
     """The most recent events (by date) holding at least `share` of the laps are the holdout:
     the model is judged on weekends after everything it learned from. Sessions in `learn_from`
     (drifted ones) are split in time instead: laps that ended before the cut train, laps that
     started from it on are held out, laps running across it are in neither. A lap's features
     only use laps that ended before it started, so no training lap's features hold a held-out
     lap. Returns train, holdout, and each split session's cut (session seconds)."""
-    per_event = frame.group_by("event").agg(pl.len().alias("laps"), pl.col("event_date").max()).sort(
-        "event_date", "event", descending=True)
+    per_event = (
+        frame.group_by("event")
+        .agg(pl.len().alias("laps"), pl.col("event_date").max())
+        .sort("event_date", "event", descending=True)
+    )
     total = per_event["laps"].sum()
     events, kept = [], 0
     for event, laps in per_event.select("event", "laps").iter_rows():
@@ -77,8 +88,11 @@ def holdout_split(frame: pl.DataFrame, share: float = 0.2,
         kept += laps
     cuts = dict(
         frame.filter(pl.col("event").is_in(events) & pl.col("session_key").is_in(list(learn_from)))
-        .group_by("session_key").agg(pl.col("session_time_s").quantile(LEARN_SHARE))
-        .drop_nulls().iter_rows())
+        .group_by("session_key")
+        .agg(pl.col("session_time_s").quantile(LEARN_SHARE))
+        .drop_nulls()
+        .iter_rows()
+    )
     return frame.filter(in_training(events, cuts)), frame.filter(held_out(events, cuts)), cuts
 
 
@@ -135,7 +149,9 @@ def baselines(train: pl.DataFrame, frame: pl.DataFrame, prediction: pl.Series) -
     lap, then the model's own `prediction`, i.e. the circuit's typical pace) so every lap gets one."""
     degradation = dict(
         train.filter(pl.col("degradation_s_per_lap").is_not_null())
-        .group_by("compound").agg(pl.col("degradation_s_per_lap").median()).iter_rows()
+        .group_by("compound")
+        .agg(pl.col("degradation_s_per_lap").median())
+        .iter_rows()
     )
     fuel = pl.col("fuel_kg").fill_null(0.0) * FUEL_SECONDS_PER_KG
     fallback = pl.coalesce(pl.col("prev_lap_time_s"), prediction)
@@ -143,7 +159,8 @@ def baselines(train: pl.DataFrame, frame: pl.DataFrame, prediction: pl.Series) -
         pl.coalesce("prev_clean_lap_time_s", fallback).alias(BASELINES[0]),
         pl.coalesce("rolling_clean_lap_time_s", fallback).alias(BASELINES[1]),
         pl.coalesce(
-            pl.col("prev_clean_lap_fc_s") + fuel
+            pl.col("prev_clean_lap_fc_s")
+            + fuel
             + pl.col("compound").replace_strict(degradation, default=0.0, return_dtype=pl.Float64)
             * pl.col("laps_since_clean").fill_null(1.0),
             fallback,
@@ -168,16 +185,19 @@ class TrainingResult:
 def _fit_family(train: pl.DataFrame, params: ModelParams, folds: int):
     """Cross-validates each learner blend on `train`, fits the best, calibrates it out of fold."""
     candidates = out_of_fold(train, params, min(folds, train["event"].n_unique()))
-    cv_by_blend = {name: metrics.summary(train.with_columns(oof["lap_time"].alias("prediction")))["mae_clean"]
-                   for name, oof in candidates.items()}
+    cv_by_blend = {
+        name: metrics.summary(train.with_columns(oof["lap_time"].alias("prediction")))["mae_clean"]
+        for name, oof in candidates.items()
+    }
     chosen = min(cv_by_blend, key=cv_by_blend.get)
     model = LapTimeModel(params.model_copy(update={"learners": chosen.split("+")})).fit(train)
     model.calibrate_from(train, candidates[chosen])
     return model, candidates[chosen], cv_by_blend, chosen
 
 
-def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
-                       holdout_share: float = 0.2, learn_from: Sequence[str] = ()) -> TrainingResult:
+def train_and_evaluate(
+    frame: pl.DataFrame, params: ModelParams, folds: int = 5, holdout_share: float = 0.2, learn_from: Sequence[str] = ()
+) -> TrainingResult:
     """Per session family: cross-validates by event, fits on all training events, calibrates the
     90% interval on out-of-fold predictions. Then evaluates the model and the baselines on the
     time-ordered holdout."""
@@ -195,9 +215,16 @@ def train_and_evaluate(frame: pl.DataFrame, params: ModelParams, folds: int = 5,
     return _evaluate(SessionFamilyModel(models), train, holdout, results, cv_parts, cuts, blends_chosen, started)
 
 
-def continue_and_evaluate(frame: pl.DataFrame, champion: SessionFamilyModel, champion_events: list[str],
-                          trees: int, params: ModelParams, folds: int = 5,
-                          holdout_share: float = 0.2, learn_from: Sequence[str] = ()) -> TrainingResult:
+def continue_and_evaluate(
+    frame: pl.DataFrame,
+    champion: SessionFamilyModel,
+    champion_events: list[str],
+    trees: int,
+    params: ModelParams,
+    folds: int = 5,
+    holdout_share: float = 0.2,
+    learn_from: Sequence[str] = (),
+) -> TrainingResult:
     """Incremental retraining: each of the champion's family models continues its boosting with
     `trees` more trees on the training laps as they are now (the new sessions with the old, so
     the added trees correct the champion where it is wrong without forgetting where it was right).
@@ -210,8 +237,10 @@ def continue_and_evaluate(frame: pl.DataFrame, champion: SessionFamilyModel, cha
     # (a session it was trained on the first part of, say); the gate leaves them out too
     holdout = holdout.filter(~pl.col("event").is_in(champion_events))
     if holdout.height == 0:
-        raise ValueError("every holdout event is one the champion was trained on: an incremental "
-                         "retraining would have nothing to be judged on; run a full retraining")
+        raise ValueError(
+            "every holdout event is one the champion was trained on: an incremental "
+            "retraining would have nothing to be judged on; run a full retraining"
+        )
     for name, part in _families(train):
         if name in champion.models and part.height:
             models[name] = champion.models[name].continued(part, trees)
@@ -234,30 +263,43 @@ def _families(train: pl.DataFrame):
         yield name, train.filter(kinds == name)
 
 
-def _evaluate(model: SessionFamilyModel, train: pl.DataFrame, holdout: pl.DataFrame,
-              results: dict[str, float], cv_parts: list[pl.DataFrame], cuts: dict[str, float],
-              blends: list[str], started: float) -> TrainingResult:
+def _evaluate(
+    model: SessionFamilyModel,
+    train: pl.DataFrame,
+    holdout: pl.DataFrame,
+    results: dict[str, float],
+    cv_parts: list[pl.DataFrame],
+    cuts: dict[str, float],
+    blends: list[str],
+    started: float,
+) -> TrainingResult:
     """The model and the baselines scored on the holdout, overall and per family and group."""
     predicted = model.predict(holdout).rename({"lap_time": "prediction"})
-    scored = pl.concat([holdout, predicted, baselines(train, holdout, predicted["prediction"])],
-                       how="horizontal")
+    scored = pl.concat([holdout, predicted, baselines(train, holdout, predicted["prediction"])], how="horizontal")
     results.update({f"holdout_{k}": v for k, v in metrics.summary(scored).items()})
     # per family too: live monitoring compares a session's error with its own family's
     for name, part in _families(scored):
         if "mae_clean" in (summary := metrics.summary(part)):
             results[f"holdout_mae_clean_{name}"] = summary["mae_clean"]
-    cross_validated = pl.concat(cv_parts) if cv_parts else train.clear().with_columns(
-        pl.lit(None, pl.Float64).alias("prediction"))
+    cross_validated = (
+        pl.concat(cv_parts) if cv_parts else train.clear().with_columns(pl.lit(None, pl.Float64).alias("prediction"))
+    )
     if cv_parts:
-        results.update({f"cv_{k}": v for k, v in metrics.summary(cross_validated).items()
-                        if k.startswith("mae")})
+        results.update({f"cv_{k}": v for k, v in metrics.summary(cross_validated).items() if k.startswith("mae")})
     for name in BASELINES:
-        results.update({f"holdout_{name}_{k}": v for k, v in metrics.summary(scored, name).items()
-                        if k.startswith("mae")})
+        results.update(
+            {f"holdout_{name}_{k}": v for k, v in metrics.summary(scored, name).items() if k.startswith("mae")}
+        )
     tables = {group: metrics.by_group(scored, group) for group in ("circuit_ref", "compound", "session_type")}
     return TrainingResult(
-        model=model, holdout=scored, cross_validated=cross_validated, metrics=results, tables=tables,
+        model=model,
+        holdout=scored,
+        cross_validated=cross_validated,
+        metrics=results,
+        tables=tables,
         train_events=sorted(train["event"].unique().to_list()),
         holdout_events=sorted(holdout["event"].unique().to_list()),
-        holdout_cuts=cuts, blend=", ".join(blends), seconds=time.perf_counter() - started,
+        holdout_cuts=cuts,
+        blend=", ".join(blends),
+        seconds=time.perf_counter() - started,
     )

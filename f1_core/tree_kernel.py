@@ -5,15 +5,29 @@ import numba
 import numpy as np
 
 # numba reads these module globals as compile-time constants
-from f1_core.trees import (LEAF, LIGHTGBM_CATEGORY, LIGHTGBM_NUMERIC, MISSING_NAN, MISSING_ZERO,
-                           XGBOOST_NUMERIC)
+from f1_core.trees import LEAF, LIGHTGBM_CATEGORY, LIGHTGBM_NUMERIC, MISSING_NAN, MISSING_ZERO, XGBOOST_NUMERIC
 
 ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
 
 
 @numba.njit(nogil=True, cache=True)
-def predict(x, roots, kind, feature, threshold, left, right, default_left, missing, value,
-            category_begin, category_end, categories, base, float32_sum):
+def predict(
+    x,
+    roots,
+    kind,
+    feature,
+    threshold,
+    left,
+    right,
+    default_left,
+    missing,
+    value,
+    category_begin,
+    category_end,
+    categories,
+    base,
+    float32_sum,
+):
     """The sum of each row's leaf values over all trees, plus `base`. Tree by tree, so that a
     tree's nodes stay in cache over the rows; XGBoost sums in float32, LightGBM in float64."""
     rows = x.shape[0]
@@ -37,7 +51,8 @@ def predict(x, roots, kind, feature, threshold, left, right, default_left, missi
                     if np.isnan(v) and m != MISSING_NAN:
                         v = 0.0
                     if (m == MISSING_ZERO and -ZERO_THRESHOLD <= v <= ZERO_THRESHOLD) or (
-                            m == MISSING_NAN and np.isnan(v)):
+                        m == MISSING_NAN and np.isnan(v)
+                    ):
                         node = left[node] if default_left[node] else right[node]
                     elif v <= threshold[node]:
                         node = left[node]

@@ -54,17 +54,39 @@ class FlatTrees:
 
 class _Builder:
     def __init__(self):
-        self.columns = {name: [] for name in ("kind", "feature", "threshold", "left", "right", "default_left",
-                                              "missing", "value", "category_begin", "category_end")}
+        self.columns = {
+            name: []
+            for name in (
+                "kind",
+                "feature",
+                "threshold",
+                "left",
+                "right",
+                "default_left",
+                "missing",
+                "value",
+                "category_begin",
+                "category_end",
+            )
+        }
         self.categories: list[int] = []
         self.roots: list[int] = []
 
-    def node(self, kind: int, feature: int = -1, threshold: float = 0.0, default_left: bool = False,
-             missing: int = 0, value: float = 0.0, categories=()) -> int:
+    def node(
+        self,
+        kind: int,
+        feature: int = -1,
+        threshold: float = 0.0,
+        default_left: bool = False,
+        missing: int = 0,
+        value: float = 0.0,
+        categories=(),
+    ) -> int:
         begin = len(self.categories)
         self.categories.extend(int(c) for c in categories)
-        for name, item in zip(self.columns, (kind, feature, threshold, -1, -1, default_left, missing, value,
-                                             begin, len(self.categories))):
+        for name, item in zip(
+            self.columns, (kind, feature, threshold, -1, -1, default_left, missing, value, begin, len(self.categories))
+        ):
             self.columns[name].append(item)
         return len(self.columns["kind"]) - 1
 
@@ -73,12 +95,26 @@ class _Builder:
         self.columns["right"][parent] = right
 
     def build(self, base: float, float32_sum: bool) -> FlatTrees:
-        types = {"kind": np.int8, "feature": np.int32, "threshold": np.float64, "left": np.int32,
-                 "right": np.int32, "default_left": np.bool_, "missing": np.int8, "value": np.float64,
-                 "category_begin": np.int32, "category_end": np.int32}
+        types = {
+            "kind": np.int8,
+            "feature": np.int32,
+            "threshold": np.float64,
+            "left": np.int32,
+            "right": np.int32,
+            "default_left": np.bool_,
+            "missing": np.int8,
+            "value": np.float64,
+            "category_begin": np.int32,
+            "category_end": np.int32,
+        }
         arrays = {name: np.array(values, dtype=types[name]) for name, values in self.columns.items()}
-        return FlatTrees(roots=np.array(self.roots, np.int32), **arrays,
-                         categories=np.array(self.categories, np.int32), base=base, float32_sum=float32_sum)
+        return FlatTrees(
+            roots=np.array(self.roots, np.int32),
+            **arrays,
+            categories=np.array(self.categories, np.int32),
+            base=base,
+            float32_sum=float32_sum,
+        )
 
 
 def from_lightgbm(booster) -> FlatTrees:
@@ -89,11 +125,17 @@ def from_lightgbm(booster) -> FlatTrees:
         if "split_index" not in node:
             return builder.node(LEAF, value=float(node["leaf_value"]))
         if node["decision_type"] == "==":  # the threshold lists the categories that go left
-            index = builder.node(LIGHTGBM_CATEGORY, node["split_feature"],
-                                 categories=str(node["threshold"]).split("||"))
+            index = builder.node(
+                LIGHTGBM_CATEGORY, node["split_feature"], categories=str(node["threshold"]).split("||")
+            )
         else:
-            index = builder.node(LIGHTGBM_NUMERIC, node["split_feature"], float(node["threshold"]),
-                                 node["default_left"], MISSING[node["missing_type"]])
+            index = builder.node(
+                LIGHTGBM_NUMERIC,
+                node["split_feature"],
+                float(node["threshold"]),
+                node["default_left"],
+                MISSING[node["missing_type"]],
+            )
         builder.link(index, add(node["left_child"]), add(node["right_child"]))
         return index
 
@@ -110,8 +152,12 @@ def from_xgboost(booster) -> FlatTrees:
     for tree in learner["gradient_booster"]["model"]["trees"]:
         if int(tree["tree_param"]["size_leaf_vector"]) > 1:
             raise ValueError("multi-target XGBoost trees are not supported")
-        listed = {node: tree["categories"][start:start + size] for node, start, size in zip(
-            tree["categories_nodes"], tree["categories_segments"], tree["categories_sizes"])}
+        listed = {
+            node: tree["categories"][start : start + size]
+            for node, start, size in zip(
+                tree["categories_nodes"], tree["categories_segments"], tree["categories_sizes"]
+            )
+        }
         offset = len(builder.columns["kind"])
         lefts, rights = tree["left_children"], tree["right_children"]
         for node, left in enumerate(lefts):
@@ -119,11 +165,14 @@ def from_xgboost(booster) -> FlatTrees:
             if left == -1:
                 builder.node(LEAF, value=condition)
             elif tree["split_type"][node] == 1:
-                builder.node(XGBOOST_CATEGORY, tree["split_indices"][node],
-                             default_left=bool(tree["default_left"][node]), categories=listed[node])
+                builder.node(
+                    XGBOOST_CATEGORY,
+                    tree["split_indices"][node],
+                    default_left=bool(tree["default_left"][node]),
+                    categories=listed[node],
+                )
             else:
-                builder.node(XGBOOST_NUMERIC, tree["split_indices"][node], condition,
-                             bool(tree["default_left"][node]))
+                builder.node(XGBOOST_NUMERIC, tree["split_indices"][node], condition, bool(tree["default_left"][node]))
         for node, left in enumerate(lefts):
             if left != -1:
                 builder.link(offset + node, offset + left, offset + rights[node])

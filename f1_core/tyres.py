@@ -27,9 +27,17 @@ NO_DEGRADATION = Degradation({}, {})
 
 def degradation_index(rows: list[dict]) -> Degradation:
     """From one session's prepared lap rows (`representative`, `_fc`, `tyre_life`, `stint`)."""
-    laps = sorted((lap for lap in rows if lap["representative"] and lap["session_time_s"] is not None
-                   and lap["compound"] and lap["tyre_life"] is not None),
-                  key=lambda lap: (lap["session_time_s"], lap["driver"] or ""))
+    laps = sorted(
+        (
+            lap
+            for lap in rows
+            if lap["representative"]
+            and lap["session_time_s"] is not None
+            and lap["compound"]
+            and lap["tyre_life"] is not None
+        ),
+        key=lambda lap: (lap["session_time_s"], lap["driver"] or ""),
+    )
     stints: dict = {}  # (driver, stint) -> [n, sum x, sum y, sum xy, sum xx]
     pooled: dict = {}  # compound -> [centred sum xy, centred sum xx]
     times: dict = {}

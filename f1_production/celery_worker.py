@@ -33,8 +33,9 @@ class CeleryWorker(LocalService):
     health_path = "(the broker's ping)"
     private_bentoml_home = False
 
-    def __init__(self, env: dict[str, str] | None = None, *, name: str, log_path: Path | None = None,
-                 start_timeout: float = 90.0):
+    def __init__(
+        self, env: dict[str, str] | None = None, *, name: str, log_path: Path | None = None, start_timeout: float = 90.0
+    ):
         env = {**os.environ, **(env or {})}
         self.broker = env.get("F1_CELERY_BROKER") or settings.celery_broker()
         self.queue = env.get("F1_CELERY_QUEUE") or settings.celery_queue()
@@ -45,15 +46,32 @@ class CeleryWorker(LocalService):
         self._folder = Path(tempfile.mkdtemp(prefix="celery-worker-"))
         (self._folder / "celery.yaml").write_text(config_yaml(self.broker, self.queue))
         bin_dir = str(Path(sys.executable).parent)
-        super().__init__(env={**env, "DAGSTER_HOME": str(self._folder),
-                              "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"},
-                         log_path=log_path, start_timeout=start_timeout)
+        super().__init__(
+            env={**env, "DAGSTER_HOME": str(self._folder), "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"},
+            log_path=log_path,
+            start_timeout=start_timeout,
+        )
         self.url = self.broker
 
     def command(self) -> list[str]:
-        return [str(Path(sys.executable).with_name("dagster-celery")), "worker", "start",
-                "-A", "dagster_celery.app", "-y", str(self._folder / "celery.yaml"), "--name", self.name,
-                "-q", self.queue, "--", "--concurrency", "1", "--without-gossip", "--without-mingle"]
+        return [
+            str(Path(sys.executable).with_name("dagster-celery")),
+            "worker",
+            "start",
+            "-A",
+            "dagster_celery.app",
+            "-y",
+            str(self._folder / "celery.yaml"),
+            "--name",
+            self.name,
+            "-q",
+            self.queue,
+            "--",
+            "--concurrency",
+            "1",
+            "--without-gossip",
+            "--without-mingle",
+        ]
 
     def ready(self) -> bool:
         from celery import Celery

@@ -51,8 +51,13 @@ def environment(server: dict | None = None) -> dict[str, str]:
 def dagster_environment(name: str, server: dict | None = None) -> dict[str, str]:
     """The variables dagster_home/postgres/dagster.yaml reads, for database `name` on `server`."""
     server = {**SERVER, "password": "", **(server or {})}
-    return {"DAGSTER_PG_HOST": server["host"], "DAGSTER_PG_PORT": str(server["port"]),
-            "DAGSTER_PG_USER": server["user"], "DAGSTER_PG_PASSWORD": server["password"], "DAGSTER_PG_DB": name}
+    return {
+        "DAGSTER_PG_HOST": server["host"],
+        "DAGSTER_PG_PORT": str(server["port"]),
+        "DAGSTER_PG_USER": server["user"],
+        "DAGSTER_PG_PASSWORD": server["password"],
+        "DAGSTER_PG_DB": name,
+    }
 
 
 def cluster_version() -> str:

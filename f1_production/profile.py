@@ -30,10 +30,12 @@ SECRETS = ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY")
 
 def server() -> dict:
     """The PostgreSQL server, from Dagster's variables (the ones its dagster.yaml reads)."""
-    return {"host": os.environ.get("DAGSTER_PG_HOST", postgres.SERVER["host"]),
-            "port": int(os.environ.get("DAGSTER_PG_PORT", postgres.SERVER["port"])),
-            "user": os.environ.get("DAGSTER_PG_USER", postgres.SERVER["user"]),
-            "password": os.environ.get("DAGSTER_PG_PASSWORD", "")}
+    return {
+        "host": os.environ.get("DAGSTER_PG_HOST", postgres.SERVER["host"]),
+        "port": int(os.environ.get("DAGSTER_PG_PORT", postgres.SERVER["port"])),
+        "user": os.environ.get("DAGSTER_PG_USER", postgres.SERVER["user"]),
+        "password": os.environ.get("DAGSTER_PG_PASSWORD", ""),
+    }
 
 
 def databases_for(prefix: str) -> dict[str, str]:
@@ -53,8 +55,7 @@ def load_secrets() -> dict[str, str]:
     """The server's secrets: from the environment, else those made on the first run and kept
     (MLflow sets the admin's password once, when it creates the user: losing it locks us out)."""
     path = folder() / "secrets.env"
-    kept = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line) \
-        if path.exists() else {}
+    kept = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line) if path.exists() else {}
     made = {name: secrets.token_urlsafe(24) for name in SECRETS if not os.environ.get(name) and not kept.get(name)}
     if made:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,10 +68,17 @@ def load_secrets() -> dict[str, str]:
 
 def environment(pg: dict, names: dict[str, str], mlflow: MlflowServer) -> dict[str, str]:
     """What the job's processes are told: where each store lives."""
-    return {**os.environ, **mlflow.client_env(), **postgres.environment(pg),
-            "F1_PROFILE": "production", "F1_EXECUTOR": "celery", "DAGSTER_HOME": str(settings.dagster_home("production")),
-            **postgres.dagster_environment(names["dagster"], pg),
-            "F1_WAREHOUSE": str(folder() / "warehouse"), "F1_WAREHOUSE_CATALOG": f"postgres:{postgres.conninfo(names['warehouse'], pg)}"}
+    return {
+        **os.environ,
+        **mlflow.client_env(),
+        **postgres.environment(pg),
+        "F1_PROFILE": "production",
+        "F1_EXECUTOR": "celery",
+        "DAGSTER_HOME": str(settings.dagster_home("production")),
+        **postgres.dagster_environment(names["dagster"], pg),
+        "F1_WAREHOUSE": str(folder() / "warehouse"),
+        "F1_WAREHOUSE_CATALOG": f"postgres:{postgres.conninfo(names['warehouse'], pg)}",
+    }
 
 
 def worker_count() -> int:
@@ -86,21 +94,33 @@ def run(args: list[str]) -> int:
     for name in (names["dagster"], names["warehouse"]):
         postgres.ensure_database(name, pg)
     secret = load_secrets()
-    mlflow = MlflowServer(backend_db=names["mlflow"], auth_db=names["mlflow_auth"],
-                          artifacts=folder() / "mlflow-artifacts", server=pg,
-                          admin_password=secret["MLFLOW_AUTH_ADMIN_PASSWORD"],
-                          secret_key=secret["MLFLOW_FLASK_SERVER_SECRET_KEY"],
-                          log_path=folder() / "mlflow-server.log")
-    print(f"production profile: PostgreSQL {pg['host']}:{pg['port']} (databases {', '.join(names.values())}); "
-          f"starting MLflow's server", flush=True)
+    mlflow = MlflowServer(
+        backend_db=names["mlflow"],
+        auth_db=names["mlflow_auth"],
+        artifacts=folder() / "mlflow-artifacts",
+        server=pg,
+        admin_password=secret["MLFLOW_AUTH_ADMIN_PASSWORD"],
+        secret_key=secret["MLFLOW_FLASK_SERVER_SECRET_KEY"],
+        log_path=folder() / "mlflow-server.log",
+    )
+    print(
+        f"production profile: PostgreSQL {pg['host']}:{pg['port']} (databases {', '.join(names.values())}); "
+        f"starting MLflow's server",
+        flush=True,
+    )
     with mlflow, ExitStack() as started:
         print(f"MLflow at {mlflow.url} (basic auth; log {mlflow.log_path})", flush=True)
         env = environment(pg, names, mlflow)
         for number in range(1, workers + 1):
-            worker = started.enter_context(CeleryWorker(env, name=f"f1-worker-{number}-{os.getpid()}",
-                                                        log_path=folder() / f"celery-worker-{number}.log"))
-        print(f"{workers} celery worker(s) on {worker.broker.split('@')[-1]} (queue {worker.queue}; "
-              f"logs {folder()})", flush=True)
+            worker = started.enter_context(
+                CeleryWorker(
+                    env, name=f"f1-worker-{number}-{os.getpid()}", log_path=folder() / f"celery-worker-{number}.log"
+                )
+            )
+        print(
+            f"{workers} celery worker(s) on {worker.broker.split('@')[-1]} (queue {worker.queue}; logs {folder()})",
+            flush=True,
+        )
         f1 = str(Path(sys.executable).with_name("f1"))
         return subprocess.run([f1, "run", *args], env=env).returncode
 

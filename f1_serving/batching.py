@@ -68,7 +68,7 @@ class Batcher:
                 continue
             answers, start = [], 0
             for entry in batch:
-                answers.append((entry, results[start:start + len(entry[0])], None))
+                answers.append((entry, results[start : start + len(entry[0])], None))
                 start += len(entry[0])
             _answer(answers)
 

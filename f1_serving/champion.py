@@ -25,11 +25,22 @@ logger = logging.getLogger("f1_serving.champion")
 # a finite number, is never served, and the first request after a swap does not pay the
 # libraries' lazy set-up (measured in process: 16 ms for the first prediction of both, 3-4 ms after).
 WARM_UP = [
-    LapToPredict(season=2024, event="Bahrain Grand Prix", session=session, driver="VER", lap_number=3,
-                 compound="MEDIUM", tyre_life=3, total_laps=57 if session == "Race" else None,
-                 previous_laps=[{"lap_number": 1, "lap_time": 98.0, "compound": "MEDIUM", "tyre_life": 1},
-                                {"lap_number": 2, "lap_time": 96.5, "compound": "MEDIUM", "tyre_life": 2}])
-    for session in ("Race", "Qualifying")]
+    LapToPredict(
+        season=2024,
+        event="Bahrain Grand Prix",
+        session=session,
+        driver="VER",
+        lap_number=3,
+        compound="MEDIUM",
+        tyre_life=3,
+        total_laps=57 if session == "Race" else None,
+        previous_laps=[
+            {"lap_number": 1, "lap_time": 98.0, "compound": "MEDIUM", "tyre_life": 1},
+            {"lap_number": 2, "lap_time": 96.5, "compound": "MEDIUM", "tyre_life": 2},
+        ],
+    )
+    for session in ("Race", "Qualifying")
+]
 
 
 def load_checked(version: str) -> SessionFamilyModel:
@@ -87,18 +98,20 @@ class Champion:
             if not force and failed_at is not None and time.monotonic() - failed_at < self.retry_seconds:
                 return current
             try:
-                loaded = LoadedModel(version, load_checked(version), registry.model_card(version),
-                                     *self._shadow(version, current))
+                loaded = LoadedModel(
+                    version, load_checked(version), registry.model_card(version), *self._shadow(version, current)
+                )
             except Exception as exc:
                 self._failed[version] = time.monotonic()
-                self._error(f"champion v{version} failed to load, still serving "
-                            f"{'v' + current.version if current else 'the baseline'}: {exc!r}")
+                self._error(
+                    f"champion v{version} failed to load, still serving "
+                    f"{'v' + current.version if current else 'the baseline'}: {exc!r}"
+                )
                 return current
             self.current = loaded  # the swap: one reference assignment
             self._failed.pop(version, None)
             self.last_error = None
-            logger.info("now serving champion v%s (was %s)", version,
-                        f"v{current.version}" if current else "no model")
+            logger.info("now serving champion v%s (was %s)", version, f"v{current.version}" if current else "no model")
             return loaded
 
     def _shadow(self, champion: str, current: LoadedModel | None) -> tuple[str | None, SessionFamilyModel | None]:

@@ -10,17 +10,20 @@ MAX_LAPS = 1000
 
 
 class Prediction(BaseModel):
-    lap_time: float | None = Field(description="predicted lap time, seconds; null only when degraded "
-                                               "and the driver has no earlier timed lap")
+    lap_time: float | None = Field(
+        description="predicted lap time, seconds; null only when degraded and the driver has no earlier timed lap"
+    )
     lower: float | None = Field(description="lower end of the 90% interval, seconds (null when degraded)")
     upper: float | None = Field(description="upper end of the 90% interval, seconds (null when degraded)")
     model_version: str | None = Field(description="registry version of the model; null when degraded")
-    degraded: bool = Field(description="true: no model could be loaded, this is the baseline "
-                                       "(the driver's previous clean lap)")
+    degraded: bool = Field(
+        description="true: no model could be loaded, this is the baseline (the driver's previous clean lap)"
+    )
     context: Literal["session", "request"] = Field(
         description="what the features knew: `session`, the live session's state as of the lap's "
-                    "start (every lap of the field, the weather readings); `request`, the request "
-                    "alone (the service holds no state for that session)")
+        "start (every lap of the field, the weather readings); `request`, the request "
+        "alone (the service holds no state for that session)"
+    )
 
 
 class Contribution(BaseModel):
@@ -31,11 +34,12 @@ class Contribution(BaseModel):
 
 class Explanation(BaseModel):
     prediction: Prediction
-    reference: float | None = Field(description="the pace the model starts from: reference pace plus "
-                                                "fuel effect, seconds; null when the lap has none")
+    reference: float | None = Field(
+        description="the pace the model starts from: reference pace plus "
+        "fuel effect, seconds; null when the lap has none"
+    )
     bias: float | None = Field(description="the model's average correction, seconds")
-    contributions: list[Contribution] = Field(description="largest first; they add up to "
-                                                          "lap_time - reference - bias")
+    contributions: list[Contribution] = Field(description="largest first; they add up to lap_time - reference - bias")
 
 
 class ModelInfo(BaseModel):
@@ -43,8 +47,9 @@ class ModelInfo(BaseModel):
     degraded: bool
     card: dict | None = Field(description="registry version, aliases, training metrics, data version")
     last_error: str | None = Field(description="the last model-loading error, if the last load failed")
-    online_store: dict = Field(description="where live session states come from: backend, whether it "
-                                           "is reachable and, if not, why")
+    online_store: dict = Field(
+        description="where live session states come from: backend, whether it is reachable and, if not, why"
+    )
 
 
 class LiveSession(BaseModel):

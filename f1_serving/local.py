@@ -35,9 +35,15 @@ class LocalService:
     `$BENTOML_HOME/prometheus_multiproc_dir` as it starts, where its workers keep their
     metrics, so two services sharing a home lose each other's /metrics."""
 
-    def __init__(self, env: dict[str, str] | None = None, log_path: Path | None = None,
-                 start_timeout: float = 90.0, target: str = "f1_serving.service:LapTimeService",
-                 cwd: Path | None = None, port: int | None = None):
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+        start_timeout: float = 90.0,
+        target: str = "f1_serving.service:LapTimeService",
+        cwd: Path | None = None,
+        port: int | None = None,
+    ):
         """`cwd`: the project folder to serve from (another checkout: a benchmark's baseline);
         `port`: a free one unless given."""
         self.port = port or free_port()
@@ -58,8 +64,15 @@ class LocalService:
     private_bentoml_home = True  # False for a process that is not a BentoML one
 
     def command(self) -> list[str]:
-        return [str(Path(sys.executable).with_name("bentoml")), "serve", self.target, "--host", "127.0.0.1",
-                "--port", str(self.port)]
+        return [
+            str(Path(sys.executable).with_name("bentoml")),
+            "serve",
+            self.target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
 
     def __enter__(self) -> "LocalService":
         try:
@@ -73,13 +86,18 @@ class LocalService:
         self._log = open(self.log_path, "ab") if self.log_path else None
         self.process = subprocess.Popen(
             self.command(),
-            cwd=self.cwd, env=self.env, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            start_new_session=True)  # its own process group: stopping it stops its workers
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # its own process group: stopping it stops its workers
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.command()[0]} exited with {self.process.returncode} on start "
-                                   f"(log: {self.log_path})")
+                raise RuntimeError(
+                    f"{self.command()[0]} exited with {self.process.returncode} on start (log: {self.log_path})"
+                )
             if self.ready():
                 return
             time.sleep(0.3)

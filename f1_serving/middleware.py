@@ -18,17 +18,30 @@ logger = logging.getLogger("f1_serving.auth")
 
 OPEN_PATHS = {"/", "/healthz", "/livez", "/readyz", "/metrics", "/docs.json", "/schema.json"}
 OPEN_PREFIXES = ("/assets/",)
-ROLE_OF_PATH = {"/predict": "viewer", "/explain": "viewer", "/model": "engineer", "/sessions": "engineer",
-                "/reload": "admin"}
+ROLE_OF_PATH = {
+    "/predict": "viewer",
+    "/explain": "viewer",
+    "/model": "engineer",
+    "/sessions": "engineer",
+    "/reload": "admin",
+}
 # paths whose request body is validated by the API: its failures are the client's, i.e. 422
 VALIDATED_PATHS = {"/predict", "/explain"}
 
 
 async def _send_json(send, status: int, body: dict, headers: list | None = None) -> None:
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-        *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -45,13 +58,17 @@ class ApiKeyAuth:
         token = self._bearer(scope)
         record = self.store.lookup(token) if token else None
         if record is None:
-            return await _send_json(send, 401, {"error": "missing or unknown API key: send "
-                                                "'Authorization: Bearer <key>'"},
-                                    [(b"www-authenticate", b'Bearer realm="f1-laptime"')])
+            return await _send_json(
+                send,
+                401,
+                {"error": "missing or unknown API key: send 'Authorization: Bearer <key>'"},
+                [(b"www-authenticate", b'Bearer realm="f1-laptime"')],
+            )
         if not allows(record.role, needed):
             logger.warning("key %s (%s) refused on %s: needs %s", record.key_id, record.role, path, needed)
-            return await _send_json(send, 403, {"error": f"role {record.role!r} may not call {path}; "
-                                                f"it needs {needed!r}"})
+            return await _send_json(
+                send, 403, {"error": f"role {record.role!r} may not call {path}; it needs {needed!r}"}
+            )
         scope.setdefault("state", {})["api_key_id"] = record.key_id
         return await self.app(scope, receive, send)
 
@@ -110,8 +127,13 @@ class OpenApi31:
 
             spec = generate_spec(self.service, openapi_version="3.1.0").asdict()
             self._body = json.dumps(_responses_by_reference(spec)).encode()
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(self._body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(self._body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": self._body})
 
 

@@ -66,27 +66,43 @@ class LapTimeService:
         self.champion.start()
         self.log = PredictionLog(settings.prediction_log_dir(), schema={name: OUTPUT[name] for name in FEATURES})
         self.store = settings.open_online_store()
-        self.skipped_rows = prom.Gauge("f1_live_rows_skipped", "rows of the live lap stream skipped "
-                                       "(malformed, quarantined by the pipeline's rules, landed twice)",
-                                       ["session_key", "table"], multiprocess_mode="livemax")
-        self.state_laps = prom.Gauge("f1_live_state_laps", "laps of a live session in this worker's state",
-                                     ["session_key"], multiprocess_mode="all")
+        self.skipped_rows = prom.Gauge(
+            "f1_live_rows_skipped",
+            "rows of the live lap stream skipped (malformed, quarantined by the pipeline's rules, landed twice)",
+            ["session_key", "table"],
+            multiprocess_mode="livemax",
+        )
+        self.state_laps = prom.Gauge(
+            "f1_live_state_laps",
+            "laps of a live session in this worker's state",
+            ["session_key"],
+            multiprocess_mode="all",
+        )
         self.feed = None
         if settings.live_feed_enabled():
-            self.feed = LiveFeed(settings.live_dir(), self.store, ttl_s=settings.live_state_ttl_s(),
-                                 on_skip=self._count_skipped, on_state=self._count_laps)
+            self.feed = LiveFeed(
+                settings.live_dir(),
+                self.store,
+                ttl_s=settings.live_state_ttl_s(),
+                on_skip=self._count_skipped,
+                on_state=self._count_laps,
+            )
             self.feed.start()  # after the assignment: its callbacks read self.feed
         self.batcher = Batcher(self._predict_laps, max_items=MAX_LAPS)
         self.predictions = prom.Counter("f1_predictions", "laps predicted", ["model_version", "degraded", "context"])
-        self.state_seconds = prom.Histogram("f1_state_seconds", "time to read a batch's live session states",
-                                            buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
-                                                     5e-3, 1e-2, 2.5e-2, 5e-2, 0.1))
-        self.version_gauge = prom.Gauge("f1_champion_version", "registry version being served "
-                                        "(0: degraded)", multiprocess_mode="livemax")
+        self.state_seconds = prom.Histogram(
+            "f1_state_seconds",
+            "time to read a batch's live session states",
+            buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1),
+        )
+        self.version_gauge = prom.Gauge(
+            "f1_champion_version", "registry version being served (0: degraded)", multiprocess_mode="livemax"
+        )
         self.feature_seconds = prom.Histogram("f1_feature_seconds", "time to compute a batch's features")
         self.batch_seconds = prom.Histogram("f1_batch_seconds", "time to predict a batch of laps")
-        self.batch_laps = prom.Histogram("f1_batch_laps", "laps predicted together",
-                                         buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000))
+        self.batch_laps = prom.Histogram(
+            "f1_batch_laps", "laps predicted together", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000)
+        )
         # The start-up heap (libraries and models, millions of objects) never becomes garbage,
         # yet every full collection walked it: 300-450 ms pauses every second or two under load.
         # Frozen, it is left out, and full collections wait for 1000 younger ones instead of 10
@@ -116,8 +132,9 @@ class LapTimeService:
         return self.champion.current is not None
 
     @bentoml.api
-    async def predict(self, laps: Annotated[list[LapToPredict], Field(min_length=1, max_length=MAX_LAPS)]
-                      ) -> list[Prediction]:
+    async def predict(
+        self, laps: Annotated[list[LapToPredict], Field(min_length=1, max_length=MAX_LAPS)]
+    ) -> list[Prediction]:
         """One prediction per lap, in order: lap time and 90% interval in seconds."""
         predictions = await self.batcher.submit(laps)
         return Response(json.dumps(predictions).encode(), media_type="application/json")
@@ -132,8 +149,7 @@ class LapTimeService:
         return answer
 
     @bentoml.api
-    def explain(self, lap: LapToPredict, top: Annotated[int, Field(ge=1, le=len(FEATURES))] = 10
-                ) -> Explanation:
+    def explain(self, lap: LapToPredict, top: Annotated[int, Field(ge=1, le=len(FEATURES))] = 10) -> Explanation:
         """The prediction for one lap with its `top` feature contributions (TreeSHAP), in seconds."""
         loaded = self.champion.current
         features, contexts, out = self._predict([lap], loaded)
@@ -146,9 +162,13 @@ class LapTimeService:
         top_features = sorted(shap, key=lambda name: abs(shap[name]), reverse=True)[:top]
         reference = row["reference_fc_s"] + (row["fuel_kg"] or 0.0) * FUEL_SECONDS_PER_KG
         return Explanation(
-            prediction=prediction, reference=reference, bias=bias,
-            contributions=[Contribution(feature=name, value=_plain(row[name]), contribution=shap[name])
-                           for name in top_features])
+            prediction=prediction,
+            reference=reference,
+            bias=bias,
+            contributions=[
+                Contribution(feature=name, value=_plain(row[name]), contribution=shap[name]) for name in top_features
+            ],
+        )
 
     @bentoml.api
     def reload(self) -> ModelInfo:
@@ -169,14 +189,19 @@ class LapTimeService:
             states = self.store.sessions()
         except StoreUnavailable:
             states = []
-        return LiveSessions(worker=os.getpid(), online_store=self.store.status(),
-                            sessions=[state.summary() for state in states])
+        return LiveSessions(
+            worker=os.getpid(), online_store=self.store.status(), sessions=[state.summary() for state in states]
+        )
 
     def _model_info(self) -> ModelInfo:
         loaded = self.champion.current
-        return ModelInfo(serving=loaded.version if loaded else None, degraded=loaded is None,
-                         card=loaded.card if loaded else None, last_error=self.champion.last_error,
-                         online_store=self.store.status())
+        return ModelInfo(
+            serving=loaded.version if loaded else None,
+            degraded=loaded is None,
+            card=loaded.card if loaded else None,
+            last_error=self.champion.last_error,
+            online_store=self.store.status(),
+        )
 
     def _predict(self, laps: list[LapToPredict], loaded: LoadedModel | None):
         started = time.perf_counter()
@@ -203,33 +228,57 @@ class LapTimeService:
             except StoreUnavailable:
                 states[key] = None  # the store says why in /model; it reconnects by itself
             except Exception:  # a bug reading the state must not fail the answer: the request alone
-                logger.exception("live state of %s %s %s not read; answering from the request",
-                                 lap.season, lap.event, lap.session)
+                logger.exception(
+                    "live state of %s %s %s not read; answering from the request", lap.season, lap.event, lap.session
+                )
                 states[key] = None
         return states
 
-    def _answer(self, laps, features: list[dict], contexts: list[str], out: pl.DataFrame,
-                loaded: LoadedModel | None) -> list[dict]:
+    def _answer(
+        self, laps, features: list[dict], contexts: list[str], out: pl.DataFrame, loaded: LoadedModel | None
+    ) -> list[dict]:
         """Predictions as the contract's `Prediction` fields (checked by the tests; built as
         plain dicts because pydantic objects per lap would cost more than the model)."""
         version = loaded.version if loaded else None
         degraded = loaded is None
         # JSON has no NaN or infinity: a value the model could not make is null
-        point, lower, upper = ([v if v is None or math.isfinite(v) else None for v in out[name].to_list()]
-                               for name in ("lap_time", "lower", "upper"))
+        point, lower, upper = (
+            [v if v is None or math.isfinite(v) else None for v in out[name].to_list()]
+            for name in ("lap_time", "lower", "upper")
+        )
         for context in set(contexts):
             self.predictions.labels(version or "none", str(degraded).lower(), context).inc(contexts.count(context))
         self.version_gauge.set(int(version) if version else 0)
         n = len(laps)
-        self.log.append(features, {
-            "logged_at": [datetime.now(timezone.utc).isoformat()] * n, "batch_id": [uuid.uuid4().hex] * n,
-            "season": [lap.season for lap in laps], "event": [lap.event for lap in laps],
-            "session": [lap.session for lap in laps], "driver": [lap.driver for lap in laps],
-            "lap_time": point, "lower": lower, "upper": upper, "model_version": [version] * n,
-            "degraded": [degraded] * n, "context": contexts,
-        }, shadow=(loaded.shadow_version, loaded.shadow) if loaded and loaded.shadow else None)
-        return [{"lap_time": p, "lower": lo, "upper": hi, "model_version": version, "degraded": degraded,
-                 "context": context} for p, lo, hi, context in zip(point, lower, upper, contexts)]
+        self.log.append(
+            features,
+            {
+                "logged_at": [datetime.now(timezone.utc).isoformat()] * n,
+                "batch_id": [uuid.uuid4().hex] * n,
+                "season": [lap.season for lap in laps],
+                "event": [lap.event for lap in laps],
+                "session": [lap.session for lap in laps],
+                "driver": [lap.driver for lap in laps],
+                "lap_time": point,
+                "lower": lower,
+                "upper": upper,
+                "model_version": [version] * n,
+                "degraded": [degraded] * n,
+                "context": contexts,
+            },
+            shadow=(loaded.shadow_version, loaded.shadow) if loaded and loaded.shadow else None,
+        )
+        return [
+            {
+                "lap_time": p,
+                "lower": lo,
+                "upper": hi,
+                "model_version": version,
+                "degraded": degraded,
+                "context": context,
+            }
+            for p, lo, hi, context in zip(point, lower, upper, contexts)
+        ]
 
 
 def _plain(value):

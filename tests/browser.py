@@ -2,12 +2,18 @@
 signed-in console page, for the tests that use the console in a real browser."""
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
-def open_console(browser, url: str, key: str, session: str | None = "Austrian", width: int = 1280,
-                 height: int = 800):
+def open_console(browser, url: str, key: str, session: str | None = "Austrian", width: int = 1280, height: int = 800):
     """A page signed in with `key` (on the live session whose name holds `session`, unless None),
     and the list the page's console errors are logged to."""
     page = browser.new_page(viewport={"width": width, "height": height})

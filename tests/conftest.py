@@ -41,8 +41,10 @@ def real_session(fastf1_cache):
     def load(key: str):
         if key not in loaded:
             season = int(key.split("-", 1)[0])
-            for source in (ArchiveSource(ARCHIVE), FastF1Source(fastf1_cache, [season], http_cache=HTTP_CACHE,
-                                                                retries=1)):
+            for source in (
+                ArchiveSource(ARCHIVE),
+                FastF1Source(fastf1_cache, [season], http_cache=HTTP_CACHE, retries=1),
+            ):
                 ref = next((r for r in source.catalog([season]) if r.key == key), None)
                 if ref is not None:
                     loaded[key] = source.load(ref)
@@ -60,9 +62,17 @@ def isolated_data(tmp_path, monkeypatch, fastf1_cache):
     monkeypatch.setenv("F1_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("F1_WAREHOUSE", str(tmp_path / "data" / "warehouse"))
     monkeypatch.setenv("F1_FASTF1_CACHE_DIR", str(fastf1_cache))
-    for name in ("F1_SOURCES", "F1_ARCHIVE_DIR", "F1_HTTP_CACHE_DIR", "F1_SEASONS", "F1_ALERT_LOG",
-                 "F1_WAREHOUSE_CATALOG", "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME",
-                 "MLFLOW_TRACKING_PASSWORD"):
+    for name in (
+        "F1_SOURCES",
+        "F1_ARCHIVE_DIR",
+        "F1_HTTP_CACHE_DIR",
+        "F1_SEASONS",
+        "F1_ALERT_LOG",
+        "F1_WAREHOUSE_CATALOG",
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield
     lake.close_all()  # each test's warehouses are its own
@@ -188,8 +198,10 @@ def postgres_database():
         admin = psycopg2.connect(dbname="postgres", connect_timeout=5, **POSTGRES)
     except psycopg2.OperationalError as exc:
         # CI starts the server: a missing one is a broken setup, not a reason to skip.
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 as postgres "
-                    f"(start it: pg_ctlcluster --skip-systemctl-redirect <version> main start): {exc}")
+        pytest.fail(
+            f"PostgreSQL is not reachable at 127.0.0.1:5432 as postgres "
+            f"(start it: pg_ctlcluster --skip-systemctl-redirect <version> main start): {exc}"
+        )
     admin.close()
     name = f"f1_test_{uuid.uuid4().hex[:12]}"
     postgres.ensure_database(name)

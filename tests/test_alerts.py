@@ -26,8 +26,9 @@ for n in range(count):
 
 def test_send_keeps_each_alert_with_its_utc_time_beside_the_webhook(webhook):
     before = datetime.now(timezone.utc)
-    assert alerts.send("drift", "2023-16 drifted", {"session_key": "2023-16-x-race", "share": 0.7},
-                       settings.alert_webhook_url())
+    assert alerts.send(
+        "drift", "2023-16 drifted", {"session_key": "2023-16-x-race", "share": 0.7}, settings.alert_webhook_url()
+    )
     assert alerts.send("rollback", "v3 rolled back to v2", {"demoted": "3", "restored": "2", "laps": 200}, None)
     log = alerts.read_log(settings.alert_log_path())
     assert settings.alert_log_path() == settings.data_dir() / "alerts.jsonl"
@@ -44,8 +45,10 @@ def test_writers_in_several_processes_keep_every_alert_whole_and_in_order(tmp_pa
     these lines apart; what the lock adds is the next test's.)"""
     path = tmp_path / "alerts.jsonl"
     env = {"PATH": "", "F1_ALERT_LOG": str(path), "F1_DATA_DIR": str(tmp_path)}
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, f"w{i}", "40"], env=env,
-                                cwd=settings.PROJECT_ROOT) for i in range(4)]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, f"w{i}", "40"], env=env, cwd=settings.PROJECT_ROOT)
+        for i in range(4)
+    ]
     assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]
     log = alerts.read_log(path)
     assert log.skipped == 0 and len(log.alerts) == 160
@@ -80,8 +83,9 @@ def test_a_writer_waits_for_the_lock_then_ends_the_line_torn_under_it(tmp_path):
     holder = os.open(path, os.O_WRONLY | os.O_APPEND)  # its own open file: a lock of its own
     try:
         fcntl.flock(holder, fcntl.LOCK_EX)
-        writer = threading.Thread(target=alerts.send, args=("rollback", "second", {"demoted": "2"}, None),
-                                  kwargs={"log_path": path})
+        writer = threading.Thread(
+            target=alerts.send, args=("rollback", "second", {"demoted": "2"}, None), kwargs={"log_path": path}
+        )
         writer.start()
         deadline = time.monotonic() + 10
         while not _waiting_for_a_lock_on(path):
@@ -101,8 +105,16 @@ def test_a_writer_waits_for_the_lock_then_ends_the_line_torn_under_it(tmp_path):
 def test_lines_that_are_not_alerts_are_counted(tmp_path):
     path = tmp_path / "alerts.jsonl"
     good = {"at": "2024-05-01T12:00:00+00:00", "kind": "drift", "text": "t", "details": {}}
-    lines = [json.dumps(good), "not json", json.dumps([1, 2]), json.dumps({"kind": "drift"}),
-             json.dumps({**good, "at": "yesterday"}), json.dumps({**good, "details": "x"}), "", json.dumps(good)]
+    lines = [
+        json.dumps(good),
+        "not json",
+        json.dumps([1, 2]),
+        json.dumps({"kind": "drift"}),
+        json.dumps({**good, "at": "yesterday"}),
+        json.dumps({**good, "details": "x"}),
+        "",
+        json.dumps(good),
+    ]
     path.write_text("\n".join(lines) + "\n")
     read = alerts.read_log(path)
     assert len(read.alerts) == 2 and read.skipped == 5

@@ -34,8 +34,10 @@ def test_every_archive_session_standardizes_with_all_laps_accounted_for():
     for ref in source.catalog():
         standard = standardize(source.load(ref))
         expected = manifest[ref.locator]
-        assert standard.laps.height + standard.quarantine.filter(
-            pl.col("source_table") == "laps").height == expected["laps"], ref.key
+        assert (
+            standard.laps.height + standard.quarantine.filter(pl.col("source_table") == "laps").height
+            == expected["laps"]
+        ), ref.key
         assert standard.weather.height <= expected["weather_rows"]
         laps_schema.validate(standard.laps)
         weather_schema.validate(standard.weather)

@@ -31,10 +31,17 @@ def deployment(postgres_database, tmp_path, monkeypatch):
     home.mkdir()
     shutil.copy(settings.dagster_home("postgres") / "dagster.yaml", home)
     queue = f"f1-test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DAGSTER_HOME": str(home), **postgres.dagster_environment(postgres_database),
-           "F1_EXECUTOR": "celery", "F1_CELERY_QUEUE": queue, "F1_SOURCES": "archive",
-           "F1_DATA_DIR": str(tmp_path / "data"), "F1_WAREHOUSE": str(tmp_path / "data" / "warehouse"),
-           "F1_WAREHOUSE_CATALOG": f"postgres:{postgres.conninfo(catalog)}"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        **postgres.dagster_environment(postgres_database),
+        "F1_EXECUTOR": "celery",
+        "F1_CELERY_QUEUE": queue,
+        "F1_SOURCES": "archive",
+        "F1_DATA_DIR": str(tmp_path / "data"),
+        "F1_WAREHOUSE": str(tmp_path / "data" / "warehouse"),
+        "F1_WAREHOUSE_CATALOG": f"postgres:{postgres.conninfo(catalog)}",
+    }
     env.pop("F1_PROFILE", None)
     for name, value in env.items():
         if name.startswith(("DAGSTER_", "F1_")):
@@ -46,9 +53,14 @@ def deployment(postgres_database, tmp_path, monkeypatch):
 
 def f1_run(env: dict, *sessions: str) -> subprocess.Popen:
     args = [arg for key in sessions for arg in ("--session", key)]
-    return subprocess.Popen([str(settings.PROJECT_ROOT / ".venv" / "bin" / "f1"), "run", "--skip-training", *args],
-                            env=env, cwd=settings.PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    return subprocess.Popen(
+        [str(settings.PROJECT_ROOT / ".venv" / "bin" / "f1"), "run", "--skip-training", *args],
+        env=env,
+        cwd=settings.PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def finished(process: subprocess.Popen, timeout: float = 300) -> str:
@@ -71,30 +83,35 @@ def stored(env: dict) -> dict[str, int]:
         return dict(con.execute("SELECT session_key, count(*) FROM laps GROUP BY 1").fetchall())
 
 
-def test_two_runs_share_two_workers_and_the_warehouse_pool_serialises_their_writes(
-        deployment, tmp_path):
-    with CeleryWorker(deployment, name="worker-a", log_path=tmp_path / "a.log"), \
-            CeleryWorker(deployment, name="worker-b", log_path=tmp_path / "b.log"):
+def test_two_runs_share_two_workers_and_the_warehouse_pool_serialises_their_writes(deployment, tmp_path):
+    with (
+        CeleryWorker(deployment, name="worker-a", log_path=tmp_path / "a.log"),
+        CeleryWorker(deployment, name="worker-b", log_path=tmp_path / "b.log"),
+    ):
         runs = [f1_run(deployment, key) for key in SESSIONS]
         for run in runs:
             finished(run)
     started = events(deployment, dg.DagsterEventType.STEP_START)
     ended = events(deployment, dg.DagsterEventType.STEP_SUCCESS)
-    spans = sorted((s.timestamp, e.timestamp) for s in started for e in ended
-                   if s.step_key == e.step_key == "warehouse_tables"
-                   and s.run_id == e.run_id)
+    spans = sorted(
+        (s.timestamp, e.timestamp)
+        for s in started
+        for e in ended
+        if s.step_key == e.step_key == "warehouse_tables" and s.run_id == e.run_id
+    )
     assert len(spans) == 2
     assert spans[0][1] <= spans[1][0], f"the two sessions' warehouse writes overlapped: {spans}"
-    workers = {entry.dagster_event.engine_event_data.metadata["Celery worker"].value
-               for entry in events(deployment, dg.DagsterEventType.ENGINE_EVENT)
-               if "Celery worker" in (entry.dagster_event.engine_event_data.metadata or {})}
+    workers = {
+        entry.dagster_event.engine_event_data.metadata["Celery worker"].value
+        for entry in events(deployment, dg.DagsterEventType.ENGINE_EVENT)
+        if "Celery worker" in (entry.dagster_event.engine_event_data.metadata or {})
+    }
     assert {node.split("@")[0] for node in workers} == {"worker-a", "worker-b"}
     laps = stored(deployment)
     assert sorted(laps) == SESSIONS and min(laps.values()) > 900
 
 
-def test_a_worker_killed_mid_write_leaves_the_warehouse_unchanged_and_the_step_runs_again(
-        deployment, tmp_path):
+def test_a_worker_killed_mid_write_leaves_the_warehouse_unchanged_and_the_step_runs_again(deployment, tmp_path):
     key = SESSIONS[0]
     writer = threading.Event()
     released = threading.Event()
@@ -112,8 +129,7 @@ def test_a_worker_killed_mid_write_leaves_the_warehouse_unchanged_and_the_step_r
         with CeleryWorker(deployment, name="doomed", log_path=tmp_path / "doomed.log") as doomed:
             run = f1_run(deployment, key)
             deadline = time.monotonic() + 240
-            while not any(r.step_key == "warehouse_tables"
-                          for r in events(deployment, dg.DagsterEventType.STEP_START)):
+            while not any(r.step_key == "warehouse_tables" for r in events(deployment, dg.DagsterEventType.STEP_START)):
                 assert time.monotonic() < deadline and run.poll() is None, run.stdout.read()[-3000:]
                 time.sleep(0.2)
             doomed.kill()
@@ -128,8 +144,7 @@ def test_a_worker_killed_mid_write_leaves_the_warehouse_unchanged_and_the_step_r
             run.kill()
             run.communicate()
     assert any(key in line and " ok " in line for line in out.splitlines()), out[-3000:]
-    starts = [r for r in events(deployment, dg.DagsterEventType.STEP_START)
-              if r.step_key == "warehouse_tables"]
+    starts = [r for r in events(deployment, dg.DagsterEventType.STEP_START) if r.step_key == "warehouse_tables"]
     assert len(starts) == 2  # the killed worker's, and the spare's that finished it
     laps = stored(deployment)
     assert list(laps) == [key]
@@ -142,22 +157,35 @@ def test_postgresql_restarted_during_a_run_loses_nothing(deployment, tmp_path):
     """The server of Dagster's instance and of the warehouse's catalog restarts while sessions are
     ingested on a celery worker: the user sees Dagster's "Retrying failed database connection"
     and every session ends ok, whole, once."""
-    keys = [f"2023-{n:02d}-{name}-grand-prix-race" for n, name in
-            [(1, "bahrain"), (2, "saudi-arabian"), (3, "australian"), (4, "azerbaijan"), (5, "miami"), (6, "monaco")]]
+    keys = [
+        f"2023-{n:02d}-{name}-grand-prix-race"
+        for n, name in [
+            (1, "bahrain"),
+            (2, "saudi-arabian"),
+            (3, "australian"),
+            (4, "azerbaijan"),
+            (5, "miami"),
+            (6, "monaco"),
+        ]
+    ]
     with CeleryWorker(deployment, name="worker", log_path=tmp_path / "worker.log"):
         run = f1_run(deployment, *keys)
         lines = []
         for line in run.stdout:  # restarted once the second session is in
             lines.append(line)
             if line.startswith("[  2/"):
-                subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", postgres.cluster_version(), "main",
-                                "restart"], check=True, timeout=120)
+                subprocess.run(
+                    ["pg_ctlcluster", "--skip-systemctl-redirect", postgres.cluster_version(), "main", "restart"],
+                    check=True,
+                    timeout=120,
+                )
                 break
         out = "".join(lines) + finished(run)
     assert all(any(key in line and " ok " in line for line in out.splitlines()) for key in keys), out[-3000:]
     with dg.DagsterInstance.from_config(deployment["DAGSTER_HOME"]) as instance:
-        succeeded = {run.tags["dagster/partition"] for run in instance.get_runs()
-                     if run.status == dg.DagsterRunStatus.SUCCESS}
+        succeeded = {
+            run.tags["dagster/partition"] for run in instance.get_runs() if run.status == dg.DagsterRunStatus.SUCCESS
+        }
     assert sorted(succeeded) == keys
     laps = stored(deployment)
     with warehouse.connect(deployment["F1_WAREHOUSE"]) as con:

@@ -7,8 +7,7 @@ import random
 import polars as pl
 import pytest
 
-from f1_core.features import (NOT_CLEAN_RULES, clean_laps, lap_features, not_clean_reason,
-                              not_clean_reasons, off_pace)
+from f1_core.features import NOT_CLEAN_RULES, clean_laps, lap_features, not_clean_reason, not_clean_reasons, off_pace
 from f1_core.standardize import standardize
 from tests.test_live_state import streamed_as_the_pipeline
 
@@ -20,9 +19,19 @@ DRY = ("2023-01-bahrain-grand-prix-race", "2023-07-spanish-grand-prix-race", "20
 
 def lap(driver, number, time, end, **changes):
     """A green, timed lap of the hand-worked session (times in seconds)."""
-    return {"session_key": "s", "driver": driver, "lap_number": number, "lap_time_s": time,
-            "session_time_s": end, "pit_in_time_s": None, "pit_out_time_s": None,
-            "track_status": "1", "deleted": False, "is_accurate": True, **changes}
+    return {
+        "session_key": "s",
+        "driver": driver,
+        "lap_number": number,
+        "lap_time_s": time,
+        "session_time_s": end,
+        "pit_in_time_s": None,
+        "pit_out_time_s": None,
+        "track_status": "1",
+        "deleted": False,
+        "is_accurate": True,
+        **changes,
+    }
 
 
 def test_the_first_rule_broken_names_why_a_lap_is_not_clean():
@@ -43,9 +52,16 @@ def test_the_rules_are_checked_in_the_order_not_clean_rules_lists_them():
     """`NOT_CLEAN_RULES` is the order the rules are checked in (its first rules are the per-lap
     ones and the representative ones): a lap breaking a rule and every rule after it is not
     clean for that rule."""
-    breaks = {"first_lap": {"lap_number": 1}, "pit_in": {"pit_in_time_s": 3.0}, "pit_out": {"pit_out_time_s": 3.0},
-              "not_green": {"track_status": "4"}, "untimed": {"lap_time_s": None}, "off_pace": {"off_pace": True},
-              "deleted": {"deleted": True}, "inaccurate": {"is_accurate": None}}
+    breaks = {
+        "first_lap": {"lap_number": 1},
+        "pit_in": {"pit_in_time_s": 3.0},
+        "pit_out": {"pit_out_time_s": 3.0},
+        "not_green": {"track_status": "4"},
+        "untimed": {"lap_time_s": None},
+        "off_pace": {"off_pace": True},
+        "deleted": {"deleted": True},
+        "inaccurate": {"is_accurate": None},
+    }
     assert set(breaks) == set(NOT_CLEAN_RULES)
     for i, rule in enumerate(NOT_CLEAN_RULES):
         broken = {name: value for later in NOT_CLEAN_RULES[i:] for name, value in breaks[later].items()}
@@ -103,11 +119,16 @@ def test_a_later_lap_never_changes_an_earlier_laps_verdict(real_session):
     before = off_pace(laps, "race")
     rng = random.Random(7)
     for cut in (1500.0, 2600.0, 4000.0):  # session seconds, around the red flag and after
-        changed = [{**row, "lap_time_s": row["lap_time_s"] * rng.uniform(0.5, 2.0)}
-                   if row["session_time_s"] is not None and row["session_time_s"] > cut and row["lap_time_s"]
-                   else row for row in laps]
+        changed = [
+            {**row, "lap_time_s": row["lap_time_s"] * rng.uniform(0.5, 2.0)}
+            if row["session_time_s"] is not None and row["session_time_s"] > cut and row["lap_time_s"]
+            else row
+            for row in laps
+        ]
         after = off_pace(changed, "race")
-        earlier = [i for i, row in enumerate(laps) if row["session_time_s"] is not None and row["session_time_s"] <= cut]
+        earlier = [
+            i for i, row in enumerate(laps) if row["session_time_s"] is not None and row["session_time_s"] <= cut
+        ]
         assert [after[i] for i in earlier] == [before[i] for i in earlier]
         assert after != before  # the laps that did change were judged anew
     # nor does the order the rows come in
@@ -141,5 +162,6 @@ def test_a_live_state_judges_the_pace_rule_as_the_pipeline_does(real_session, tm
 def judged_session(real_session, key: str) -> pl.DataFrame:
     standard = standardize(real_session(key))
     laps = standard.laps
-    return laps.with_columns(not_clean_reasons(laps, standard.session).alias("reason"),
-                             pl.col("lap_time_s").is_not_null().alias("timed"))
+    return laps.with_columns(
+        not_clean_reasons(laps, standard.session).alias("reason"), pl.col("lap_time_s").is_not_null().alias("timed")
+    )

@@ -27,8 +27,11 @@ SAUDI_QUALIFYING = "2021-21-saudi-arabian-grand-prix-qualifying"
 def test_drift_alert_retraining_and_a_new_champion_serving(tmp_path, monkeypatch, webhook):
     # the champion: a quick two-tree model of four 2023 races (its holdout, the latest, unseen)
     fill_warehouse(settings.warehouse_path(), rounds=range(1, 5))
-    early = train_and_evaluate(training_frame(*load_warehouse(settings.warehouse_path())),
-                               ModelParams(n_estimators=2, learners=["lightgbm"]), folds=2)
+    early = train_and_evaluate(
+        training_frame(*load_warehouse(settings.warehouse_path())),
+        ModelParams(n_estimators=2, learners=["lightgbm"]),
+        folds=2,
+    )
     first = register(early)
     import mlflow
 
@@ -45,12 +48,26 @@ def test_drift_alert_retraining_and_a_new_champion_serving(tmp_path, monkeypatch
     (tmp_path / "dagster_home").mkdir()
     archive = copy_archive(tmp_path / "archive", [SAUDI_QUALIFYING])
 
-    with LocalService({"F1_DATA_DIR": str(settings.data_dir()), "F1_SERVING_POLL_SECONDS": "0.5"},
-                      log_path=tmp_path / "service.log") as service:
+    with LocalService(
+        {"F1_DATA_DIR": str(settings.data_dir()), "F1_SERVING_POLL_SECONDS": "0.5"}, log_path=tmp_path / "service.log"
+    ) as service:
         from f1_assets.cli import main
 
-        played = CliRunner().invoke(main, ["replay", SAUDI_QUALIFYING, "--archive", str(archive), "--speed",
-                                           "20000", "--url", service.url, "--ingest-every", "5"])
+        played = CliRunner().invoke(
+            main,
+            [
+                "replay",
+                SAUDI_QUALIFYING,
+                "--archive",
+                str(archive),
+                "--speed",
+                "20000",
+                "--url",
+                service.url,
+                "--ingest-every",
+                "5",
+            ],
+        )
         assert played.exit_code == 0, played.output
         assert "failed requests 0" in played.output.split("\r")[-1] and f"model v{first}" in played.output
 
@@ -61,8 +78,9 @@ def test_drift_alert_retraining_and_a_new_champion_serving(tmp_path, monkeypatch
             # the drift report of the replayed session, and its alert
             reported = definitions.resolve_job_def("drift_job").execute_in_process(instance=instance)
             assert reported.success
-            history = warehouse.query(settings.warehouse_path(),
-                                      "SELECT * FROM drift_history WHERE session_key = ?", [SAUDI_QUALIFYING])
+            history = warehouse.query(
+                settings.warehouse_path(), "SELECT * FROM drift_history WHERE session_key = ?", [SAUDI_QUALIFYING]
+            )
             assert history["classification"][0] in ("data", "both"), history.row(0, named=True)
             assert "<html" in Path(history["report_path"][0]).read_text()[:2000].lower()
             alerts = [a for a in webhook.bodies() if a["details"]["session_key"] == SAUDI_QUALIFYING]
@@ -74,21 +92,31 @@ def test_drift_alert_retraining_and_a_new_champion_serving(tmp_path, monkeypatch
             assert isinstance(fired, dg.SensorResult) and len(fired.run_requests) == 1
             request = fired.run_requests[0]
             assert SAUDI_QUALIFYING in request.tags["f1/drift_sessions"]
-            again = dg.build_sensor_context(instance=instance, cursor=fired.cursor,
-                                            resources={"warehouse": WarehouseResource()})
+            again = dg.build_sensor_context(
+                instance=instance, cursor=fired.cursor, resources={"warehouse": WarehouseResource()}
+            )
             assert isinstance(drift_retraining_sensor(again), dg.SkipReason)
 
             # the retraining run it asks for, while the service keeps answering
             answers, stop = [], threading.Event()
-            lap = {"season": 2021, "event": "Saudi Arabian Grand Prix", "session": "Race", "driver": "HAM",
-                   "lap_number": 10, "compound": "MEDIUM", "tyre_life": 9,
-                   "previous_laps": [{"lap_number": n, "lap_time": 92.0 + n / 10} for n in range(1, 10)]}
+            lap = {
+                "season": 2021,
+                "event": "Saudi Arabian Grand Prix",
+                "session": "Race",
+                "driver": "HAM",
+                "lap_number": 10,
+                "compound": "MEDIUM",
+                "tyre_life": 9,
+                "previous_laps": [{"lap_number": n, "lap_time": 92.0 + n / 10} for n in range(1, 10)],
+            }
 
             def load():
                 with httpx.Client(headers={"Authorization": f"Bearer {key}"}) as client:
                     while not stop.is_set():
                         r = client.post(service.url + "/predict", json={"laps": [lap]}, timeout=30)
-                        answers.append((r.status_code, r.json()[0]["model_version"] if r.status_code == 200 else r.text))
+                        answers.append(
+                            (r.status_code, r.json()[0]["model_version"] if r.status_code == 200 else r.text)
+                        )
                         time.sleep(0.05)
 
             threads = [threading.Thread(target=load) for _ in range(2)]
@@ -98,11 +126,15 @@ def test_drift_alert_retraining_and_a_new_champion_serving(tmp_path, monkeypatch
             config = request.run_config["ops"]["lap_time_model"]["config"]
             assert config == {"mode": "incremental", "learn_from_sessions": [SAUDI_QUALIFYING]}
             retrained = definitions.resolve_job_def("train_model_job").execute_in_process(
-                instance=instance, tags=request.tags,
-                run_config={"ops": {"lap_time_model": {"config": config | {"incremental_trees": 15}}}})
+                instance=instance,
+                tags=request.tags,
+                run_config={"ops": {"lap_time_model": {"config": config | {"incremental_trees": 15}}}},
+            )
             assert retrained.success
-            meta = {m.asset_key.to_user_string(): m.materialization.metadata
-                    for m in retrained.get_asset_materialization_events()}
+            meta = {
+                m.asset_key.to_user_string(): m.materialization.metadata
+                for m in retrained.get_asset_materialization_events()
+            }
             assert meta["lap_time_model"]["retrain_mode"].value == "incremental"
             decision = meta["champion_model"]
             assert "Promotion decision" in decision["report"].value

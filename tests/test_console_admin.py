@@ -109,9 +109,12 @@ def test_other_roles_are_refused_with_the_reason(console, served, store, signed_
     client = signed_in(console.url, served.keys[role])
     victim = store.lookup(served.keys["viewer"]).key_id
     before = len(store.records())
-    for method, path, body in (("GET", "/api/admin/keys", None), ("POST", "/api/admin/keys",
-                               {"role": "admin", "name": "escalation"}),
-                               ("DELETE", f"/api/admin/keys/{victim}", None), ("POST", "/api/admin/reload", None)):
+    for method, path, body in (
+        ("GET", "/api/admin/keys", None),
+        ("POST", "/api/admin/keys", {"role": "admin", "name": "escalation"}),
+        ("DELETE", f"/api/admin/keys/{victim}", None),
+        ("POST", "/api/admin/reload", None),
+    ):
         answer = client.request(method, path, json=body)
         assert answer.status_code == 403, (method, path, answer.text)
         assert answer.json()["error"] == f"role {role!r} may not see this; it needs 'admin'"
@@ -119,19 +122,22 @@ def test_other_roles_are_refused_with_the_reason(console, served, store, signed_
     assert httpx.get(console.url + "/api/admin/keys").status_code == 401  # nobody signed in
 
 
-@pytest.mark.parametrize("body, status, message", [
-    ({"role": "superuser", "name": "x"}, 422, "unknown role 'superuser'; expected one of viewer, engineer, admin"),
-    ({"name": "no role"}, 422, "unknown role None"),
-    ({"role": "viewer", "name": ""}, 422, "name is required"),
-    ({"role": "viewer", "name": "   "}, 422, "name is required"),
-    ({"role": "viewer"}, 422, "name is required"),
-    ({"role": "viewer", "name": 7}, 422, "name is required"),
-    ({"role": "viewer", "name": "x" * 81}, 422, "name is 81 characters long; at most 80"),
-    ({"role": "viewer", "name": "two\nlines"}, 422, "control characters"),
-    ({"role": "viewer", "name": "x", "sha256": "0" * 64}, 422, "unknown field(s) 'sha256'"),
-    (["viewer", "x"], 422, "expected a JSON object"),
-    ("{not json", 400, "not JSON"),
-])
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ({"role": "superuser", "name": "x"}, 422, "unknown role 'superuser'; expected one of viewer, engineer, admin"),
+        ({"name": "no role"}, 422, "unknown role None"),
+        ({"role": "viewer", "name": ""}, 422, "name is required"),
+        ({"role": "viewer", "name": "   "}, 422, "name is required"),
+        ({"role": "viewer"}, 422, "name is required"),
+        ({"role": "viewer", "name": 7}, 422, "name is required"),
+        ({"role": "viewer", "name": "x" * 81}, 422, "name is 81 characters long; at most 80"),
+        ({"role": "viewer", "name": "two\nlines"}, 422, "control characters"),
+        ({"role": "viewer", "name": "x", "sha256": "0" * 64}, 422, "unknown field(s) 'sha256'"),
+        (["viewer", "x"], 422, "expected a JSON object"),
+        ("{not json", 400, "not JSON"),
+    ],
+)
 def test_bad_input_is_refused_with_a_message(console, served, store, signed_in, body, status, message):
     admin = signed_in(console.url, served.keys["admin"])
     before = len(store.records())
@@ -165,8 +171,9 @@ def test_concurrent_writers_lose_no_key(tmp_path):
     every key is kept."""
     path = tmp_path / "api_keys.json"
     start = time.time() + 1.5  # the processes' imports done by then
-    processes = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(start), "25", f"process{n}"])
-                 for n in range(3)]
+    processes = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(start), "25", f"process{n}"]) for n in range(3)
+    ]
 
     def write(n: int):
         store = KeyStore(path)
@@ -203,8 +210,16 @@ def test_the_console_and_the_cli_create_keys_at_once(console, served, store, sig
     threads = [threading.Thread(target=by_console, args=(n,)) for n in range(3)]
     for thread in threads:
         thread.start()
-    processes = [subprocess.Popen([cli, "api-key", "create", "--role", "viewer", "--name", f"cli{n}"], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for n in range(6)]
+    processes = [
+        subprocess.Popen(
+            [cli, "api-key", "create", "--role", "viewer", "--name", f"cli{n}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for n in range(6)
+    ]
     assert admin.delete(f"/api/admin/keys/{doomed.key_id}").status_code == 200
     for thread in threads:
         thread.join()

@@ -71,8 +71,7 @@ def test_the_stream_sends_a_snapshot_then_laps_and_the_services_predictions(cons
 
     def landed_and_predicted(events):
         laps = [e for e in events if e[1] == "lap"]
-        return len(laps) >= 10 and any(e[1] == "prediction" and e[2]["prediction"]["lap_number"] > 7
-                                       for e in events)
+        return len(laps) >= 10 and any(e[1] == "prediction" and e[2]["prediction"]["lap_number"] > 7 for e in events)
 
     first = read_events(client, path, lambda events: events[0][1] == "snapshot" and len(events[0][2]["laps"]) >= 60)
     snapshot_id, _, snapshot, epoch = first[0]
@@ -87,9 +86,10 @@ def test_the_stream_sends_a_snapshot_then_laps_and_the_services_predictions(cons
     assert all(p["lower"] <= p["lap_time"] <= p["upper"] for p in predictions)
     # resuming from the middle: exactly the events after it, none twice
     middle = later[len(later) // 2][0]
-    again = read_events(client, path, lambda events: events[-1][0] >= later[-1][0],
-                        headers={"Last-Event-ID": f"{epoch}:{middle}"})
-    assert [e[0] for e in again][:len(later) - len(later) // 2 - 1] == [e[0] for e in later if e[0] > middle]
+    again = read_events(
+        client, path, lambda events: events[-1][0] >= later[-1][0], headers={"Last-Event-ID": f"{epoch}:{middle}"}
+    )
+    assert [e[0] for e in again][: len(later) - len(later) // 2 - 1] == [e[0] for e in later if e[0] > middle]
     # ids of another console process (one that restarted since): a new snapshot, not a gap
     other = read_events(client, path, lambda events: True, headers={"Last-Event-ID": f"0000:{middle}"})
     assert other[0][1] == "snapshot" and other[0][3] == epoch

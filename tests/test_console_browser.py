@@ -48,13 +48,15 @@ class _Stopped(Exception):
 
 def _play(raw, live_dir, stop: threading.Event) -> None:
     """The replay, landing laps only (the console asks the service itself), until `stop`."""
+
     def progress(state):
         if stop.is_set():
             raise _Stopped
 
     try:
-        replay(raw.ref, raw, live_dir, lambda requests: [{} for _ in requests], speed=40.0, tick=2.0,
-               on_progress=progress)
+        replay(
+            raw.ref, raw, live_dir, lambda requests: [{} for _ in requests], speed=40.0, tick=2.0, on_progress=progress
+        )
     except _Stopped:
         pass
 
@@ -65,19 +67,21 @@ def test_the_tower_fills_updates_and_draws_the_band(live, served, browser, tmp_p
     rows = page.locator("[data-testid=tower-row]")
     rows.first.wait_for(timeout=30000)
     drivers = standardize(raw).laps["driver"].n_unique()
-    page.wait_for_function(f"document.querySelectorAll('[data-testid=tower-row]').length === {drivers}",
-                           timeout=60000)
+    page.wait_for_function(f"document.querySelectorAll('[data-testid=tower-row]').length === {drivers}", timeout=60000)
     first = page.locator("[data-testid=tower-row]").first.inner_text()
-    page.wait_for_function("(first) => document.querySelector('[data-testid=tower-row]').innerText !== first",
-                           arg=first, timeout=60000)  # a lap landed since: the tower moved
+    page.wait_for_function(
+        "(first) => document.querySelector('[data-testid=tower-row]').innerText !== first", arg=first, timeout=60000
+    )  # a lap landed since: the tower moved
     if page.locator("[data-testid=pace-chart]").count() == 0:
         page.locator("[data-testid=tower-row] input[type=checkbox]").first.check()
     shots = Path(SCREENSHOTS or tmp_path)
     try:
         page.locator("[data-testid=band] path").first.wait_for(timeout=30000)
         if SCREENSHOTS:  # the README's picture: a stint's worth of laps on the chart
-            page.wait_for_function("document.querySelectorAll('[data-testid=pace-chart] .recharts-line-dots')[1]"
-                                   "?.children.length >= 25", timeout=120000)
+            page.wait_for_function(
+                "document.querySelectorAll('[data-testid=pace-chart] .recharts-line-dots')[1]?.children.length >= 25",
+                timeout=120000,
+            )
         page.locator("[data-testid=pace-panel]").screenshot(path=str(shots / "console-pace.png"))
     finally:
         page.screenshot(path=str(shots / "console-tower.png"), full_page=True)
@@ -192,13 +196,16 @@ def test_the_stream_resumes_after_its_connection_drops_without_a_lap_twice(live,
         first = proxy.streams(after_cut=False)
         assert first and b"event: snapshot" in first[0][1]
         proxy.drop()
-        page.wait_for_function("document.querySelector('[data-testid=session-view]').dataset.connection === 'open'"
-                               " && document.querySelectorAll('[data-testid=tower-row]').length > 0", timeout=30000)
+        page.wait_for_function(
+            "document.querySelector('[data-testid=session-view]').dataset.connection === 'open'"
+            " && document.querySelectorAll('[data-testid=tower-row]').length > 0",
+            timeout=30000,
+        )
         page.wait_for_function(f"({LAPS_SHOWN}) > {laps_before}", timeout=60000)  # laps landing again
         resumed = proxy.streams(after_cut=True)
         assert resumed, "the browser did not open the stream again"
         heads = [head for head, _ in resumed]
-        answers = [received[received.find(b"HTTP/1.1"):][:120].decode(errors="replace") for _, received in resumed]
+        answers = [received[received.find(b"HTTP/1.1") :][:120].decode(errors="replace") for _, received in resumed]
         # every reconnection resumes: the browser sends Last-Event-ID; the app, when the browser
         # gave up, names the last event in the URL
         assert all("last-event-id:" in h.lower() or "last_event_id=" in h for h in heads), (heads, answers)
@@ -211,5 +218,7 @@ def test_the_stream_resumes_after_its_connection_drops_without_a_lap_twice(live,
 
 
 # laps completed, summed over the tower: a lap shown twice would not change it, but one missed would
-LAPS_SHOWN = ("[...document.querySelectorAll('[data-testid=tower-row] td:nth-child(4)')]"
-              ".reduce((sum, cell) => sum + Number(cell.innerText || 0), 0)")
+LAPS_SHOWN = (
+    "[...document.querySelectorAll('[data-testid=tower-row] td:nth-child(4)')]"
+    ".reduce((sum, cell) => sum + Number(cell.innerText || 0), 0)"
+)

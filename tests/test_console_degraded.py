@@ -25,16 +25,21 @@ def degraded(real_session, tmp_path_factory):
         live = LiveFolder(settings.live_dir(), raw.ref, raw, total_laps=71)
     live.land(live.laps_path, raw.laps[:100])
     env = {"F1_DATA_DIR": str(data)}
-    with LocalService(env, log_path=data / "service.log") as service, \
-            LocalConsole({**env, "F1_CONSOLE_SERVICE_URL": service.url}, log_path=data / "console.log") as console:
+    with (
+        LocalService(env, log_path=data / "service.log") as service,
+        LocalConsole({**env, "F1_CONSOLE_SERVICE_URL": service.url}, log_path=data / "console.log") as console,
+    ):
         yield console, key
 
 
 def test_a_degraded_answer_says_baseline_and_draws_no_band(degraded, browser):
     console, key = degraded
     page, errors = open_console(browser, console.url, key)
-    page.wait_for_function("[...document.querySelectorAll('[data-testid=tower-row]')]"
-                           ".some(row => row.innerText.includes('baseline, no interval'))", timeout=30000)
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=tower-row]')]"
+        ".some(row => row.innerText.includes('baseline, no interval'))",
+        timeout=30000,
+    )
     if page.locator("[data-testid=pace-chart]").count() == 0:
         page.locator("[data-testid=tower-row] input[type=checkbox]").first.check()
     page.locator("[data-testid=pace-chart] .recharts-line path").first.wait_for(state="attached", timeout=30000)

@@ -28,10 +28,19 @@ SCREENSHOTS = os.environ.get("F1_SCREENSHOTS")
 def _report_and_alert(version: str, reports: Path) -> monitoring.SessionDrift:
     """What the drift_reports asset does for one session: the report, then its alert."""
     [done] = monitoring.session_drift(settings.warehouse_path(), [SESSION], version, STRICT, reports)
-    alerts.send("drift", drift.describe(SESSION, done.result), {
-        "session_key": SESSION, "classification": done.result.classification, "champion_version": version,
-        "drifted_features": done.result.drifted_features, "share_drifted": done.result.share_drifted,
-        "report": str(done.report_path)}, None)
+    alerts.send(
+        "drift",
+        drift.describe(SESSION, done.result),
+        {
+            "session_key": SESSION,
+            "classification": done.result.classification,
+            "champion_version": version,
+            "drifted_features": done.result.drifted_features,
+            "share_drifted": done.result.share_drifted,
+            "report": str(done.report_path),
+        },
+        None,
+    )
     return done
 
 
@@ -40,17 +49,33 @@ def _live_predictions(laps: pl.DataFrame, asked_up_to: int) -> pl.DataFrame:
     one lap every 5 s, the last just now."""
     now = datetime.now(timezone.utc)
     rows = laps.filter(pl.col("lap_number") <= asked_up_to).select(
-        "session_key", "driver", pl.col("lap_number").cast(pl.Int64), "compound", pl.col("tyre_life").cast(pl.Int64),
-        pl.col("lap_time_s").alias("observed"))
+        "session_key",
+        "driver",
+        pl.col("lap_number").cast(pl.Int64),
+        "compound",
+        pl.col("tyre_life").cast(pl.Int64),
+        pl.col("lap_time_s").alias("observed"),
+    )
     logged = [(now - timedelta(seconds=5 * (asked_up_to - n))).isoformat() for n in rows["lap_number"]]
-    return rows.with_columns(
-        pl.lit("melbourne").alias("circuit_ref"), pl.lit("race").alias("session_type"),
-        pl.lit("1").alias("model_version"), pl.lit("session").alias("context"),
-        pl.col("observed").alias("prediction"), (pl.col("observed") - 1).alias("lower"),
-        (pl.col("observed") + 1).alias("upper"), pl.lit(True).alias("clean"), pl.lit(0.0).alias("abs_error"),
-        pl.lit(True).alias("covered"), pl.Series("logged_at", logged), pl.lit(None, pl.Float64).alias("shadow_prediction"),
-        pl.lit(None, pl.String).alias("shadow_version"),
-    ).select(list(monitoring.LIVE_SCHEMA)).cast(monitoring.LIVE_SCHEMA)
+    return (
+        rows.with_columns(
+            pl.lit("melbourne").alias("circuit_ref"),
+            pl.lit("race").alias("session_type"),
+            pl.lit("1").alias("model_version"),
+            pl.lit("session").alias("context"),
+            pl.col("observed").alias("prediction"),
+            (pl.col("observed") - 1).alias("lower"),
+            (pl.col("observed") + 1).alias("upper"),
+            pl.lit(True).alias("clean"),
+            pl.lit(0.0).alias("abs_error"),
+            pl.lit(True).alias("covered"),
+            pl.Series("logged_at", logged),
+            pl.lit(None, pl.Float64).alias("shadow_prediction"),
+            pl.lit(None, pl.String).alias("shadow_version"),
+        )
+        .select(list(monitoring.LIVE_SCHEMA))
+        .cast(monitoring.LIVE_SCHEMA)
+    )
 
 
 def _champion_with_reference(served) -> str:
@@ -83,9 +108,14 @@ def drifted(served, tmp_path_factory):
     """A console on its own data folder (the served keys and registry), first with nothing
     published, then with two real drift reports, their alerts and a rollback's."""
     data = tmp_path_factory.mktemp("console-drift")
-    env = {"F1_DATA_DIR": str(data), "F1_WAREHOUSE": str(data / "warehouse"),
-           "F1_API_KEYS": str(served.data / "api_keys.json"), "F1_DRIFT_REPORTS": str(data / "drift_reports"),
-           "F1_ALERT_LOG": str(data / "alerts.jsonl"), "F1_CONSOLE_SERVICE_URL": served.url}
+    env = {
+        "F1_DATA_DIR": str(data),
+        "F1_WAREHOUSE": str(data / "warehouse"),
+        "F1_API_KEYS": str(served.data / "api_keys.json"),
+        "F1_DRIFT_REPORTS": str(data / "drift_reports"),
+        "F1_ALERT_LOG": str(data / "alerts.jsonl"),
+        "F1_CONSOLE_SERVICE_URL": served.url,
+    }
     with LocalConsole(env, log_path=data / "console.log") as console, pytest.MonkeyPatch.context() as patch:
         with console_client(console.url, served.keys["engineer"]) as client:
             empty = client.get("/api/drift/history").json()
@@ -95,33 +125,51 @@ def drifted(served, tmp_path_factory):
         version = _champion_with_reference(served)
         source = ArchiveSource(settings.SHARED_F1DATA / "archive")
         standard = standardize(source.load(next(r for r in source.catalog([2023]) if r.key == SESSION)))
-        tables = {"sessions": standard.session, "laps": standard.laps, "weather": standard.weather,
-                  "quarantine": standard.quarantine}
+        tables = {
+            "sessions": standard.session,
+            "laps": standard.laps,
+            "weather": standard.weather,
+            "quarantine": standard.quarantine,
+        }
         reports = settings.drift_reports_dir()
         # the race as it lands: the first 30 laps, then all of it
-        warehouse.replace_session(settings.warehouse_path(), SESSION,
-                                  {**tables, "laps": standard.laps.filter(pl.col("lap_number") <= 30)})
+        warehouse.replace_session(
+            settings.warehouse_path(), SESSION, {**tables, "laps": standard.laps.filter(pl.col("lap_number") <= 30)}
+        )
         early = _report_and_alert(version, reports)
         warehouse.replace_session(settings.warehouse_path(), SESSION, tables)
         full = _report_and_alert(version, reports)
         # the service predicted laps up to 40 of it, then the new champion was rolled back
-        warehouse.replace_table(settings.warehouse_path(), "live_predictions", _live_predictions(standard.laps, 40),
-                                "The service's predictions next to the observed laps.")
+        warehouse.replace_table(
+            settings.warehouse_path(),
+            "live_predictions",
+            _live_predictions(standard.laps, 40),
+            "The service's predictions next to the observed laps.",
+        )
         alerts.send("rollback", "champion v2 rolled back to v1", {"demoted": "2", "restored": "1", "laps": 200}, None)
         # a rollback from before any session, and a line torn by a writer that died
-        alerts.append_log(settings.alert_log_path(), {"at": "2020-01-01T00:00:00+00:00", "kind": "rollback",
-                                                      "text": "long ago", "details": {"demoted": "1"}})
+        alerts.append_log(
+            settings.alert_log_path(),
+            {"at": "2020-01-01T00:00:00+00:00", "kind": "rollback", "text": "long ago", "details": {"demoted": "1"}},
+        )
         with settings.alert_log_path().open("a") as log:
             log.write('{"at": "2020-01-0')
         # rows whose report lies outside the reports folder: directly, and through a symlink
         outside = data / "outside.html"
         outside.write_text("<html>not a drift report</html>")
         (reports / "link.html").symlink_to(outside)
-        bad = pl.concat([
-            warehouse.query(settings.warehouse_path(), "SELECT * FROM drift_history LIMIT 1").with_columns(
-                pl.lit(key).alias("session_key"), pl.lit(path).alias("report_path"))
-            for key, path in (("evil-outside", str(reports / ".." / "outside.html")),
-                              ("evil-link", str(reports / "link.html")), ("evil-gone", str(reports / "gone.html")))])
+        bad = pl.concat(
+            [
+                warehouse.query(settings.warehouse_path(), "SELECT * FROM drift_history LIMIT 1").with_columns(
+                    pl.lit(key).alias("session_key"), pl.lit(path).alias("report_path")
+                )
+                for key, path in (
+                    ("evil-outside", str(reports / ".." / "outside.html")),
+                    ("evil-link", str(reports / "link.html")),
+                    ("evil-gone", str(reports / "gone.html")),
+                )
+            ]
+        )
         warehouse.append(settings.warehouse_path(), {"drift_history": bad})
         yield console, empty, early, full, standard
 
@@ -153,19 +201,24 @@ def test_the_history_is_each_report_of_the_session_newest_first(drifted, served)
     assert missing.status_code == 404 and "2023-99-nowhere-race" in missing.json()["error"]
     [session] = [s for s in everything["sessions"] if s["session_key"] == SESSION]
     assert (session["event_name"], session["reports"], session["latest_classification"]) == (
-        "Australian Grand Prix", 2, "data")
+        "Australian Grand Prix",
+        2,
+        "data",
+    )
 
 
 def test_psi_per_input_of_one_report(drifted, served):
     console, _, early, full, _ = drifted
     with console_client(console.url, served.keys["engineer"]) as client:
         older = client.get("/api/drift/history", params={"session_key": SESSION}).json()["reports"][1]
-        body = client.get("/api/drift/features", params={"session_key": SESSION,
-                                                         "computed_at": older["computed_at"]}).json()
+        body = client.get(
+            "/api/drift/features", params={"session_key": SESSION, "computed_at": older["computed_at"]}
+        ).json()
         latest = client.get("/api/drift/features", params={"session_key": SESSION}).json()
         bad = client.get("/api/drift/features", params={"session_key": SESSION, "computed_at": "lap 30"})
-        none = client.get("/api/drift/features", params={"session_key": SESSION,
-                                                         "computed_at": "2001-01-01T00:00:00+00:00"})
+        none = client.get(
+            "/api/drift/features", params={"session_key": SESSION, "computed_at": "2001-01-01T00:00:00+00:00"}
+        )
     expected = early.result.features.sort("psi", descending=True)
     assert [f["feature"] for f in body["features"]] == expected["feature"].to_list()
     assert [f["psi"] for f in body["features"]] == pytest.approx(expected["psi"].to_list())
@@ -180,8 +233,10 @@ def test_the_report_is_served_only_from_the_reports_folder(drifted, served):
     console, _, _, full, _ = drifted
     with console_client(console.url, served.keys["engineer"]) as client:
         report = client.get("/api/drift/report", params={"session_key": SESSION})
-        refused = {key: client.get("/api/drift/report", params={"session_key": key})
-                   for key in ("evil-outside", "evil-link", "evil-gone", "../outside")}
+        refused = {
+            key: client.get("/api/drift/report", params={"session_key": key})
+            for key in ("evil-outside", "evil-link", "evil-gone", "../outside")
+        }
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert report.content == full.report_path.read_bytes() and b"<html" in report.content[:2000].lower()
     assert "sandbox" in report.headers["content-security-policy"]
@@ -199,7 +254,10 @@ def test_the_alerts_are_on_the_sessions_clock_in_order(drifted, served):
         everything = client.get("/api/drift/timeline").json()
     events = body["events"]
     assert [(e["kind"], e["lap"], e["placed_by"]) for e in events] == [
-        ("drift", 30, "report"), ("drift", 58, "report"), ("rollback", 39, "live predictions")]
+        ("drift", 30, "report"),
+        ("drift", 58, "report"),
+        ("rollback", 39, "live predictions"),
+    ]
     assert [e["at"] for e in events] == sorted(e["at"] for e in events)
     assert events[0]["session_time_s"] is not None
     assert events[2]["session_time_s"] is None  # the 2023 laps' wall clock is not today's
@@ -212,8 +270,12 @@ def test_the_alerts_are_on_the_sessions_clock_in_order(drifted, served):
 
 def test_a_viewer_is_refused_with_the_reason(drifted, served):
     console, _, _, _, _ = drifted
-    paths = ("/api/drift/history", f"/api/drift/features?session_key={SESSION}",
-             f"/api/drift/report?session_key={SESSION}", "/api/drift/timeline")
+    paths = (
+        "/api/drift/history",
+        f"/api/drift/features?session_key={SESSION}",
+        f"/api/drift/report?session_key={SESSION}",
+        "/api/drift/timeline",
+    )
     with console_client(console.url, served.keys["viewer"]) as viewer:
         for path in paths:
             refused = viewer.get(path)
@@ -230,8 +292,10 @@ def test_the_console_reads_while_another_process_holds_the_warehouse(drifted, se
         with pytest.raises(warehouse.WarehouseLockedError):  # the catalog is taken for writing
             warehouse.replace_table(path, "scratch", pl.DataFrame({"x": [1]}), "a write", wait_seconds=0.5)
         started = time.monotonic()
-        answers = [client.get(p, params={"session_key": SESSION}) for p in
-                   ("/api/drift/history", "/api/drift/features", "/api/drift/timeline")]
+        answers = [
+            client.get(p, params={"session_key": SESSION})
+            for p in ("/api/drift/history", "/api/drift/features", "/api/drift/timeline")
+        ]
         assert [a.status_code for a in answers] == [200, 200, 200]
         assert time.monotonic() - started < 3.0  # no answer waited for the writer to let go
         assert len(answers[0].json()["reports"]) == 2

@@ -37,8 +37,9 @@ def history(served, real_session, tmp_path_factory):
             assert time.monotonic() < deadline, "the service logged no prediction of the replay"
             time.sleep(0.5)
         assert dg.materialize([live_accuracy], resources={"warehouse": WarehouseResource()}).success
-        live = warehouse.query(settings.warehouse_path(), "SELECT * FROM live_predictions WHERE session_key = ?",
-                               [SESSION])
+        live = warehouse.query(
+            settings.warehouse_path(), "SELECT * FROM live_predictions WHERE session_key = ?", [SESSION]
+        )
     folder = tmp_path_factory.mktemp("console-history")
     env = {"F1_DATA_DIR": str(served.data), "F1_CONSOLE_SERVICE_URL": served.url}
     with LocalConsole(env, log_path=folder / "console.log") as console:
@@ -88,8 +89,10 @@ def test_versions_roles_and_bad_input_are_answered_with_reasons(history, served)
 
 def test_the_console_reads_while_another_process_holds_the_warehouse(history, served):
     console, _ = history
-    with console_client(console.url, served.keys["engineer"]) as client, \
-            another_process_holding(served.data / "warehouse", 4.0):
+    with (
+        console_client(console.url, served.keys["engineer"]) as client,
+        another_process_holding(served.data / "warehouse", 4.0),
+    ):
         started = time.monotonic()
         answer = client.get("/api/history/errors")
         assert answer.status_code == 200 and answer.json()["laps"] > 0

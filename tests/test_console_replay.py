@@ -78,15 +78,20 @@ def test_an_engineer_plays_pauses_resumes_seeks_back_and_stops_a_replay(console,
     sessions = engineer.get("/api/replay/sessions").json()["sessions"]
     austria = next(s for s in sessions if s["session_key"] == SESSION)
     assert (austria["season"], austria["event_name"], austria["session_name"], austria["session_type"]) == (
-        2023, "Austrian Grand Prix", "Race", "race")
+        2023,
+        "Austrian Grand Prix",
+        "Race",
+        "race",
+    )
     assert {s["session_type"] for s in sessions} >= {"race", "qualifying"}
 
     started = engineer.post("/api/replay", json={"session_key": SESSION, "speed": 300})
     assert started.status_code == 200, started.text
     assert started.json()["state"] == "playing" and started.json()["laps"] == 71
     # laps land and the service answers each lap as it starts, from the session's state
-    status = wait_for(lambda: (r := replay_of(engineer, SESSION))["laps_landed"] >= 60 and r["live"] and r,
-                      what="60 laps landed")
+    status = wait_for(
+        lambda: (r := replay_of(engineer, SESSION))["laps_landed"] >= 60 and r["live"] and r, what="60 laps landed"
+    )
     assert status["predicted"] > 0 and status["contexts"].get("session", 0) > 0
     assert status["failed_requests"] == 0 and status["model_version"] is not None
 
@@ -101,8 +106,9 @@ def test_an_engineer_plays_pauses_resumes_seeks_back_and_stops_a_replay(console,
     # resumed: laps land again, faster now
     assert engineer.post(f"/api/replay/{SESSION}/speed", json={"speed": 600}).json()["speed"] == 600
     assert engineer.post(f"/api/replay/{SESSION}/resume").json()["state"] == "playing"
-    wait_for(lambda: replay_of(engineer, SESSION)["laps_landed"] >= paused["laps_landed"] + 60,
-             what="laps after resuming")
+    wait_for(
+        lambda: replay_of(engineer, SESSION)["laps_landed"] >= paused["laps_landed"] + 60, what="laps after resuming"
+    )
     ahead = engineer.post(f"/api/replay/{SESSION}/pause").json()
     assert ahead["lap"] > 3
 
@@ -128,24 +134,37 @@ def test_an_engineer_plays_pauses_resumes_seeks_back_and_stops_a_replay(console,
     # a new stream too: its snapshot is the session as of the seek, whole
     fresh = read_events(engineer, path, lambda events: True)
     assert fresh[0][1] == "snapshot" and len(fresh[0][2]["laps"]) == back["laps_landed"]
+
     # the service's state of the session is as of the seek as well (each worker reads the folder)
     def the_services_state():
-        held = [s["laps"] for s in served.get("/sessions", role="engineer").json()["sessions"]
-                if s["session_key"] == SESSION]
+        held = [
+            s["laps"]
+            for s in served.get("/sessions", role="engineer").json()["sessions"]
+            if s["session_key"] == SESSION
+        ]
         return held == [back["laps_landed"]]
 
     wait_for(the_services_state, what="the service's state as of the seek")  # a worker read the folder
     # every worker's state is as of the seek (its gauge, from each worker), and then no answer,
     # whichever worker gives it, is a stale one
-    wait_for(lambda: (held := laps_per_worker(served.url, SESSION)) and len(held) == 2
-             and set(held.values()) == {back["laps_landed"]}, what="every worker's state as of the seek")
+    wait_for(
+        lambda: (
+            (held := laps_per_worker(served.url, SESSION))
+            and len(held) == 2
+            and set(held.values()) == {back["laps_landed"]}
+        ),
+        what="every worker's state as of the seek",
+    )
     assert all(the_services_state() for _ in range(8)), "a worker answered from a state before the seek"
 
     # playing on from lap 2: laps 3 and later land again, in the stream after the new snapshot
     engineer.post(f"/api/replay/{SESSION}/resume")
-    later = read_events(engineer, path, lambda events: any(e[1] == "lap" and e[2]["lap"]["lap_number"] >= 4
-                                                             for e in events),
-                        headers={"Last-Event-ID": f"{fresh[0][3]}:{fresh[0][0]}"})
+    later = read_events(
+        engineer,
+        path,
+        lambda events: any(e[1] == "lap" and e[2]["lap"]["lap_number"] >= 4 for e in events),
+        headers={"Last-Event-ID": f"{fresh[0][3]}:{fresh[0][0]}"},
+    )
     assert "snapshot" not in {e[1] for e in later}
     assert min(e[2]["lap"]["lap_number"] for e in later if e[1] == "lap") >= 2
 
@@ -159,10 +178,13 @@ def test_an_engineer_plays_pauses_resumes_seeks_back_and_stops_a_replay(console,
 def test_a_viewer_is_refused_with_the_reason(console, served, signed_in):
     running, _ = console
     viewer = signed_in(running.url, served.keys["viewer"])
-    for method, path, body in (("GET", "/api/replay/sessions", None), ("GET", "/api/replay", None),
-                               ("POST", "/api/replay", {"session_key": SESSION, "speed": 60}),
-                               ("POST", f"/api/replay/{SESSION}/pause", None),
-                               ("DELETE", f"/api/replay/{SESSION}", None)):
+    for method, path, body in (
+        ("GET", "/api/replay/sessions", None),
+        ("GET", "/api/replay", None),
+        ("POST", "/api/replay", {"session_key": SESSION, "speed": 60}),
+        ("POST", f"/api/replay/{SESSION}/pause", None),
+        ("DELETE", f"/api/replay/{SESSION}", None),
+    ):
         refused = viewer.request(method, path, json=body)
         assert refused.status_code == 403, (path, refused.text)
         assert "'engineer'" in refused.json()["error"] and "viewer" in refused.json()["error"]
@@ -177,23 +199,32 @@ def test_bad_input_is_refused_with_a_message(console, served, signed_in):
         message = answer.json()["error"]
         assert all(word in message for word in words), message
 
-    refused(engineer.post("/api/replay", json={"session_key": "1999-01-nowhere-race", "speed": 60}), 404,
-            "no archived session", "1999-01-nowhere-race")
+    refused(
+        engineer.post("/api/replay", json={"session_key": "1999-01-nowhere-race", "speed": 60}),
+        404,
+        "no archived session",
+        "1999-01-nowhere-race",
+    )
     for speed in (0, -5, "fast", 1e9, None, True):
         refused(engineer.post("/api/replay", json={"session_key": SESSION, "speed": speed}), 422, "speed")
     refused(engineer.post("/api/replay", json={"session": SESSION}), 422, "unknown field")
-    refused(engineer.post("/api/replay", content=b"not json", headers={"Content-Type": "application/json"}),
-            422, "expected a JSON object")
+    refused(
+        engineer.post("/api/replay", content=b"not json", headers={"Content-Type": "application/json"}),
+        422,
+        "expected a JSON object",
+    )
     refused(engineer.post(f"/api/replay/{SESSION}/pause"), 404, "no replay", SESSION)
 
     assert engineer.post("/api/replay", json={"session_key": SESSION, "speed": 1}).status_code == 200
     try:
-        refused(engineer.post("/api/replay", json={"session_key": SESSION, "speed": 60}), 409,
-                "already being replayed")
+        refused(engineer.post("/api/replay", json={"session_key": SESSION, "speed": 60}), 409, "already being replayed")
         refused(engineer.post(f"/api/replay/{SESSION}/seek", json={"lap": 72}), 422, "lap", "0 to 71")
         refused(engineer.post(f"/api/replay/{SESSION}/seek", json={"session_time_s": -1}), 422, "session_time_s")
-        refused(engineer.post(f"/api/replay/{SESSION}/seek", json={"lap": 3, "session_time_s": 4000}), 422,
-                "one of lap, session_time_s")
+        refused(
+            engineer.post(f"/api/replay/{SESSION}/seek", json={"lap": 3, "session_time_s": 4000}),
+            422,
+            "one of lap, session_time_s",
+        )
         refused(engineer.post(f"/api/replay/{SESSION}/seek", json={}), 422, "one of lap")
         refused(engineer.post(f"/api/replay/{SESSION}/speed", json={"speed": 0}), 422, "speed")
         refused(engineer.post(f"/api/replay/{SESSION}/speed", json={}), 422, "speed")
@@ -222,24 +253,30 @@ def test_the_replay_page_in_a_browser(console, served, browser, signed_in, tmp_p
         status = page.locator("[data-testid=replay-status]")
         page.locator("[data-testid=session-view] [data-testid=tower-row]").first.wait_for(timeout=30000)
         page.wait_for_function("document.querySelectorAll('[data-testid=tower-row]').length >= 10", timeout=30000)
-        page.wait_for_function("Number(document.querySelector('[data-testid=replay-status]').dataset.lap) >= 4",
-                               timeout=30000)
+        page.wait_for_function(
+            "Number(document.querySelector('[data-testid=replay-status]').dataset.lap) >= 4", timeout=30000
+        )
         shots = Path(SCREENSHOTS or tmp_path)
         shots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shots / "console-replay.png"), full_page=True)
         page.click("[data-testid=replay-toggle]")  # pause
-        page.wait_for_function("document.querySelector('[data-testid=replay-status]').dataset.state === 'paused'",
-                               timeout=10000)
+        page.wait_for_function(
+            "document.querySelector('[data-testid=replay-status]').dataset.state === 'paused'", timeout=10000
+        )
         lap = int(status.get_attribute("data-lap"))
         slider = page.locator("[data-testid=replay-seek]")
         slider.focus()
         for _ in range(lap - 1):
             slider.press("ArrowLeft")  # to lap 1
-        page.wait_for_function("document.querySelector('[data-testid=replay-status]').dataset.lap === '1'",
-                               timeout=10000)
+        page.wait_for_function(
+            "document.querySelector('[data-testid=replay-status]').dataset.lap === '1'", timeout=10000
+        )
         # the tower is the session as of lap 1: no driver has more than one lap
-        page.wait_for_function("[...document.querySelectorAll('[data-testid=tower-row] td:nth-child(4)')]"
-                               ".every(cell => Number(cell.innerText || 0) <= 1)", timeout=15000)
+        page.wait_for_function(
+            "[...document.querySelectorAll('[data-testid=tower-row] td:nth-child(4)')]"
+            ".every(cell => Number(cell.innerText || 0) <= 1)",
+            timeout=15000,
+        )
         assert page.locator("[data-testid=replay-status]").get_attribute("data-state") == "paused"
         page.screenshot(path=str(shots / "console-replay-sought.png"), full_page=True)
         assert errors == [], errors

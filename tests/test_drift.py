@@ -20,8 +20,15 @@ def frame(tmp_path_factory):
     return relative_pace(training_frame(*load_warehouse(path)))
 
 
-INPUTS = ["tyre_life", "prev_lap_time_s", "rolling_clean_mean_s", "fuel_kg", "air_temp_change_c",
-          "degradation_s_per_lap", "stint"]
+INPUTS = [
+    "tyre_life",
+    "prev_lap_time_s",
+    "rolling_clean_mean_s",
+    "fuel_kg",
+    "air_temp_change_c",
+    "degradation_s_per_lap",
+    "stint",
+]
 
 
 def test_a_session_like_its_reference_does_not_drift_and_a_shifted_one_does(frame):
@@ -34,9 +41,11 @@ def test_a_session_like_its_reference_does_not_drift_and_a_shifted_one_does(fram
     assert same.features.filter(pl.col("feature") == "tyre_life")["ks_p_value"][0] is None  # not pace
     assert same.classification == "none", same.features
     # tyres three times older and every pace input two seconds off: the inputs moved
-    shifted = current.with_columns(pl.col("tyre_life") * 3, pl.col("stint") + 2,
-                                   *(pl.col(n) + 2.0 for n in ("prev_lap_time_s", "rolling_clean_mean_s",
-                                                               "degradation_s_per_lap", "fuel_kg")))
+    shifted = current.with_columns(
+        pl.col("tyre_life") * 3,
+        pl.col("stint") + 2,
+        *(pl.col(n) + 2.0 for n in ("prev_lap_time_s", "rolling_clean_mean_s", "degradation_s_per_lap", "fuel_kg")),
+    )
     moved = drift.compare(reference, shifted, INPUTS, thresholds, live_mae_clean=0.5, train_mae_clean=0.5)
     assert moved.classification == "data"
     assert {"tyre_life", "prev_lap_time_s"} <= set(moved.drifted_features)
@@ -45,10 +54,16 @@ def test_a_session_like_its_reference_does_not_drift_and_a_shifted_one_does(fram
     assert "tyre_life (PSI" in drift.describe("s", moved)
 
 
-@pytest.mark.parametrize("share,ratio,laps,expected", [
-    (0.1, 1.0, 500, "none"), (0.7, 1.0, 500, "data"), (0.1, 2.0, 500, "concept"), (0.7, 2.0, 500, "both"),
-    (0.7, 2.0, 10, "none"),  # too few laps to say anything
-])
+@pytest.mark.parametrize(
+    "share,ratio,laps,expected",
+    [
+        (0.1, 1.0, 500, "none"),
+        (0.7, 1.0, 500, "data"),
+        (0.1, 2.0, 500, "concept"),
+        (0.7, 2.0, 500, "both"),
+        (0.7, 2.0, 10, "none"),  # too few laps to say anything
+    ],
+)
 def test_classification(share, ratio, laps, expected):
     result = drift.DriftResult(pl.DataFrame(), share, laps, ratio, 1.0, "", "")
     assert drift.classify(result, drift.DriftThresholds()) == expected
@@ -61,7 +76,8 @@ def test_drift_reports_asset_stores_history_and_alerts(webhook):
     definitions = defs()
     with dg.instance_for_test() as instance:
         trained = definitions.resolve_job_def("train_model_job").execute_in_process(
-            instance=instance, run_config={"ops": {"lap_time_model": {"config": {"n_estimators": 60, "cv_folds": 2}}}})
+            instance=instance, run_config={"ops": {"lap_time_model": {"config": {"n_estimators": 60, "cv_folds": 2}}}}
+        )
         assert trained.success
         job = definitions.resolve_job_def("drift_job")
         first = job.execute_in_process(instance=instance)  # every session, default thresholds
@@ -87,8 +103,9 @@ def test_drift_reports_asset_stores_history_and_alerts(webhook):
         session = sessions[0]
         strict = {"ops": {"drift_reports": {"config": {"sessions": [session], "share_drifted": 0.0}}}}
         flagged = job.execute_in_process(instance=instance, run_config=strict)
-        check = [e.asset_check_evaluation_data for e in flagged.all_events
-                 if e.event_type_value == "ASSET_CHECK_EVALUATION"][0]
+        check = [
+            e.asset_check_evaluation_data for e in flagged.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        ][0]
         assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
         assert session in check.metadata["drifted_sessions"].value
         assert len(webhook.bodies()) == 1
@@ -100,9 +117,12 @@ def test_drift_reports_asset_stores_history_and_alerts(webhook):
         kept = alerts.read_log(settings.alert_log_path()).alerts
         assert [(a["kind"], a["details"]["session_key"]) for a in kept] == [("drift", session)]
         assert history["last_lap"].min() > 0 and history["session_time_s"].min() > 0
-        ends = warehouse.query(settings.warehouse_path(), """
+        ends = warehouse.query(
+            settings.warehouse_path(),
+            """
             SELECT session_key, max(lap_number) AS last_lap, max(session_time_s) AS session_time_s
-            FROM laps GROUP BY 1 ORDER BY 1""")
+            FROM laps GROUP BY 1 ORDER BY 1""",
+        )
         assert ends.height == len(sessions)
         # each report's laps end where its session's laps do: its last lap and the session time then
         assert history.select(ends.columns).sort("session_key").rows() == ends.rows()

@@ -28,8 +28,13 @@ def catalog(source):
 
 def test_catalog_lists_sessions_whose_timing_data_is_in_the_store(catalog):
     assert set(SESSIONS) <= set(catalog)
-    assert {ref.session_type for ref in catalog.values()} >= {"practice", "qualifying", "sprint", "race",
-                                                               "sprint_qualifying"}
+    assert {ref.session_type for ref in catalog.values()} >= {
+        "practice",
+        "qualifying",
+        "sprint",
+        "race",
+        "sprint_qualifying",
+    }
     # the store has 2023 Azerbaijan's qualifying, sprint shootout and sprint, but not its race timing
     assert "2023-04-azerbaijan-grand-prix-race" not in catalog
     assert all(ref.source == "fastf1-cache" for ref in catalog.values())

@@ -52,6 +52,7 @@ MONZA_FP2_LAPS = 482
 MONZA_FP2_WEATHER_ROWS = 79
 SCHEDULE_URL = "https://raw.githubusercontent.com/theOehrly/f1schedule/master/schedule_{}.json"
 
+
 class FakeInternet:
     """Answers every request from the frozen store (404 when it has no response for the URL)."""
 
@@ -86,18 +87,32 @@ class FakeInternet:
         key = self.store.create_key(request, verify=kwargs.get("verify", True))
         cached = self.store.get_response(key)
         if cached is None:
-            raw = urllib3.HTTPResponse(body=io.BytesIO(b"Not Found"), status=404, reason="Not Found",
-                                       headers={"Content-Type": "text/plain"},
-                                       preload_content=False, request_url=request.url)
+            raw = urllib3.HTTPResponse(
+                body=io.BytesIO(b"Not Found"),
+                status=404,
+                reason="Not Found",
+                headers={"Content-Type": "text/plain"},
+                preload_content=False,
+                request_url=request.url,
+            )
             return adapter.build_response(request, raw)
         body = cached.content
         # The stored body is already decoded; drop what described it on the wire.
-        headers = {name: value for name, value in cached.headers.items()
-                   if name.lower() not in ("content-encoding", "transfer-encoding", "content-length")}
+        headers = {
+            name: value
+            for name, value in cached.headers.items()
+            if name.lower() not in ("content-encoding", "transfer-encoding", "content-length")
+        }
         headers["Content-Length"] = str(len(body))
-        raw = urllib3.HTTPResponse(body=io.BytesIO(body), status=cached.status_code, reason=cached.reason,
-                                   headers=headers, preload_content=False, decode_content=False,
-                                   request_url=request.url)
+        raw = urllib3.HTTPResponse(
+            body=io.BytesIO(body),
+            status=cached.status_code,
+            reason=cached.reason,
+            headers=headers,
+            preload_content=False,
+            decode_content=False,
+            request_url=request.url,
+        )
         return adapter.build_response(request, raw)
 
 
@@ -109,13 +124,11 @@ def internet(monkeypatch):
     from fastf1.req import _SessionWithRateLimiting
 
     fake = FakeInternet(HTTP_CACHE)
-    monkeypatch.setattr(HTTPAdapter, "send",
-                        lambda adapter, request, **kwargs: fake.send(adapter, request, **kwargs))
+    monkeypatch.setattr(HTTPAdapter, "send", lambda adapter, request, **kwargs: fake.send(adapter, request, **kwargs))
     # No F1 account sign-in (it would prompt, or read a token from the user's data folder).
     monkeypatch.setattr(LivetimingAuthAdapter, "_get_token", lambda self: None)
     # FastF1's real rate limits, but fresh ones: they are class state and count every request.
-    monkeypatch.setattr(_SessionWithRateLimiting, "_RATE_LIMITS",
-                        copy.deepcopy(_SessionWithRateLimiting._RATE_LIMITS))
+    monkeypatch.setattr(_SessionWithRateLimiting, "_RATE_LIMITS", copy.deepcopy(_SessionWithRateLimiting._RATE_LIMITS))
     # FastF1's cache configuration is class state too: snapshot it, restored by monkeypatch.
     original_session = fastf1.Cache._requests_session_cached
     for name in ("_CACHE_DIR", "_IGNORE_VERSION", "_FORCE_RENEW", "_requests_session_cached"):
@@ -130,8 +143,14 @@ def internet(monkeypatch):
 
 @pytest.fixture
 def source(tmp_path, internet):
-    return FastF1Source(tmp_path / "fastf1", [2021, 2023, 2026], http_cache=None,
-                        retries=RETRIES, backoff_seconds=BACKOFF, clock=lambda: NOW)
+    return FastF1Source(
+        tmp_path / "fastf1",
+        [2021, 2023, 2026],
+        http_cache=None,
+        retries=RETRIES,
+        backoff_seconds=BACKOFF,
+        clock=lambda: NOW,
+    )
 
 
 def _ref(source: FastF1Source, key: str):
@@ -142,8 +161,11 @@ def _ref(source: FastF1Source, key: str):
 
 
 def _retry_warnings(caplog) -> list[str]:
-    return [record.getMessage() for record in caplog.records
-            if record.name == "f1_core.sources.fastf1_source" and "failed" in record.getMessage()]
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "f1_core.sources.fastf1_source" and "failed" in record.getMessage()
+    ]
 
 
 def test_online_load_is_served_over_the_network(source, internet, tmp_path):
@@ -208,22 +230,31 @@ def test_network_down_gives_up_after_every_retry(source, internet, caplog):
     assert internet.refused.count(TIMING_DATA) == RETRIES  # one try per attempt, no more
     warnings = _retry_warnings(caplog)
     assert [w.split(" (")[0] for w in warnings] == [
-        f"session {MONZA_FP2}: attempt {n} failed" for n in range(1, RETRIES)]
+        f"session {MONZA_FP2}: attempt {n} failed" for n in range(1, RETRIES)
+    ]
 
 
 def test_network_down_before_the_schedule_is_source_unavailable(source, internet):
     internet.fail_next(10_000)
 
-    with pytest.raises(SourceUnavailableError,
-                       match=r"^season 2021: FastF1 could not load the 2021 event schedule"):
+    with pytest.raises(SourceUnavailableError, match=r"^season 2021: FastF1 could not load the 2021 event schedule"):
         source.catalog([2021])
     refused = len(internet.refused)
     assert refused == 3  # FastF1's three schedule backends, each tried once
 
     # As the catalogue would list it; no schedule has been downloaded in this test.
-    ref = SessionRef(season=2021, round=14, event_name="Italian Grand Prix", session_name="Practice 2",
-                     event_date=date(2021, 9, 12), location="Monza", country="Italy",
-                     circuit_ref="monza", source="fastf1", locator="2021/14/Practice 2")
+    ref = SessionRef(
+        season=2021,
+        round=14,
+        event_name="Italian Grand Prix",
+        session_name="Practice 2",
+        event_date=date(2021, 9, 12),
+        location="Monza",
+        country="Italy",
+        circuit_ref="monza",
+        source="fastf1",
+        locator="2021/14/Practice 2",
+    )
     assert ref.key == MONZA_FP2
     with pytest.raises(SourceUnavailableError, match=rf"^session {MONZA_FP2}: FastF1 could not load"):
         source.load(ref)
@@ -242,8 +273,9 @@ def test_network_down_before_the_schedule_is_source_unavailable(source, internet
 )
 def test_session_not_available_yet(tmp_path, internet, key, now, starts):
     clock = [datetime(2027, 1, 1)]  # lists the whole season
-    source = FastF1Source(tmp_path / "fastf1", [2026], http_cache=None, retries=RETRIES,
-                          backoff_seconds=BACKOFF, clock=lambda: clock[0])
+    source = FastF1Source(
+        tmp_path / "fastf1", [2026], http_cache=None, retries=RETRIES, backoff_seconds=BACKOFF, clock=lambda: clock[0]
+    )
     ref = _ref(source, key)
     internet.reset()
     clock[0] = now
@@ -286,8 +318,11 @@ def _strict_rate_limit(monkeypatch, info: str):
     """FastF1's own hard limiter, set so the next request to any API exceeds it."""
     from fastf1.req import _CallsPerIntervalLimitRaise, _SessionWithRateLimiting
 
-    monkeypatch.setattr(_SessionWithRateLimiting, "_RATE_LIMITS",
-                        {re.compile(r"^https?://.+\..+"): [_CallsPerIntervalLimitRaise(1, 60 * 60, info)]})
+    monkeypatch.setattr(
+        _SessionWithRateLimiting,
+        "_RATE_LIMITS",
+        {re.compile(r"^https?://.+\..+"): [_CallsPerIntervalLimitRaise(1, 60 * 60, info)]},
+    )
 
 
 def test_rate_limit_is_source_unavailable_without_retries(source, internet, monkeypatch, caplog):
@@ -300,8 +335,8 @@ def test_rate_limit_is_source_unavailable_without_retries(source, internet, monk
             source.load(ref)
 
     assert str(failure.value) == (
-        f"session {MONZA_FP2}: FastF1's API rate limit reached (any API: 1 call/h (test)); "
-        "try again in an hour")
+        f"session {MONZA_FP2}: FastF1's API rate limit reached (any API: 1 call/h (test)); try again in an hour"
+    )
     assert internet.requests == []  # FastF1 stopped the request before it left
     assert _retry_warnings(caplog) == []
 

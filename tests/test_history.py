@@ -11,12 +11,29 @@ def rows(*laps) -> pl.DataFrame:
     """(driver, lap, compound, tyre_life, version, context, prediction, observed, clean, shadow_version, shadow)"""
     out = []
     for driver, lap, compound, tyre, version, context, prediction, observed, clean, shadow_version, shadow in laps:
-        out.append({"session_key": "2023-09-austrian-grand-prix-race", "circuit_ref": "red_bull_ring",
-                    "session_type": "race", "driver": driver, "lap_number": lap, "compound": compound,
-                    "tyre_life": tyre, "model_version": version, "context": context, "prediction": prediction,
-                    "lower": prediction - 1.0, "upper": prediction + 1.0, "observed": observed, "clean": clean,
-                    "abs_error": abs(prediction - observed), "covered": abs(prediction - observed) <= 1.0,
-                    "logged_at": "2026-12-01T00:00:00", "shadow_prediction": shadow, "shadow_version": shadow_version})
+        out.append(
+            {
+                "session_key": "2023-09-austrian-grand-prix-race",
+                "circuit_ref": "red_bull_ring",
+                "session_type": "race",
+                "driver": driver,
+                "lap_number": lap,
+                "compound": compound,
+                "tyre_life": tyre,
+                "model_version": version,
+                "context": context,
+                "prediction": prediction,
+                "lower": prediction - 1.0,
+                "upper": prediction + 1.0,
+                "observed": observed,
+                "clean": clean,
+                "abs_error": abs(prediction - observed),
+                "covered": abs(prediction - observed) <= 1.0,
+                "logged_at": "2026-12-01T00:00:00",
+                "shadow_prediction": shadow,
+                "shadow_version": shadow_version,
+            }
+        )
     return pl.DataFrame(out, schema=LIVE_SCHEMA)
 
 

@@ -95,9 +95,16 @@ def test_each_lap_gets_the_pipelines_features_as_it_starts(kind, real_session, t
 
 def test_without_a_state_the_lap_is_answered_from_the_request(tmp_path):
     store = MemoryStore()
-    lap = LapToPredict(season=2023, event="Spanish Grand Prix", session="Race", driver="VER", lap_number=3,
-                       compound="SOFT", tyre_life=3,
-                       previous_laps=[{"lap_number": 1, "lap_time": 90.1}, {"lap_number": 2, "lap_time": 81.4}])
+    lap = LapToPredict(
+        season=2023,
+        event="Spanish Grand Prix",
+        session="Race",
+        driver="VER",
+        lap_number=3,
+        compound="SOFT",
+        tyre_life=3,
+        previous_laps=[{"lap_number": 1, "lap_time": 90.1}, {"lap_number": 2, "lap_time": 81.4}],
+    )
     rows, contexts = served_features([lap], lambda lap: store.find(lap.season, lap.event, lap.session))
     assert contexts == ["request"] and rows[0]["prev_lap_time_s"] == 81.4
 
@@ -148,7 +155,9 @@ def test_a_malformed_row_is_skipped_counted_and_logged_and_the_stream_goes_on(sp
         feed.sync()
     assert _laps_of(store, raw.ref).height == 19
     assert sorted((row, reason.split(":")[0]) for _, _, row, reason in skipped) == [
-        (11, "unparseable_value(TyreLife=twelve)"), (12, "unreadable line")]
+        (11, "unparseable_value(TyreLife=twelve)"),
+        (12, "unreadable line"),
+    ]
     assert f"session {raw.ref.key}, laps row 11 skipped" in caplog.text
     assert f"session {raw.ref.key}, laps row 12 skipped" in caplog.text
     with folder.laps_path.open("a") as handle:
@@ -199,9 +208,23 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is not installed (.ci/run installs it)")
-        self.process = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                         "--appendonly", "no", "--dir", str(self.dir)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         import redis
 
         deadline = time.monotonic() + 10
@@ -332,6 +355,7 @@ def test_rows_a_store_failed_to_take_are_read_again(spain, tmp_path):
     class Flaky:
         """The store, refusing the next write once told to (a Redis blip); `writes` names each
         write tried, taken or not."""
+
         refuse_next = True
         writes: list[str]
 

@@ -31,9 +31,14 @@ def server(tmp_path_factory):
     tag = uuid.uuid4().hex[:10]
     backend, auth = f"f1_test_mlflow_{tag}", f"f1_test_mlflow_auth_{tag}"
     try:
-        with MlflowServer(backend_db=backend, auth_db=auth, artifacts=folder / "artifacts",
-                          admin_password=PASSWORD, secret_key=uuid.uuid4().hex,
-                          log_path=folder / "server.log") as running:
+        with MlflowServer(
+            backend_db=backend,
+            auth_db=auth,
+            artifacts=folder / "artifacts",
+            admin_password=PASSWORD,
+            secret_key=uuid.uuid4().hex,
+            log_path=folder / "server.log",
+        ) as running:
             yield running
     finally:
         for name in (backend, auth):
@@ -92,13 +97,20 @@ def test_with_the_server_gone_the_service_keeps_serving_its_champion(server, tmp
     spain = standardize(source.load(next(r for r in source.catalog() if r.key == SPAIN_2023)))
     keys = KeyStore(tmp_path / "api_keys.json")
     viewer, engineer = keys.create("viewer", "test")[1], keys.create("engineer", "test")[1]
-    env = {**server.client_env(), "F1_DATA_DIR": str(tmp_path), "F1_API_KEYS": str(tmp_path / "api_keys.json"),
-           "F1_SERVING_POLL_SECONDS": "0.5", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    env = {
+        **server.client_env(),
+        "F1_DATA_DIR": str(tmp_path),
+        "F1_API_KEYS": str(tmp_path / "api_keys.json"),
+        "F1_SERVING_POLL_SECONDS": "0.5",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    }
     body = {"laps": requests_for(spain, "VER", [10, 11])}
     with LocalService(env, log_path=tmp_path / "service.log") as service:
+
         def predict():
-            return httpx.post(service.url + "/predict", json=body, headers={"Authorization": f"Bearer {viewer}"},
-                              timeout=30)
+            return httpx.post(
+                service.url + "/predict", json=body, headers={"Authorization": f"Bearer {viewer}"}, timeout=30
+            )
 
         served = predict()
         assert served.status_code == 200, served.text

@@ -33,13 +33,15 @@ def ingest(instance, key: str, **env) -> dg.ExecuteInProcessResult:
 def check_results(result) -> dict[str, bool]:
     return {
         e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
-        for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
 
 
 def lap_count(key: str) -> int:
-    return warehouse.query(settings.warehouse_path(), "SELECT count(*) AS n FROM laps WHERE session_key = ?",
-                           [key])["n"][0]
+    return warehouse.query(settings.warehouse_path(), "SELECT count(*) AS n FROM laps WHERE session_key = ?", [key])[
+        "n"
+    ][0]
 
 
 def test_archive_and_frozen_cache_sessions_reach_the_warehouse_with_every_check_passing(instance):
@@ -47,9 +49,12 @@ def test_archive_and_frozen_cache_sessions_reach_the_warehouse_with_every_check_
         result = ingest(instance, key)
         assert result.success, key
         assert check_results(result) == {
-            "raw_laps_schema_check": True, "raw_weather_schema_check": True,
-            "laps_schema_check": True, "weather_schema_check": True,
-            "quarantine_share_check": True, "laps_reconcile_with_source": True,
+            "raw_laps_schema_check": True,
+            "raw_weather_schema_check": True,
+            "laps_schema_check": True,
+            "weather_schema_check": True,
+            "quarantine_share_check": True,
+            "laps_reconcile_with_source": True,
         }
         assert lap_count(key) == laps
     sessions = warehouse.query(settings.warehouse_path(), "SELECT session_key, source FROM sessions ORDER BY 1")
@@ -58,8 +63,11 @@ def test_archive_and_frozen_cache_sessions_reach_the_warehouse_with_every_check_
 
 def test_materialization_metadata_shows_counts_and_preview(instance):
     result = ingest(instance, JAPAN_2023)
-    laps = next(m for m in result.asset_materializations_for_node("warehouse_tables")
-                if m.asset_key == dg.AssetKey(["warehouse", "laps"]))
+    laps = next(
+        m
+        for m in result.asset_materializations_for_node("warehouse_tables")
+        if m.asset_key == dg.AssetKey(["warehouse", "laps"])
+    )
     assert laps.metadata["dagster/row_count"].value == 880
     assert laps.metadata["drivers"].value == 20
     assert "| session_key |" in laps.metadata["preview"].value
@@ -74,8 +82,7 @@ def test_rematerializing_a_partition_replaces_its_rows(instance):
     assert warehouse.query(settings.warehouse_path(), "SELECT count(*) AS n FROM sessions")["n"][0] == 1
 
 
-def test_an_unreadable_session_fails_naming_the_column_and_leaves_the_warehouse_alone(
-        instance, tmp_path, monkeypatch):
+def test_an_unreadable_session_fails_naming_the_column_and_leaves_the_warehouse_alone(instance, tmp_path, monkeypatch):
     archive = copy_archive(tmp_path / "archive", [JAPAN_2023])
     monkeypatch.setenv("F1_ARCHIVE_DIR", str(archive))
     monkeypatch.setenv("F1_SOURCES", "archive")
@@ -144,8 +151,14 @@ def test_live_sensor_ingests_a_live_session_again_each_time_laps_land(instance, 
 
     replay.replay(ref, raw, settings.live_dir(), answer, speed=1e6, tick=60, max_laps=80)  # more laps land
     # while that session is being ingested (here by a replay), its new laps wait for the next tick
-    instance.add_run(dg.DagsterRun(job_name="ingest_session_job", run_id="replay", status=dg.DagsterRunStatus.STARTED,
-                                   tags={"dagster/partition": JAPAN_2023}))
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="ingest_session_job",
+            run_id="replay",
+            status=dg.DagsterRunStatus.STARTED,
+            tags={"dagster/partition": JAPAN_2023},
+        )
+    )
     assert isinstance(tick(first.cursor), dg.SkipReason)
     instance.report_run_failed(instance.get_run_by_id("replay"))
     second = tick(first.cursor)
@@ -154,8 +167,14 @@ def test_live_sensor_ingests_a_live_session_again_each_time_laps_land(instance, 
     assert isinstance(tick(second.cursor), dg.SkipReason)
 
     # a live ingestion that failed, with no lap landed since, is tried once more
-    instance.add_run(dg.DagsterRun(job_name="ingest_session_job", run_id="failed", status=dg.DagsterRunStatus.FAILURE,
-                                   tags={TRIGGER_TAG: "live", "dagster/partition": JAPAN_2023}))
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="ingest_session_job",
+            run_id="failed",
+            status=dg.DagsterRunStatus.FAILURE,
+            tags={TRIGGER_TAG: "live", "dagster/partition": JAPAN_2023},
+        )
+    )
     retry = tick(second.cursor)
     assert isinstance(retry, dg.SensorResult)
     assert retry.run_requests[0].run_key == second.run_requests[0].run_key + ":retry"
@@ -172,9 +191,12 @@ def test_live_sensor_ingests_a_live_session_again_each_time_laps_land(instance, 
 def test_definitions_validate():
     env = {**os.environ, "DAGSTER_HOME": str(settings.PROJECT_ROOT / "dagster_home")}
     completed = subprocess.run(
-        [str(settings.PROJECT_ROOT / ".venv" / "bin" / "dagster"), "definitions", "validate",
-         "-w", "workspace.yaml"],
-        cwd=settings.PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [str(settings.PROJECT_ROOT / ".venv" / "bin" / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=settings.PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "All code locations passed validation" in completed.stderr + completed.stdout
@@ -189,8 +211,9 @@ def test_schema_check_fails_and_names_the_broken_column():
     source = ArchiveSource(ARCHIVE)
     laps = standardize(source.load(next(r for r in source.catalog() if r.key == JAPAN_2023))).laps
     assert validate("laps_schema", laps).passed
-    broken = laps.with_columns(pl.when(pl.col("lap_number") == 3).then(-4.0)
-                               .otherwise(pl.col("lap_time_s")).alias("lap_time_s"))
+    broken = laps.with_columns(
+        pl.when(pl.col("lap_number") == 3).then(-4.0).otherwise(pl.col("lap_time_s")).alias("lap_time_s")
+    )
     result = validate("laps_schema", broken)
     assert not result.passed
     assert result.metadata["failures"].value == 20  # lap 3 of each of the 20 drivers

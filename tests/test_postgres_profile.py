@@ -19,8 +19,12 @@ SESSION = "2023-16-japanese-grand-prix-race"
 @pytest.mark.postgres
 def test_postgres_profile_stores_a_real_run(postgres_database, tmp_path, monkeypatch):
     warehouse = tmp_path / "warehouse"
-    env = {**postgres.dagster_environment(postgres_database),
-           "F1_SOURCES": "archive", "F1_DATA_DIR": str(tmp_path), "F1_WAREHOUSE": str(warehouse)}
+    env = {
+        **postgres.dagster_environment(postgres_database),
+        "F1_SOURCES": "archive",
+        "F1_DATA_DIR": str(tmp_path),
+        "F1_WAREHOUSE": str(warehouse),
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     # The instance keeps compute logs and asset outputs beside its dagster.yaml: a copy keeps them
@@ -33,10 +37,17 @@ def test_postgres_profile_stores_a_real_run(postgres_database, tmp_path, monkeyp
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions("sessions", [SESSION])
-        result = defs().resolve_job_def("ingest_session_job").execute_in_process(
-            partition_key=SESSION, instance=instance,
-            resources={"warehouse": WarehouseResource(path=str(warehouse)),
-                       "session_source": SessionSourceResource(sources=["archive"])},
+        result = (
+            defs()
+            .resolve_job_def("ingest_session_job")
+            .execute_in_process(
+                partition_key=SESSION,
+                instance=instance,
+                resources={
+                    "warehouse": WarehouseResource(path=str(warehouse)),
+                    "session_source": SessionSourceResource(sources=["archive"]),
+                },
+            )
         )
     assert result.success
     assert warehouse.exists()
@@ -47,8 +58,10 @@ def test_postgres_profile_stores_a_real_run(postgres_database, tmp_path, monkeyp
         assert cursor.fetchall() == [("SUCCESS",)]
         cursor.execute("SELECT count(*) FROM event_logs WHERE run_id = %s", (result.run_id,))
         assert cursor.fetchone()[0] > 0
-        cursor.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = %s",
-                       (result.run_id, "ASSET_MATERIALIZATION"))
+        cursor.execute(
+            "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = %s",
+            (result.run_id, "ASSET_MATERIALIZATION"),
+        )
         assert cursor.fetchone()[0] == 6  # raw, standardized and the four warehouse tables
         cursor.execute("SELECT partition FROM dynamic_partitions WHERE partitions_def_name = 'sessions'")
         assert cursor.fetchall() == [(SESSION,)]

@@ -18,8 +18,17 @@ from f1_production.celery_worker import delete_queue
 from tests.conftest import POSTGRES
 
 pytestmark = pytest.mark.production
-RACES = [f"2023-{n:02d}-{name}-grand-prix-race" for n, name in
-         [(1, "bahrain"), (2, "saudi-arabian"), (3, "australian"), (4, "azerbaijan"), (5, "miami"), (6, "monaco")]]
+RACES = [
+    f"2023-{n:02d}-{name}-grand-prix-race"
+    for n, name in [
+        (1, "bahrain"),
+        (2, "saudi-arabian"),
+        (3, "australian"),
+        (4, "azerbaijan"),
+        (5, "miami"),
+        (6, "monaco"),
+    ]
+]
 
 
 @pytest.fixture
@@ -32,14 +41,30 @@ def prefix():
 
 def test_the_main_job_runs_on_the_production_profile(prefix, tmp_path, monkeypatch):
     queue = f"f1-test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "F1_PG_DATABASE_PREFIX": prefix, "F1_SOURCES": "archive", "F1_DATA_DIR": str(tmp_path),
-           "F1_CELERY_QUEUE": queue}
+    env = {
+        **os.environ,
+        "F1_PG_DATABASE_PREFIX": prefix,
+        "F1_SOURCES": "archive",
+        "F1_DATA_DIR": str(tmp_path),
+        "F1_CELERY_QUEUE": queue,
+    }
     for name in ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY", "DAGSTER_HOME", "F1_PROFILE"):
         env.pop(name, None)
     try:
-        ran = subprocess.run([sys.executable, "-m", "f1_production.profile", "run",
-                              *[arg for race in RACES for arg in ("--session", race)]],
-                             cwd=settings.PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
+        ran = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "f1_production.profile",
+                "run",
+                *[arg for race in RACES for arg in ("--session", race)],
+            ],
+            cwd=settings.PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     finally:
         delete_queue(queue)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]

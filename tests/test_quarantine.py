@@ -42,7 +42,9 @@ def ingest(archive):
 
 def test_negative_lap_time_is_quarantined_with_its_value(archive):
     _, _, path = laps_file(archive)
-    edit_laps(path, lambda lines: lines.__setitem__(5, set_field(lines[5], lines[0], "LapTime", "-1 days +23:59:55.000000")))
+    edit_laps(
+        path, lambda lines: lines.__setitem__(5, set_field(lines[5], lines[0], "LapTime", "-1 days +23:59:55.000000"))
+    )
     standard = ingest(archive)
     row = standard.quarantine.row(0, named=True)
     assert standard.quarantine.height == 1

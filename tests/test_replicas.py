@@ -43,14 +43,27 @@ def fleet(tmp_path_factory):
         stack.callback(redis_server.stop)
         keys = KeyStore(settings.api_keys_path())
         viewer, engineer = keys.create("viewer", "replicas")[1], keys.create("engineer", "replicas")[1]
-        shared = {"F1_DATA_DIR": str(data), "F1_SERVING_POLL_SECONDS": "0.5", "F1_SERVING_WORKERS": "1",
-                  "F1_ONLINE_STORE": redis_server.url}
-        replicas = [stack.enter_context(LocalService(shared, log_path=data / f"replica{n}.log"))
-                    for n in range(REPLICAS)]
-        balancer = stack.enter_context(Balancer([f"127.0.0.1:{r.port}" for r in replicas],
-                                                log_path=data / "haproxy.log"))
-        yield {"balancer": balancer, "replicas": replicas, "viewer": viewer, "engineer": engineer,
-               "versions": (first, second), "data": data, "redis": redis_server}
+        shared = {
+            "F1_DATA_DIR": str(data),
+            "F1_SERVING_POLL_SECONDS": "0.5",
+            "F1_SERVING_WORKERS": "1",
+            "F1_ONLINE_STORE": redis_server.url,
+        }
+        replicas = [
+            stack.enter_context(LocalService(shared, log_path=data / f"replica{n}.log")) for n in range(REPLICAS)
+        ]
+        balancer = stack.enter_context(
+            Balancer([f"127.0.0.1:{r.port}" for r in replicas], log_path=data / "haproxy.log")
+        )
+        yield {
+            "balancer": balancer,
+            "replicas": replicas,
+            "viewer": viewer,
+            "engineer": engineer,
+            "versions": (first, second),
+            "data": data,
+            "redis": redis_server,
+        }
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +120,9 @@ class Load:
         with httpx.Client(timeout=30) as session:
             while not self._stop.is_set():
                 try:
-                    answer = session.post(url + "/predict", json={"laps": batch},
-                                          headers={"Authorization": f"Bearer {key}"})
+                    answer = session.post(
+                        url + "/predict", json={"laps": batch}, headers={"Authorization": f"Bearer {key}"}
+                    )
                     contexts = {p["context"] for p in answer.json()} if answer.status_code == 200 else set()
                     self.answers.append((answer.status_code, contexts))
                 except httpx.HTTPError as exc:  # the balancer itself failed the client

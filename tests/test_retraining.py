@@ -12,18 +12,36 @@ from f1_core import settings, warehouse
 
 def report(session_key: str, classification: str, minutes_ago: float) -> pl.DataFrame:
     at = (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).replace(tzinfo=None)
-    return pl.DataFrame([{
-        "session_key": session_key, "champion_version": "3", "computed_at": at, "laps": 500,
-        "features_compared": 30, "features_drifted": 20, "share_drifted": 0.66, "drifted_features": ["tyre_life"],
-        "live_mae_clean": 1.0, "train_mae_clean": 0.5, "error_ratio": 2.0, "classification": classification,
-        "thresholds": "{}", "report_path": "/r.html"}],
-        schema_overrides={"computed_at": pl.Datetime("us"), "laps": pl.Int32, "features_compared": pl.Int32,
-                          "features_drifted": pl.Int32})
+    return pl.DataFrame(
+        [
+            {
+                "session_key": session_key,
+                "champion_version": "3",
+                "computed_at": at,
+                "laps": 500,
+                "features_compared": 30,
+                "features_drifted": 20,
+                "share_drifted": 0.66,
+                "drifted_features": ["tyre_life"],
+                "live_mae_clean": 1.0,
+                "train_mae_clean": 0.5,
+                "error_ratio": 2.0,
+                "classification": classification,
+                "thresholds": "{}",
+                "report_path": "/r.html",
+            }
+        ],
+        schema_overrides={
+            "computed_at": pl.Datetime("us"),
+            "laps": pl.Int32,
+            "features_compared": pl.Int32,
+            "features_drifted": pl.Int32,
+        },
+    )
 
 
 def evaluate(instance, cursor=None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"warehouse": WarehouseResource()})
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource()})
     return drift_retraining_sensor(context)
 
 
@@ -31,9 +49,18 @@ def test_one_run_per_drift_event_then_nothing_until_new_drift(monkeypatch):
     monkeypatch.setenv("F1_RETRAIN_COOLDOWN_SECONDS", "600")
     with dg.instance_for_test() as instance:
         assert isinstance(evaluate(instance), dg.SkipReason)  # no warehouse yet
-        warehouse.append(settings.warehouse_path(), {"drift_history": pl.concat([
-            report("2023-01-a-race", "none", 3), report("2023-02-b-race", "data", 2),
-            report("2023-03-c-race", "both", 1)])})
+        warehouse.append(
+            settings.warehouse_path(),
+            {
+                "drift_history": pl.concat(
+                    [
+                        report("2023-01-a-race", "none", 3),
+                        report("2023-02-b-race", "data", 2),
+                        report("2023-03-c-race", "both", 1),
+                    ]
+                )
+            },
+        )
         first = evaluate(instance)
         assert isinstance(first, dg.SensorResult) and len(first.run_requests) == 1
         request = first.run_requests[0]
@@ -50,8 +77,14 @@ def test_cooldown_holds_new_drift_back_without_losing_it(monkeypatch):
     with dg.instance_for_test() as instance:
         warehouse.append(settings.warehouse_path(), {"drift_history": report("2023-02-b-race", "concept", 1)})
         # a retraining the sensor launched a moment ago
-        instance.add_run(dg.DagsterRun(job_name="train_model_job", run_id="a" * 36,
-                                       tags={TRIGGER_TAG: "drift"}, status=dg.DagsterRunStatus.STARTED))
+        instance.add_run(
+            dg.DagsterRun(
+                job_name="train_model_job",
+                run_id="a" * 36,
+                tags={TRIGGER_TAG: "drift"},
+                status=dg.DagsterRunStatus.STARTED,
+            )
+        )
         held = evaluate(instance)
         assert isinstance(held, dg.SkipReason) and "cooldown" in held.skip_message
         monkeypatch.setenv("F1_RETRAIN_COOLDOWN_SECONDS", "0")
@@ -78,15 +111,30 @@ def live_rows(n: int, champion: str, previous: str, champion_error: float, previ
     from f1_core.monitoring import LIVE_SCHEMA
 
     observed = [80.0 + i % 7 for i in range(n)]
-    return pl.DataFrame({
-        "session_key": ["2023-05-miami-grand-prix-race"] * n, "circuit_ref": ["miami"] * n,
-        "session_type": ["race"] * n, "driver": ["VER"] * n, "lap_number": list(range(n)),
-        "compound": ["MEDIUM"] * n, "tyre_life": [i % 20 + 1 for i in range(n)], "model_version": [champion] * n, "context": ["session"] * n,
-        "prediction": [o + champion_error for o in observed], "lower": [o - 5 for o in observed],
-        "upper": [o + 5 for o in observed], "observed": observed, "clean": [True] * n,
-        "abs_error": [champion_error] * n, "covered": [True] * n, "logged_at": ["2026-01-01"] * n,
-        "shadow_prediction": [o + previous_error for o in observed], "shadow_version": [previous] * n,
-    }, schema=LIVE_SCHEMA)
+    return pl.DataFrame(
+        {
+            "session_key": ["2023-05-miami-grand-prix-race"] * n,
+            "circuit_ref": ["miami"] * n,
+            "session_type": ["race"] * n,
+            "driver": ["VER"] * n,
+            "lap_number": list(range(n)),
+            "compound": ["MEDIUM"] * n,
+            "tyre_life": [i % 20 + 1 for i in range(n)],
+            "model_version": [champion] * n,
+            "context": ["session"] * n,
+            "prediction": [o + champion_error for o in observed],
+            "lower": [o - 5 for o in observed],
+            "upper": [o + 5 for o in observed],
+            "observed": observed,
+            "clean": [True] * n,
+            "abs_error": [champion_error] * n,
+            "covered": [True] * n,
+            "logged_at": ["2026-01-01"] * n,
+            "shadow_prediction": [o + previous_error for o in observed],
+            "shadow_version": [previous] * n,
+        },
+        schema=LIVE_SCHEMA,
+    )
 
 
 def test_a_worse_champion_is_rolled_back_once_enough_live_laps_show_it(caplog):

@@ -37,8 +37,11 @@ def logged_features(log_dir, raw) -> dict:
     while True:
         rows = prediction_log.read(log_dir)
         if rows.height:
-            rows = rows.filter((pl.col("season") == raw.ref.season) & (pl.col("event") == raw.ref.event_name)
-                               & (pl.col("session") == raw.ref.session_name))
+            rows = rows.filter(
+                (pl.col("season") == raw.ref.season)
+                & (pl.col("event") == raw.ref.event_name)
+                & (pl.col("session") == raw.ref.session_name)
+            )
         if rows.height or time.monotonic() > deadline:
             break
         time.sleep(0.3)
@@ -68,8 +71,13 @@ def check_replay(url: str, key: str, raw, live_dir, log_dir):
 
 def laps_per_worker(url: str, session_key: str) -> dict[str, int]:
     """`f1_live_state_laps` of the session, per worker (pid): what each worker's state holds."""
-    found = re.findall(r'^f1_live_state_laps\{(?=[^}]*pid="(\d+)")(?=[^}]*session_key="' + re.escape(session_key)
-                       + r'")[^}]*\} ([0-9.e+]+)$', httpx.get(url + "/metrics").text, flags=re.MULTILINE)
+    found = re.findall(
+        r'^f1_live_state_laps\{(?=[^}]*pid="(\d+)")(?=[^}]*session_key="'
+        + re.escape(session_key)
+        + r'")[^}]*\} ([0-9.e+]+)$',
+        httpx.get(url + "/metrics").text,
+        flags=re.MULTILINE,
+    )
     return {pid: int(float(laps)) for pid, laps in found}
 
 
@@ -87,8 +95,13 @@ def redis_service(served, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("redis-service")
     prefix = f"f1test-{os.getpid()}-{time.time_ns()}:"
-    env = {"F1_DATA_DIR": str(served.data), "F1_ONLINE_STORE": REDIS_URL, "F1_ONLINE_STORE_PREFIX": prefix,
-           "F1_LIVE_DIR": str(folder / "live"), "F1_PREDICTION_LOG": str(folder / "prediction_log")}
+    env = {
+        "F1_DATA_DIR": str(served.data),
+        "F1_ONLINE_STORE": REDIS_URL,
+        "F1_ONLINE_STORE_PREFIX": prefix,
+        "F1_LIVE_DIR": str(folder / "live"),
+        "F1_PREDICTION_LOG": str(folder / "prediction_log"),
+    }
     with LocalService(env, log_path=folder / "service.log") as service:
         yield service, folder, prefix
     client = redis.Redis.from_url(REDIS_URL)
@@ -115,10 +128,11 @@ def test_a_lap_landed_once_is_in_both_workers_within_a_second(service, real_sess
     raw = real_session("2023-11-hungarian-grand-prix-race")
     folder = LiveFolder(settings.live_dir(), raw.ref, raw)
     for landed_laps in (50, 51):
-        folder.land(folder.laps_path, raw.laps[landed_laps - 1 if landed_laps == 51 else 0:landed_laps])
+        folder.land(folder.laps_path, raw.laps[landed_laps - 1 if landed_laps == 51 else 0 : landed_laps])
         landed = time.monotonic()
-        while (counts := laps_per_worker(service.url, raw.ref.key)) != dict.fromkeys(counts, landed_laps) \
-                or len(counts) < 2:
+        while (counts := laps_per_worker(service.url, raw.ref.key)) != dict.fromkeys(counts, landed_laps) or len(
+            counts
+        ) < 2:
             assert time.monotonic() - landed < 1.0, counts
             time.sleep(0.01)
     answer = service.get("/sessions", "engineer").json()
@@ -134,8 +148,12 @@ def test_a_malformed_row_in_the_stream_is_counted_in_the_metrics_and_logged(serv
     folder.land(folder.laps_path, raw.laps[:5])
     folder.land(folder.laps_path, raw.laps[5:6].with_columns(pl.lit("-3").alias("LapNumber")))
     folder.land(folder.laps_path, raw.laps[6:8])
-    pattern = re.compile(r'^f1_live_rows_skipped\{(?=[^}]*session_key="' + re.escape(raw.ref.key)
-                         + r'")(?=[^}]*table="laps")[^}]*\} ([0-9.]+)$', re.MULTILINE)
+    pattern = re.compile(
+        r'^f1_live_rows_skipped\{(?=[^}]*session_key="'
+        + re.escape(raw.ref.key)
+        + r'")(?=[^}]*table="laps")[^}]*\} ([0-9.]+)$',
+        re.MULTILINE,
+    )
     deadline = time.monotonic() + 5
     while not (found := pattern.findall(httpx.get(service.url + "/metrics").text)):
         assert time.monotonic() < deadline, "no f1_live_rows_skipped for the session"
@@ -151,19 +169,26 @@ def test_with_the_store_down_answers_come_from_the_request_and_recover(service, 
     are `session` once more, with nothing restarted."""
     redis_server = RedisServer(tmp_path).start()
     raw = real_session(SESSIONS["sprint"])
-    env = {"F1_DATA_DIR": str(service.data), "F1_ONLINE_STORE": redis_server.url,
-           "F1_LIVE_DIR": str(tmp_path / "live"), "F1_PREDICTION_LOG": str(tmp_path / "log")}
+    env = {
+        "F1_DATA_DIR": str(service.data),
+        "F1_ONLINE_STORE": redis_server.url,
+        "F1_LIVE_DIR": str(tmp_path / "live"),
+        "F1_PREDICTION_LOG": str(tmp_path / "log"),
+    }
     try:
-        with LocalService(env, log_path=tmp_path / "service.log") as down, \
-                client_of(down.url, service.keys["viewer"]) as (predict, _):
+        with (
+            LocalService(env, log_path=tmp_path / "service.log") as down,
+            client_of(down.url, service.keys["viewer"]) as (predict, _),
+        ):
             replay(raw.ref, raw, tmp_path / "live", predict, speed=1e9, tick=30.0, max_laps=100)
             asked = [request for request in _requests(raw, 110, 120)]
             assert {p["context"] for p in predict(asked)} == {"session"}
             redis_server.stop()
             assert {p["context"] for p in predict(asked)} == {"request"}
             assert httpx.get(down.url + "/readyz").status_code == 200
-            store = httpx.get(down.url + "/model", headers={"Authorization": f"Bearer {service.keys['engineer']}"}
-                              ).json()["online_store"]
+            store = httpx.get(
+                down.url + "/model", headers={"Authorization": f"Bearer {service.keys['engineer']}"}
+            ).json()["online_store"]
             assert store["available"] is False and "unreachable" in store["error"]
             redis_server.start()
             deadline = time.monotonic() + 10
@@ -181,6 +206,13 @@ def _requests(raw, first: int, last: int) -> list[dict]:
 
     laps = standardize(raw).laps.filter(pl.col("lap_start_time_s").is_not_null()).sort("lap_start_time_s")
     by_driver = laps.partition_by("driver", as_dict=True)
-    return [request_for(by_driver[(lap["driver"],)], lap["lap_number"], season=raw.ref.season,
-                        event=raw.ref.event_name, session=raw.ref.session_name).model_dump(mode="json")
-            for lap in laps[first:last].iter_rows(named=True)]
+    return [
+        request_for(
+            by_driver[(lap["driver"],)],
+            lap["lap_number"],
+            season=raw.ref.season,
+            event=raw.ref.event_name,
+            session=raw.ref.session_name,
+        ).model_dump(mode="json")
+        for lap in laps[first:last].iter_rows(named=True)
+    ]

@@ -42,9 +42,18 @@ def spain():
 
 def requests_for(spain, driver, lap_numbers):
     laps = spain.laps.filter(pl.col("driver") == driver)
-    return [request_for(laps, n, season=2023, event="Spanish Grand Prix", session="Race",
-                        reading=_reading(spain, laps, n), total_laps=66).model_dump(mode="json")
-            for n in lap_numbers]
+    return [
+        request_for(
+            laps,
+            n,
+            season=2023,
+            event="Spanish Grand Prix",
+            session="Race",
+            reading=_reading(spain, laps, n),
+            total_laps=66,
+        ).model_dump(mode="json")
+        for n in lap_numbers
+    ]
 
 
 def _reading(spain, laps, lap_number):
@@ -110,11 +119,20 @@ def test_explain_gives_contributions_that_add_up(service, spain):
     assert len(top3) == 3 and abs(top3[0]["contribution"]) >= abs(top3[2]["contribution"])
 
 
-@pytest.mark.parametrize("role,path,allowed", [
-    ("viewer", "/predict", True), ("viewer", "/explain", True), ("viewer", "/model", False),
-    ("viewer", "/reload", False), ("engineer", "/model", True), ("engineer", "/reload", False),
-    ("engineer", "/predict", True), ("admin", "/reload", True), ("admin", "/model", True),
-])
+@pytest.mark.parametrize(
+    "role,path,allowed",
+    [
+        ("viewer", "/predict", True),
+        ("viewer", "/explain", True),
+        ("viewer", "/model", False),
+        ("viewer", "/reload", False),
+        ("engineer", "/model", True),
+        ("engineer", "/reload", False),
+        ("engineer", "/predict", True),
+        ("admin", "/reload", True),
+        ("admin", "/model", True),
+    ],
+)
 def test_roles(service, spain, role, path, allowed):
     lap = requests_for(spain, "VER", [10])[0]
     body = {"/predict": {"laps": [lap]}, "/explain": {"lap": lap}, "/reload": {}}.get(path)
@@ -157,30 +175,48 @@ def test_a_key_made_by_the_cli_works_at_once_and_revoking_it_locks_it_out(servic
     assert "viewer" in listed and key_id not in listed
 
 
-LAP = {"season": 2023, "event": "Spanish Grand Prix", "session": "Race", "driver": "VER",
-       "lap_number": 12, "compound": "MEDIUM", "tyre_life": 12,
-       "previous_laps": [{"lap_number": 11, "lap_time": 81.2}]}
+LAP = {
+    "season": 2023,
+    "event": "Spanish Grand Prix",
+    "session": "Race",
+    "driver": "VER",
+    "lap_number": 12,
+    "compound": "MEDIUM",
+    "tyre_life": 12,
+    "previous_laps": [{"lap_number": 11, "lap_time": 81.2}],
+}
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"laps": [{**LAP, "compound": "BANANA"}]}, "laps.0.compound"),
-    ({"laps": [{**LAP, "tyre_life": -1}]}, "laps.0.tyre_life"),
-    ({"laps": [{**LAP, "lap_number": 0}]}, "laps.0.lap_number"),
-    ('{"laps": [{"season": 2023, "event": "x", "session": "Race", "driver": "VER", "lap_number": 3, '
-     '"compound": "SOFT", "tyre_life": 2, "air_temp": NaN}]}', "laps.0.air_temp"),
-    ({"laps": [{**LAP, "previous_laps": [{"lap_number": 11, "lap_time": "fast"}]}]},
-     "laps.0.previous_laps.0.lap_time"),
-    ({"laps": [{**LAP, "previous_laps": [{"lap_number": 12}]}]}, "laps.0"),
-    ({"laps": [LAP] * 1001}, "laps"),
-    ({"laps": []}, "laps"),
-    ('{"laps": [', ""),
-    ({"lap": LAP}, "laps"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"laps": [{**LAP, "compound": "BANANA"}]}, "laps.0.compound"),
+        ({"laps": [{**LAP, "tyre_life": -1}]}, "laps.0.tyre_life"),
+        ({"laps": [{**LAP, "lap_number": 0}]}, "laps.0.lap_number"),
+        (
+            '{"laps": [{"season": 2023, "event": "x", "session": "Race", "driver": "VER", "lap_number": 3, '
+            '"compound": "SOFT", "tyre_life": 2, "air_temp": NaN}]}',
+            "laps.0.air_temp",
+        ),
+        (
+            {"laps": [{**LAP, "previous_laps": [{"lap_number": 11, "lap_time": "fast"}]}]},
+            "laps.0.previous_laps.0.lap_time",
+        ),
+        ({"laps": [{**LAP, "previous_laps": [{"lap_number": 12}]}]}, "laps.0"),
+        ({"laps": [LAP] * 1001}, "laps"),
+        ({"laps": []}, "laps"),
+        ('{"laps": [', ""),
+        ({"lap": LAP}, "laps"),
+    ],
+)
 def test_bad_input_is_422_naming_the_field(service, body, field):
     content = body if isinstance(body, str) else json.dumps(body)
-    answer = httpx.post(service.url + "/predict", content=content, timeout=30,
-                        headers={"Authorization": f"Bearer {service.keys['viewer']}",
-                                 "Content-Type": "application/json"})
+    answer = httpx.post(
+        service.url + "/predict",
+        content=content,
+        timeout=30,
+        headers={"Authorization": f"Bearer {service.keys['viewer']}", "Content-Type": "application/json"},
+    )
     assert answer.status_code == 422, answer.text
     fields = {".".join(str(p) for p in e["loc"]) for e in answer.json()["detail"]}
     assert field in fields or (field == "" and answer.json()["detail"][0]["type"] == "json_invalid")
@@ -189,11 +225,30 @@ def test_bad_input_is_422_naming_the_field(service, body, field):
 def test_fuzzing_the_openapi_schema_finds_no_server_error(service, tmp_path):
     """Schemathesis generates valid and invalid bodies from the published schema."""
     run = subprocess.run(
-        [str(Path(sys.executable).with_name("schemathesis")), "run", f"{service.url}/docs.json",
-         "-H", f"Authorization: Bearer {service.keys['admin']}", "--checks", "not_a_server_error,response_schema_conformance",
-         "--include-path-regex", "^/(predict|explain)$", "--max-examples", "40", "--seed", "7",
-         "--phases", "examples,coverage,fuzzing", "--request-timeout", "30"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path)  # its cache goes there
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            f"{service.url}/docs.json",
+            "-H",
+            f"Authorization: Bearer {service.keys['admin']}",
+            "--checks",
+            "not_a_server_error,response_schema_conformance",
+            "--include-path-regex",
+            "^/(predict|explain)$",
+            "--max-examples",
+            "40",
+            "--seed",
+            "7",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--request-timeout",
+            "30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )  # its cache goes there
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "Tested: 2" in run.stdout  # /predict and /explain
     generated = re.search(r"(\d+) generated, (\d+) passed", run.stdout)
@@ -216,8 +271,9 @@ def test_hot_swap_under_load_fails_no_request(service, spain):
     """A new champion is promoted while requests run: they all succeed, the new version takes
     over within seconds, and no answer goes back to the old version after the first new one."""
     before = registry.version_of(registry.CHAMPION)
-    result = train_and_evaluate(training_frame(*load_warehouse(service.data / "warehouse")),
-                                SMALL.model_copy(update={"seed": 11}), folds=3)
+    result = train_and_evaluate(
+        training_frame(*load_warehouse(service.data / "warehouse")), SMALL.model_copy(update={"seed": 11}), folds=3
+    )
     with pytest.MonkeyPatch.context() as env:
         env.setenv("F1_DATA_DIR", str(service.data))
         new = register(result)
@@ -250,8 +306,11 @@ def test_hot_swap_under_load_fails_no_request(service, spain):
 
 def test_a_model_that_fails_to_load_is_logged_and_the_old_one_keeps_serving(service, spain):
     serving = registry.version_of(registry.CHAMPION)
-    broken = registry.client().create_model_version(
-        registry.MODEL_NAME, source=str(service.data / "no-such-model"), run_id=None).version
+    broken = (
+        registry.client()
+        .create_model_version(registry.MODEL_NAME, source=str(service.data / "no-such-model"), run_id=None)
+        .version
+    )
     try:
         registry.client().set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, broken)
         reloaded = service.post("/reload", {}, role="admin").json()
@@ -274,12 +333,19 @@ def test_with_no_model_the_service_answers_degraded_from_the_baseline(tmp_path, 
     with LocalService({"F1_DATA_DIR": str(settings.data_dir())}, log_path=tmp_path / "log") as empty:
         assert httpx.get(empty.url + "/healthz").status_code == 200
         assert httpx.get(empty.url + "/readyz").status_code == 503
-        answer = httpx.post(empty.url + "/predict", json={"laps": laps},
-                            headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+        answer = httpx.post(
+            empty.url + "/predict", json={"laps": laps}, headers={"Authorization": f"Bearer {secret}"}, timeout=30
+        )
     assert answer.status_code == 200, answer.text
     first, thirtieth = answer.json()
-    assert first == {"lap_time": None, "lower": None, "upper": None, "model_version": None, "degraded": True,
-                     "context": "request"}
+    assert first == {
+        "lap_time": None,
+        "lower": None,
+        "upper": None,
+        "model_version": None,
+        "degraded": True,
+        "context": "request",
+    }
     previous = spain.laps.filter((pl.col("driver") == "VER") & (pl.col("lap_number") == 29))["lap_time_s"][0]
     assert thirtieth["degraded"] is True and thirtieth["lap_time"] == pytest.approx(previous)
 
@@ -294,8 +360,23 @@ def test_replay_plays_a_session_through_the_service_into_the_warehouse(service, 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     monkeypatch.setenv("F1_API_KEY", service.keys["viewer"])
-    played = CliRunner().invoke(main, ["replay", SPAIN_2023, "--archive", str(archive), "--speed", "5000",
-                                       "--url", service.url, "--max-laps", "150", "--ingest-every", "1"])
+    played = CliRunner().invoke(
+        main,
+        [
+            "replay",
+            SPAIN_2023,
+            "--archive",
+            str(archive),
+            "--speed",
+            "5000",
+            "--url",
+            service.url,
+            "--max-laps",
+            "150",
+            "--ingest-every",
+            "1",
+        ],
+    )
     assert played.exit_code == 0, played.output
     last = played.output.split("\r")[-1]
     assert "laps 150/150" in last and "failed requests 0" in last
@@ -303,13 +384,17 @@ def test_replay_plays_a_session_through_the_service_into_the_warehouse(service, 
     assert f"model v{champion}" in last
     landed = (settings.live_dir() / "2023/07_spanish-grand-prix/race/laps.csv").read_text().splitlines()
     assert len(landed) == 151  # header and the laps that ended
-    session = warehouse.query(settings.warehouse_path(),
-                              "SELECT source, laps_loaded FROM sessions WHERE session_key = ?", [SPAIN_2023])
+    session = warehouse.query(
+        settings.warehouse_path(), "SELECT source, laps_loaded FROM sessions WHERE session_key = ?", [SPAIN_2023]
+    )
     assert session.rows() == [("live", 150)]
     dg.materialize([live_accuracy], resources={"warehouse": WarehouseResource()})
-    accuracy = warehouse.query(settings.warehouse_path(), "SELECT * FROM live_accuracy WHERE session_key = ? "
-                               "AND driver IS NULL AND compound IS NULL AND model_version = ? AND context = 'session'",
-                               [SPAIN_2023, champion])
+    accuracy = warehouse.query(
+        settings.warehouse_path(),
+        "SELECT * FROM live_accuracy WHERE session_key = ? "
+        "AND driver IS NULL AND compound IS NULL AND model_version = ? AND context = 'session'",
+        [SPAIN_2023, champion],
+    )
     assert accuracy["laps"][0] >= 100 and 0 < accuracy["mae_all"][0] < 5
     # the progress line's live MAE is the session-context answers' error the monitoring computes
     assert f"live MAE (session) {accuracy['mae_all'][0]:.3f} s" in last, (last, accuracy.row(0, named=True))
@@ -326,14 +411,21 @@ def test_replay_names_a_session_the_archive_does_not_have(service, monkeypatch):
 def test_make_bento_packages_the_service_with_the_locked_packages(tmp_path):
     """`make bento` builds a Bento from bentofile.yaml: the service code and the Python packages
     exactly as uv.lock pins them (into a private BentoML home)."""
-    built = subprocess.run(["make", "bento"], cwd=settings.PROJECT_ROOT, capture_output=True, text=True,
-                           env={**os.environ, "BENTOML_HOME": str(tmp_path / "bentoml"),
-                                "BENTOML_DO_NOT_TRACK": "true"}, timeout=300)
+    built = subprocess.run(
+        ["make", "bento"],
+        cwd=settings.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENTOML_HOME": str(tmp_path / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"},
+        timeout=300,
+    )
     assert built.returncode == 0, built.stdout + built.stderr
     bentos = list((tmp_path / "bentoml" / "bentos" / "f1_laptime").glob("*/bento.yaml"))
     assert len(bentos) == 1, built.stdout
     bento = bentos[0].parent
-    assert (bento / "src" / "f1_serving" / "service.py").is_file() and (bento / "src" / "f1_core" / "features.py").is_file()
+    assert (bento / "src" / "f1_serving" / "service.py").is_file() and (
+        bento / "src" / "f1_core" / "features.py"
+    ).is_file()
     requirements = (bento / "env" / "python" / "requirements.txt").read_text()
     lock = (settings.PROJECT_ROOT / "uv.lock").read_text()
     for package in ("bentoml", "lightgbm", "xgboost-cpu", "polars", "mlflow"):

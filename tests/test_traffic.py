@@ -13,24 +13,48 @@ from f1_core.tyres import degradation_index, field_degradation
 
 # (driver, lap, start, end): A leads, B follows A by a second or two, C runs alone behind
 TIMING = [
-    ("A", 1, 0.0, 100.0), ("A", 2, 100.0, 189.0), ("A", 3, 189.0, 280.0), ("A", 4, 280.0, 371.0),
-    ("B", 1, 0.0, 100.8), ("B", 2, 100.8, 191.5), ("B", 3, 191.5, 281.0), ("B", 4, 281.0, 372.0),
-    ("C", 1, 0.0, 103.0), ("C", 2, 103.0, 195.0), ("C", 3, 195.0, 286.0), ("C", 4, 286.0, 376.0),
+    ("A", 1, 0.0, 100.0),
+    ("A", 2, 100.0, 189.0),
+    ("A", 3, 189.0, 280.0),
+    ("A", 4, 280.0, 371.0),
+    ("B", 1, 0.0, 100.8),
+    ("B", 2, 100.8, 191.5),
+    ("B", 3, 191.5, 281.0),
+    ("B", 4, 281.0, 372.0),
+    ("C", 1, 0.0, 103.0),
+    ("C", 2, 103.0, 195.0),
+    ("C", 3, 195.0, 286.0),
+    ("C", 4, 286.0, 376.0),
 ]
 
 
 def session_laps(timing=TIMING) -> pl.DataFrame:
-    return pl.DataFrame([
-        {"session_key": "s", "driver": driver, "lap_number": number, "stint": 1, "lap_time_s": end - start,
-         "lap_start_time_s": start, "session_time_s": end, "compound": "MEDIUM", "tyre_life": number,
-         "track_status": "1", "deleted": False, "is_accurate": True}
-        for driver, number, start, end in timing])
+    return pl.DataFrame(
+        [
+            {
+                "session_key": "s",
+                "driver": driver,
+                "lap_number": number,
+                "stint": 1,
+                "lap_time_s": end - start,
+                "lap_start_time_s": start,
+                "session_time_s": end,
+                "compound": "MEDIUM",
+                "tyre_life": number,
+                "track_status": "1",
+                "deleted": False,
+                "is_accurate": True,
+            }
+            for driver, number, start, end in timing
+        ]
+    )
 
 
 def features(laps: pl.DataFrame) -> dict:
     # no race distance: no fuel estimate, so fuel-corrected times are the lap times
-    sessions = pl.DataFrame({"session_key": ["s"], "season": [2024], "circuit_ref": ["x"],
-                             "session_type": ["race"], "total_laps": [None]})
+    sessions = pl.DataFrame(
+        {"session_key": ["s"], "season": [2024], "circuit_ref": ["x"], "session_type": ["race"], "total_laps": [None]}
+    )
     frame = lap_features(laps, sessions)
     return {(row["driver"], row["lap_number"]): row for row in frame.iter_rows(named=True)}
 
@@ -82,8 +106,18 @@ def test_drs_waits_for_two_green_laps_after_a_restart():
 
 
 def tyre_rows(driver, level, slope, first_end):
-    return [{"driver": driver, "stint": 1.0, "compound": "SOFT", "tyre_life": float(x), "representative": True,
-             "_fc": level + slope * (x - 1), "session_time_s": first_end + 100.0 * x} for x in range(1, 6)]
+    return [
+        {
+            "driver": driver,
+            "stint": 1.0,
+            "compound": "SOFT",
+            "tyre_life": float(x),
+            "representative": True,
+            "_fc": level + slope * (x - 1),
+            "session_time_s": first_end + 100.0 * x,
+        }
+        for x in range(1, 6)
+    ]
 
 
 def test_the_fields_degradation_pools_stints_centred_on_their_own_pace():
@@ -99,8 +133,7 @@ def test_the_fields_degradation_pools_stints_centred_on_their_own_pace():
 
 
 def test_the_field_tyre_effect_is_the_slope_times_tyre_laps_since_the_reference():
-    laps = session_laps([(d, n, 100.0 * n + i, 100.0 * (n + 1) + i) for i, d in enumerate("ABCD")
-                         for n in range(1, 9)])
+    laps = session_laps([(d, n, 100.0 * n + i, 100.0 * (n + 1) + i) for i, d in enumerate("ABCD") for n in range(1, 9)])
     laps = laps.with_columns((90.0 + 0.25 * pl.col("tyre_life")).alias("lap_time_s"))
     rows = features(laps)
     # every stint loses 0.25 s a lap; D's lap 8 is one tyre lap after its reference (lap 7)
@@ -111,8 +144,16 @@ def test_the_noise_floor_ignores_a_linear_trend():
     """Laps alternating +-0.1 s around a pace improving 0.05 s a lap: each second difference is
     +-0.4 s (the trend cancels), half each way, so the MAD is 0.4 s."""
     times = [90.0 - 0.05 * n + (0.1 if n % 2 else -0.1) for n in range(2, 44)]
-    frame = pl.DataFrame({"session_key": "s", "driver": "A", "stint": 1, "lap_number": list(range(2, 44)),
-                          "lap_time_s": times, "clean": True})
+    frame = pl.DataFrame(
+        {
+            "session_key": "s",
+            "driver": "A",
+            "stint": 1,
+            "lap_number": list(range(2, 44)),
+            "lap_time_s": times,
+            "clean": True,
+        }
+    )
     floor = noise_floor(frame)
     sigma = 1.4826 * 0.4 / math.sqrt(6)
     assert floor["noise_sigma_s"] == pytest.approx(sigma)

@@ -23,9 +23,16 @@ def fill_warehouse(path, rounds=range(1, 9)):
     for ref in source.catalog([2023]):
         if ref.round in rounds:
             standard = standardize(source.load(ref))
-            warehouse.replace_session(path, ref.key, {
-                "sessions": standard.session, "laps": standard.laps, "weather": standard.weather,
-                "quarantine": standard.quarantine})
+            warehouse.replace_session(
+                path,
+                ref.key,
+                {
+                    "sessions": standard.session,
+                    "laps": standard.laps,
+                    "weather": standard.weather,
+                    "quarantine": standard.quarantine,
+                },
+            )
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +131,7 @@ def test_gate_promotes_better_models_refuses_worse_ones_and_rollback_restores(fr
     assert first.promoted and registry.version_of("champion") == v1
     assert "first model" in first.reason and "PROMOTED" in first.report
 
-    worse = train_and_evaluate(frame, ModelParams(n_estimators=2, learning_rate=0.01,
-                                                  learners=["lightgbm"]), folds=3)
+    worse = train_and_evaluate(frame, ModelParams(n_estimators=2, learning_rate=0.01, learners=["lightgbm"]), folds=3)
     v2 = register(worse)
     refused = registry.promotion_gate(v2, good.holdout, baseline, margin=0.02, coverage_tolerance=0.01)
     assert not refused.promoted
@@ -159,7 +165,10 @@ def test_after_drift_the_gate_asks_the_margin_on_the_drifted_sessions_and_no_reg
     refused = registry.promotion_gate(forgot, holdout, 1e9, 0.02, 0.01, focus=list(cuts))
     assert not refused.promoted and "needs 2% better: yes" in refused.reason
     assert "at most 1% worse: no" in refused.reason, refused.reason
-    assert f"| champion v{v1}, drifted sessions |" in refused.report and f"| challenger v{forgot}, rest |" in refused.report
+    assert (
+        f"| champion v{v1}, drifted sessions |" in refused.report
+        and f"| challenger v{forgot}, rest |" in refused.report
+    )
     # better on the drifted laps only (a third of the way to the truth there, the same elsewhere):
     # the whole-holdout rule refuses it, those laps being a fraction of the holdout; the drift rule not
     learnt = register_model(Nudged(good.model, newest, toward_truth=0.3), good.holdout)
@@ -180,8 +189,9 @@ class Nudged:
         out = self.base.predict(laps)
         error = laps["lap_time_s"].fill_null(out["lap_time"]) - out["lap_time"]
         here = laps["session_key"] == self.session
-        moved = pl.select(pl.when(here).then(out["lap_time"] + self.toward_truth * error)
-                          .otherwise(out["lap_time"] + self.elsewhere)).to_series()
+        moved = pl.select(
+            pl.when(here).then(out["lap_time"] + self.toward_truth * error).otherwise(out["lap_time"] + self.elsewhere)
+        ).to_series()
         return out.with_columns(moved.alias("lap_time"))
 
 
@@ -191,14 +201,17 @@ def test_training_job_registers_and_promotes_with_lineage_and_metadata(monkeypat
 
     config = {"ops": {"lap_time_model": {"config": {"n_estimators": 150, "cv_folds": 3}}}}
     with dg.instance_for_test() as instance:
-        result = defs().resolve_job_def("train_model_job").execute_in_process(
-            instance=instance, run_config=config)
+        result = defs().resolve_job_def("train_model_job").execute_in_process(instance=instance, run_config=config)
         assert result.success
-        checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
-                  for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+        checks = {
+            e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        }
         assert checks == {"lap_features_expectations": True, "lap_features_pace_rule": True}
-        meta = {m.asset_key.to_user_string(): m.materialization.metadata
-                for m in result.get_asset_materialization_events()}
+        meta = {
+            m.asset_key.to_user_string(): m.materialization.metadata for m in result.get_asset_materialization_events()
+        }
     import mlflow
 
     assert meta["lap_time_model"]["model_version"].value == "1"
@@ -253,7 +266,8 @@ def test_incremental_retraining_continues_the_champions_boosters(frame):
         assert _trees(model) == trees[name] + 25 and _trees(old.point_models[name]) == trees[name]
         # the first trees are the champion's own: cut there, the new model predicts what it did
         assert _predict_first(model, x, trees[name]).tolist() == pytest.approx(
-            _predict_first(old.point_models[name], x, trees[name]).tolist(), abs=1e-9)
+            _predict_first(old.point_models[name], x, trees[name]).tolist(), abs=1e-9
+        )
     # the interval is the champion's: its quantile models with the margins calibrated for them
     assert new.quantile_models is old.quantile_models
     # the new trees learnt from the new events: the holdout prediction moved, and got better
@@ -292,8 +306,11 @@ def test_fast_prediction_paths_equal_the_libraries_own(frame):
 
     model = LapTimeModel(params=SMALL).fit(frame)
     laps = frame.tail(300).with_columns(
-        pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("never_seen")).otherwise(pl.col("session_type"))
-        .alias("session_type"))
+        pl.when(pl.int_range(pl.len()) % 7 == 0)
+        .then(pl.lit("never_seen"))
+        .otherwise(pl.col("session_type"))
+        .alias("session_type")
+    )
     fast, slow = _array(laps, model.categories, model.inputs), _matrix(laps, model.categories, model.inputs)
     # a served batch's feature rows make the same matrix as their frame
     np.testing.assert_array_equal(_array(laps.to_dicts(), model.categories, model.inputs), fast)
@@ -305,14 +322,16 @@ def test_fast_prediction_paths_equal_the_libraries_own(frame):
     for learner in learners:
         many = _booster_predict(learner, fast)
         assert many.tolist() == pytest.approx(learner.predict(slow).tolist(), abs=1e-9)
-        few = np.concatenate([_booster_predict(learner, fast[i:i + 7]) for i in range(0, len(fast), 7)])
+        few = np.concatenate([_booster_predict(learner, fast[i : i + 7]) for i in range(0, len(fast), 7)])
         assert few.tolist() == many.tolist()  # bit for bit
         if hasattr(learner, "booster_"):
             own = learner.booster_.predict(holes)
         else:
             own = learner.get_booster().inplace_predict(holes)
-        assert np.concatenate([_booster_predict(learner, holes[i:i + 1]) for i in range(len(holes))]).tolist() \
+        assert (
+            np.concatenate([_booster_predict(learner, holes[i : i + 1]) for i in range(len(holes))]).tolist()
             == own.tolist()
+        )
 
 
 def test_the_registry_follows_the_data_folder_and_the_environment_keeps_only_the_users_uri(monkeypatch, tmp_path):

@@ -19,8 +19,12 @@ BAHRAIN_2024 = "2024-01-bahrain-grand-prix-race"
 def tables_of(key: str) -> dict[str, pl.DataFrame]:
     source = ArchiveSource(ARCHIVE)
     standard = standardize(source.load(next(r for r in source.catalog() if r.key == key)))
-    return {"sessions": standard.session, "laps": standard.laps, "weather": standard.weather,
-            "quarantine": standard.quarantine}
+    return {
+        "sessions": standard.session,
+        "laps": standard.laps,
+        "weather": standard.weather,
+        "quarantine": standard.quarantine,
+    }
 
 
 def counts(path) -> dict[str, int]:
@@ -62,7 +66,8 @@ def test_tables_carry_their_documentation():
     path = settings.warehouse_path()
     warehouse.replace_session(path, JAPAN_2023, tables_of(JAPAN_2023))
     comment = warehouse.query(
-        path, "SELECT comment FROM duckdb_columns() WHERE table_name = 'laps' AND column_name = 'lap_time_s'")
+        path, "SELECT comment FROM duckdb_columns() WHERE table_name = 'laps' AND column_name = 'lap_time_s'"
+    )
     assert "seconds" in comment["comment"][0]
 
 
@@ -153,7 +158,8 @@ def test_a_reader_holding_a_transaction_open_never_holds_the_writer_up(catalog):
     for key, tables in ((JAPAN_2023, japan), (BAHRAIN_2024, bahrain)):
         stored = warehouse.query(path, "SELECT * FROM laps WHERE session_key = ? ORDER BY source_row", [key])
         assert stored.drop("session_key").equals(
-            tables["laps"].sort("source_row").select(stored.columns).drop("session_key"), null_equal=True), key
+            tables["laps"].sort("source_row").select(stored.columns).drop("session_key"), null_equal=True
+        ), key
 
 
 def _write_sessions(path: str, keys: list[str], rounds: int) -> None:

@@ -5,8 +5,11 @@ from f1_core import settings
 # A step's task is acknowledged when it ends, not when a worker takes it: a worker killed
 # mid-step leaves it on the queue for the next worker, and a worker whose step process dies is
 # refused the task rather than having it marked failed.
-CELERY_SETTINGS = {"task_acks_late": True, "task_reject_on_worker_lost": True,
-                   "broker_connection_retry_on_startup": True}
+CELERY_SETTINGS = {
+    "task_acks_late": True,
+    "task_reject_on_worker_lost": True,
+    "broker_connection_retry_on_startup": True,
+}
 
 
 def celery_settings(queue: str | None = None) -> dict:
@@ -25,7 +28,8 @@ def executor_def() -> dg.ExecutorDefinition:
     from dagster_celery import celery_executor
 
     return celery_executor.configured(
-        {"broker": settings.celery_broker(), "config_source": celery_settings()}, name="celery")
+        {"broker": settings.celery_broker(), "config_source": celery_settings()}, name="celery"
+    )
 
 
 defs = dg.Definitions(executor=executor_def())

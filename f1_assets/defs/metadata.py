@@ -12,7 +12,8 @@ def preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
 
 
 def table_schema(columns: list[tuple[str, str, str]]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[
-        dg.TableColumn(name, ddl.split()[0].lower(), description=description)
-        for name, ddl, description in columns
-    ])
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, ddl.split()[0].lower(), description=description) for name, ddl, description in columns
+        ]
+    )

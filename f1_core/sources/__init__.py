@@ -31,8 +31,9 @@ def build_source(name: str) -> SessionSource:
     from f1_core.sources.fastf1_source import FastF1Source
 
     if name == "fastf1-cache":
-        return FastF1Source(settings.fastf1_cache_dir(), settings.seasons(name),
-                            http_cache=settings.http_cache_dir(), retries=1)
+        return FastF1Source(
+            settings.fastf1_cache_dir(), settings.seasons(name), http_cache=settings.http_cache_dir(), retries=1
+        )
     if name == "fastf1":
         return FastF1Source(settings.fastf1_cache_dir(), settings.seasons(name))
     raise ValueError(f"unknown source {name!r}; expected one of {settings.SOURCE_NAMES}")

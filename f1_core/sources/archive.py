@@ -12,8 +12,15 @@ from f1_core.errors import SessionReadError
 from f1_core.raw import LAP_COLUMNS, WEATHER_COLUMNS, RawSession, read_csv_text
 
 MANIFEST_COLUMNS = (
-    "season", "round", "event_name", "location", "country", "circuit_ref", "session",
-    "event_date", "path",
+    "season",
+    "round",
+    "event_name",
+    "location",
+    "country",
+    "circuit_ref",
+    "session",
+    "event_date",
+    "path",
 )
 
 
@@ -31,8 +38,9 @@ class ArchiveSource:
         manifest = self.root / "manifest.csv"
         if not manifest.is_file():
             raise FileNotFoundError(f"archive {self.root} has no manifest.csv")
-        return read_csv_text(manifest.read_bytes(), session_key="(manifest)", path=str(manifest),
-                             required=MANIFEST_COLUMNS)
+        return read_csv_text(
+            manifest.read_bytes(), session_key="(manifest)", path=str(manifest), required=MANIFEST_COLUMNS
+        )
 
     def refs(self, rows: pl.DataFrame, seasons: list[int] | None = None) -> list[SessionRef]:
         """The sessions `manifest_rows` lists."""
@@ -58,13 +66,13 @@ class ArchiveSource:
         laps_path = folder / "laps.csv"
         if not laps_path.is_file():
             raise SessionReadError(ref.key, str(laps_path), "file not found")
-        laps = read_csv_text(laps_path.read_bytes(), session_key=ref.key, path=str(laps_path),
-                             required=LAP_COLUMNS)
+        laps = read_csv_text(laps_path.read_bytes(), session_key=ref.key, path=str(laps_path), required=LAP_COLUMNS)
         weather_path = folder / "weather.csv"
         weather: pl.DataFrame | None = None
         if weather_path.is_file():
-            weather = read_csv_text(weather_path.read_bytes(), session_key=ref.key,
-                                    path=str(weather_path), required=WEATHER_COLUMNS)
+            weather = read_csv_text(
+                weather_path.read_bytes(), session_key=ref.key, path=str(weather_path), required=WEATHER_COLUMNS
+            )
         return RawSession(
             ref=ref,
             laps=laps,

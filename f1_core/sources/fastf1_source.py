@@ -138,10 +138,10 @@ class FastF1Source:
             return fastf1.get_event_schedule(season, include_testing=False)
         except RateLimitExceededError as exc:
             raise SourceUnavailableError(
-                f"{what}: FastF1's API rate limit reached ({exc}); try again in an hour") from exc
+                f"{what}: FastF1's API rate limit reached ({exc}); try again in an hour"
+            ) from exc
         except ValueError as exc:
-            raise SourceUnavailableError(
-                f"{what}: FastF1 could not load the {season} event schedule ({exc})") from exc
+            raise SourceUnavailableError(f"{what}: FastF1 could not load the {season} event schedule ({exc})") from exc
 
     def _is_available(self, event, session_name: str, start) -> bool:
         if self.http_cache is None:
@@ -168,8 +168,10 @@ class FastF1Source:
         start = session.event.get_session_date(session_name, utc=True)
         if self.http_cache is None and start + self.publish_delay > self.clock():
             raise SessionNotAvailableError(
-                ref.key, f"it starts {start:%Y-%m-%d %H:%M} UTC and FastF1 publishes timing data"
-                f" about {self.publish_delay} after that")
+                ref.key,
+                f"it starts {start:%Y-%m-%d %H:%M} UTC and FastF1 publishes timing data"
+                f" about {self.publish_delay} after that",
+            )
         failures = _FailureLog()
         fastf1_log = logging.getLogger("fastf1")
         for attempt in range(1, self.retries + 1):
@@ -183,28 +185,26 @@ class FastF1Source:
                 break
             except RateLimitExceededError as exc:
                 raise SourceUnavailableError(
-                    f"session {ref.key}: FastF1's API rate limit reached ({exc}); "
-                    "try again in an hour") from exc
+                    f"session {ref.key}: FastF1's API rate limit reached ({exc}); try again in an hour"
+                ) from exc
             except DataNotLoadedError:
                 cause = "; ".join(failures.messages[-3:]) or "FastF1 returned no laps"
                 if attempt == self.retries:
                     if self.http_cache is not None:
                         raise SourceUnavailableError(
-                            f"session {ref.key}: the frozen cache {self.http_cache} cannot provide"
-                            f" its laps: {cause}") from None
+                            f"session {ref.key}: the frozen cache {self.http_cache} cannot provide its laps: {cause}"
+                        ) from None
                     raise SourceUnavailableError(
                         f"session {ref.key}: no lap data after {attempt} attempts: {cause}"
                     ) from None
                 wait = self.backoff_seconds * 2 ** (attempt - 1)
-                log.warning("session %s: attempt %d failed (%s); retrying in %.1f s",
-                            ref.key, attempt, cause, wait)
+                log.warning("session %s: attempt %d failed (%s); retrying in %.1f s", ref.key, attempt, cause, wait)
                 time.sleep(wait)
             finally:
                 fastf1_log.removeHandler(failures)
 
         laps_origin = f"fastf1:{session.api_path}laps"
-        raw_laps = read_csv_text(_to_csv(laps), session_key=ref.key,
-                                 path=laps_origin, required=LAP_COLUMNS)
+        raw_laps = read_csv_text(_to_csv(laps), session_key=ref.key, path=laps_origin, required=LAP_COLUMNS)
         try:
             weather_frame = session.weather_data
         except DataNotLoadedError:
@@ -213,10 +213,12 @@ class FastF1Source:
         weather_origin = None
         if weather_frame is not None and len(weather_frame):
             weather_origin = f"fastf1:{session.api_path}weather"
-            raw_weather = read_csv_text(_to_csv(weather_frame), session_key=ref.key,
-                                        path=weather_origin, required=WEATHER_COLUMNS)
-        return RawSession(ref=ref, laps=raw_laps, weather=raw_weather,
-                          laps_path=laps_origin, weather_path=weather_origin)
+            raw_weather = read_csv_text(
+                _to_csv(weather_frame), session_key=ref.key, path=weather_origin, required=WEATHER_COLUMNS
+            )
+        return RawSession(
+            ref=ref, laps=raw_laps, weather=raw_weather, laps_path=laps_origin, weather_path=weather_origin
+        )
 
 
 def _to_csv(frame) -> str:

@@ -34,10 +34,12 @@ def validate(schema: str, frame: pl.DataFrame | None) -> dg.AssetCheckResult:
             metadata={
                 "rows": frame.height,
                 "failures": cases.height,
-                "summary": dg.MetadataValue.md("\n".join(
-                    f"- `{row['column']}` {row['check']}: {row['failures']} (e.g. {row['examples']})"
-                    for row in summary.iter_rows(named=True)
-                )),
+                "summary": dg.MetadataValue.md(
+                    "\n".join(
+                        f"- `{row['column']}` {row['check']}: {row['failures']} (e.g. {row['examples']})"
+                        for row in summary.iter_rows(named=True)
+                    )
+                ),
             },
         )
     return dg.AssetCheckResult(passed=True, metadata={"rows": frame.height})
@@ -45,29 +47,40 @@ def validate(schema: str, frame: pl.DataFrame | None) -> dg.AssetCheckResult:
 
 @dg.asset_check(
     partitions_def=session_partitions,
-    asset=raw_session, blocking=True, description="FastF1 lap columns present, as text")
+    asset=raw_session,
+    blocking=True,
+    description="FastF1 lap columns present, as text",
+)
 def raw_laps_schema_check(raw_session: RawSession) -> dg.AssetCheckResult:
     return validate("raw_laps_schema", raw_session.laps)
 
 
 @dg.asset_check(
     partitions_def=session_partitions,
-    asset=raw_session, blocking=True, description="FastF1 weather columns present, as text")
+    asset=raw_session,
+    blocking=True,
+    description="FastF1 weather columns present, as text",
+)
 def raw_weather_schema_check(raw_session: RawSession) -> dg.AssetCheckResult:
     return validate("raw_weather_schema", raw_session.weather)
 
 
 @dg.asset_check(
     partitions_def=session_partitions,
-    asset=standardized_session, blocking=True,
-                description="laps typed, in range, one row per driver and lap")
+    asset=standardized_session,
+    blocking=True,
+    description="laps typed, in range, one row per driver and lap",
+)
 def laps_schema_check(standardized_session: StandardSession) -> dg.AssetCheckResult:
     return validate("laps_schema", standardized_session.laps)
 
 
 @dg.asset_check(
     partitions_def=session_partitions,
-    asset=standardized_session, blocking=True, description="weather typed and in range")
+    asset=standardized_session,
+    blocking=True,
+    description="weather typed and in range",
+)
 def weather_schema_check(standardized_session: StandardSession) -> dg.AssetCheckResult:
     return validate("weather_schema", standardized_session.weather)
 
@@ -75,7 +88,8 @@ def weather_schema_check(standardized_session: StandardSession) -> dg.AssetCheck
 @dg.asset_check(
     partitions_def=session_partitions,
     asset=standardized_session,
-                description=f"at most {QUARANTINE_WARN_SHARE:.0%} of a session's laps quarantined")
+    description=f"at most {QUARANTINE_WARN_SHARE:.0%} of a session's laps quarantined",
+)
 def quarantine_share_check(standardized_session: StandardSession) -> dg.AssetCheckResult:
     session = standardized_session.session.row(0, named=True)
     share = session["laps_quarantined"] / max(session["laps_in_source"], 1)

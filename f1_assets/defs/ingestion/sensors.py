@@ -22,8 +22,9 @@ def new_session_keys(instance: dg.DagsterInstance, session_source: SessionSource
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Adds a partition for each newly available session and ingests it.",
 )
-def session_discovery_sensor(context: dg.SensorEvaluationContext,
-                             session_source: SessionSourceResource) -> dg.SensorResult | dg.SkipReason:
+def session_discovery_sensor(
+    context: dg.SensorEvaluationContext, session_source: SessionSourceResource
+) -> dg.SensorResult | dg.SkipReason:
     keys = new_session_keys(context.instance, session_source)
     if not keys:
         return dg.SkipReason("no new sessions in the configured sources")
@@ -52,10 +53,11 @@ def live_stamps() -> dict[str, str]:
     minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Ingests each session of the live folder ($F1_LIVE_DIR) again when laps have "
-                "landed since its last ingestion (one run at a time per session).",
+    "landed since its last ingestion (one run at a time per session).",
 )
-def live_session_sensor(context: dg.SensorEvaluationContext,
-                        session_source: SessionSourceResource) -> dg.SensorResult | dg.SkipReason:
+def live_session_sensor(
+    context: dg.SensorEvaluationContext, session_source: SessionSourceResource
+) -> dg.SensorResult | dg.SkipReason:
     if "live" not in session_source.sources:
         return dg.SkipReason("the live source is not among the configured sources (F1_SOURCES)")
     seen = json.loads(context.cursor or "{}")
@@ -63,17 +65,28 @@ def live_session_sensor(context: dg.SensorEvaluationContext,
     changed = {key: stamp for key, stamp in stamps.items() if seen.get(key) != stamp}
     # a session still being ingested (by this sensor, `f1 replay` or discovery) keeps its old
     # stamp: the laps landing meanwhile are picked up by the next tick, after that run
-    running = {run.tags.get("dagster/partition") for run in context.instance.get_runs(dg.RunsFilter(
-        job_name=ingest_session_job.name,
-        statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-                  dg.DagsterRunStatus.STARTED]))}
+    running = {
+        run.tags.get("dagster/partition")
+        for run in context.instance.get_runs(
+            dg.RunsFilter(
+                job_name=ingest_session_job.name,
+                statuses=[
+                    dg.DagsterRunStatus.QUEUED,
+                    dg.DagsterRunStatus.NOT_STARTED,
+                    dg.DagsterRunStatus.STARTING,
+                    dg.DagsterRunStatus.STARTED,
+                ],
+            )
+        )
+    }
     changed = {key: stamp for key, stamp in changed.items() if key not in running}
     run_keys = {key: f"live:{key}:{stamp}" for key, stamp in changed.items()}
     # a session whose last live ingestion failed, with no lap landed since, is tried again once
     # (the run key makes it once)
     last_status = {}
-    for run in context.instance.get_runs(dg.RunsFilter(job_name=ingest_session_job.name,
-                                                       tags={TRIGGER_TAG: "live"}), limit=200):
+    for run in context.instance.get_runs(
+        dg.RunsFilter(job_name=ingest_session_job.name, tags={TRIGGER_TAG: "live"}), limit=200
+    ):
         last_status.setdefault(run.tags.get("dagster/partition"), run.status)  # newest first
     for key, stamp in stamps.items():
         if key not in changed and key not in running and last_status.get(key) == dg.DagsterRunStatus.FAILURE:
@@ -84,8 +97,10 @@ def live_session_sensor(context: dg.SensorEvaluationContext,
     known = set(context.instance.get_dynamic_partitions(session_partitions.name))
     new = sorted(key for key in changed if key not in known)
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(partition_key=key, run_key=run_keys[key], tags={TRIGGER_TAG: "live"})
-                      for key in sorted(changed)],
+        run_requests=[
+            dg.RunRequest(partition_key=key, run_key=run_keys[key], tags={TRIGGER_TAG: "live"})
+            for key in sorted(changed)
+        ],
         dynamic_partitions_requests=[session_partitions.build_add_request(new)] if new else [],
         cursor=json.dumps(seen | changed),
     )

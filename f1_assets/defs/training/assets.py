@@ -12,8 +12,16 @@ from f1_core import settings
 from f1_core.drift import reference_sample
 from f1_core.features import FEATURES, NOT_CLEAN_RULES, removed_by_rule
 from f1_core.model import ModelParams
-from f1_core.training import (BASELINES, continue_and_evaluate, data_version, held_out, in_training,
-                              load_warehouse, train_and_evaluate, training_frame)
+from f1_core.training import (
+    BASELINES,
+    continue_and_evaluate,
+    data_version,
+    held_out,
+    in_training,
+    load_warehouse,
+    train_and_evaluate,
+    training_frame,
+)
 
 WAREHOUSE_INPUTS = [dg.AssetKey(["warehouse", t]) for t in ("laps", "sessions", "weather")]
 
@@ -23,20 +31,21 @@ def lap_features(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every lap's features (what is known when it starts), target and event, as the DuckDB table
     `lap_features`: the training set, and what analysts use to see what the model sees."""
     laps, sessions, weather = load_warehouse(warehouse.path)
-    frame = training_frame(laps, sessions, weather).with_columns(
-        pl.lit(data_version(sessions)).alias("data_version"))
+    frame = training_frame(laps, sessions, weather).with_columns(pl.lit(data_version(sessions)).alias("data_version"))
     warehouse.replace_table("lap_features", frame, "Lap features (f1_core.features): one row per lap.")
     removed = removed_by_rule(frame)
-    return dg.MaterializeResult(metadata={
-        # why laps are not clean: how many laps each rule removed, in all and per session
-        "laps_removed_by_rule": dg.MetadataValue.json({rule: int(removed[rule].sum()) for rule in NOT_CLEAN_RULES}),
-        "laps_removed_by_rule_per_session": preview(removed, rows=removed.height),
-        "dagster/row_count": frame.height,
-        "sessions": sessions.height,
-        "features": len(FEATURES),
-        "data_version": data_version(sessions),
-        "preview": preview(frame.select("session_key", "driver", "lap_number", "lap_time_s", *FEATURES[1:9])),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            # why laps are not clean: how many laps each rule removed, in all and per session
+            "laps_removed_by_rule": dg.MetadataValue.json({rule: int(removed[rule].sum()) for rule in NOT_CLEAN_RULES}),
+            "laps_removed_by_rule_per_session": preview(removed, rows=removed.height),
+            "dagster/row_count": frame.height,
+            "sessions": sessions.height,
+            "features": len(FEATURES),
+            "data_version": data_version(sessions),
+            "preview": preview(frame.select("session_key", "driver", "lap_number", "lap_time_s", *FEATURES[1:9])),
+        }
+    )
 
 
 class TrainingConfig(dg.Config, ModelParams):
@@ -76,18 +85,21 @@ def lap_time_model(context: dg.AssetExecutionContext, config: TrainingConfig) ->
     # the drifted sessions are a tag: a parameter holds at most 6,000 characters
     mlflow.log_params(config.model_dump(exclude={"learn_from_sessions"}) | {"features": len(FEATURES)})
     mlflow.log_metrics(result.metrics | {"training_seconds": result.seconds})
-    mlflow.set_tags(mode | {
-        "data_version": version_of_data,
-        "code_version": reports.code_version(settings.PROJECT_ROOT),
-        "circuits": ",".join(sorted(frame["circuit_ref"].unique().to_list())),
-        "sessions": str(frame["session_key"].n_unique()),
-        "blend": result.blend,
-        "train_events": ",".join(result.train_events),
-        "holdout_events": ",".join(result.holdout_events),
-        "holdout_cuts": json.dumps(result.holdout_cuts)[:5000],
-        "learn_from_sessions": ",".join(config.learn_from_sessions)[:5000],
-        "trees_per_booster": json.dumps({name: m.params.n_estimators for name, m in result.model.models.items()}),
-    })
+    mlflow.set_tags(
+        mode
+        | {
+            "data_version": version_of_data,
+            "code_version": reports.code_version(settings.PROJECT_ROOT),
+            "circuits": ",".join(sorted(frame["circuit_ref"].unique().to_list())),
+            "sessions": str(frame["session_key"].n_unique()),
+            "blend": result.blend,
+            "train_events": ",".join(result.train_events),
+            "holdout_events": ",".join(result.holdout_events),
+            "holdout_cuts": json.dumps(result.holdout_cuts)[:5000],
+            "learn_from_sessions": ",".join(config.learn_from_sessions)[:5000],
+            "trees_per_booster": json.dumps({name: m.params.n_estimators for name, m in result.model.models.items()}),
+        }
+    )
     importance = reports.feature_importance(result.model, result.holdout)
     with tempfile.TemporaryDirectory() as tmp:
         for name, table in {"importance": importance, **result.tables}.items():
@@ -104,9 +116,13 @@ def lap_time_model(context: dg.AssetExecutionContext, config: TrainingConfig) ->
     best_baseline = min(result.metrics[f"holdout_{b}_mae_clean"] for b in BASELINES)
     metrics = result.metrics
     return dg.Output(
-        {"version": version, "run_id": run_id, "holdout_events": result.holdout_events,
-         "holdout_cuts": result.holdout_cuts,
-         "best_baseline_mae_clean": best_baseline},
+        {
+            "version": version,
+            "run_id": run_id,
+            "holdout_events": result.holdout_events,
+            "holdout_cuts": result.holdout_cuts,
+            "best_baseline_mae_clean": best_baseline,
+        },
         metadata={
             "model_version": version,
             "retrain_mode": mode["retrain_mode"],
@@ -133,16 +149,26 @@ def fit(frame: pl.DataFrame, config: TrainingConfig):
 
     champion = registry.version_of(registry.CHAMPION) if config.mode == "incremental" else None
     if champion is None:
-        result = train_and_evaluate(frame, config.params(), config.cv_folds, config.holdout_share,
-                                    config.learn_from_sessions)
+        result = train_and_evaluate(
+            frame, config.params(), config.cv_folds, config.holdout_share, config.learn_from_sessions
+        )
         reason = "no champion to continue" if config.mode == "incremental" else "requested"
         return result, {"retrain_mode": "full", "retrain_mode_reason": reason}
-    result = continue_and_evaluate(frame, registry.load(champion), registry.train_events(champion),
-                                   config.incremental_trees, config.params(), config.cv_folds,
-                                   config.holdout_share, config.learn_from_sessions)
-    return result, {"retrain_mode": "incremental", "retrain_base_version": champion,
-                    "retrain_mode_reason": f"continued champion v{champion} with "
-                                           f"{config.incremental_trees} trees per booster"}
+    result = continue_and_evaluate(
+        frame,
+        registry.load(champion),
+        registry.train_events(champion),
+        config.incremental_trees,
+        config.params(),
+        config.cv_folds,
+        config.holdout_share,
+        config.learn_from_sessions,
+    )
+    return result, {
+        "retrain_mode": "incremental",
+        "retrain_base_version": champion,
+        "retrain_mode_reason": f"continued champion v{champion} with {config.incremental_trees} trees per booster",
+    }
 
 
 class PromotionConfig(dg.Config):
@@ -157,8 +183,9 @@ class PromotionConfig(dg.Config):
 
 
 @dg.asset(group_name="training", kinds={"mlflow"}, required_resource_keys={"mlflow", "warehouse"})
-def champion_model(context: dg.AssetExecutionContext, config: PromotionConfig,
-                   lap_time_model: dict) -> dg.MaterializeResult:
+def champion_model(
+    context: dg.AssetExecutionContext, config: PromotionConfig, lap_time_model: dict
+) -> dg.MaterializeResult:
     """The promotion decision for the newest model, with its comparison report (also stored in
     the MLflow run as promotion_report.md)."""
     from f1_core import registry
@@ -167,17 +194,24 @@ def champion_model(context: dg.AssetExecutionContext, config: PromotionConfig,
     # (a model output stored before sessions could be split has no cuts)
     cuts = lap_time_model.get("holdout_cuts", {})
     holdout = frame.filter(held_out(lap_time_model["holdout_events"], cuts))
-    decision = registry.promotion_gate(lap_time_model["version"], holdout,
-                                       lap_time_model["best_baseline_mae_clean"], config.margin,
-                                       config.coverage_tolerance, focus=list(cuts),
-                                       regression_tolerance=config.regression_tolerance)
+    decision = registry.promotion_gate(
+        lap_time_model["version"],
+        holdout,
+        lap_time_model["best_baseline_mae_clean"],
+        config.margin,
+        config.coverage_tolerance,
+        focus=list(cuts),
+        regression_tolerance=config.regression_tolerance,
+    )
     context.resources.mlflow.log_text(decision.report, "promotion_report.md")
     context.resources.mlflow.end_run()
     context.log.info(f"promotion: {decision.reason}")
-    return dg.MaterializeResult(metadata={
-        "promoted": decision.promoted,
-        "champion_version": registry.version_of(registry.CHAMPION) or "none",
-        "challenger_version": decision.challenger,
-        "reason": decision.reason,
-        "report": dg.MetadataValue.md(decision.report),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "promoted": decision.promoted,
+            "champion_version": registry.version_of(registry.CHAMPION) or "none",
+            "challenger_version": decision.challenger,
+            "reason": decision.reason,
+            "report": dg.MetadataValue.md(decision.report),
+        }
+    )

@@ -18,8 +18,10 @@ WAREHOUSE_TABLES = ("sessions", "laps", "weather", "quarantine")
             partitions_def=session_partitions,
             group_name="warehouse",
             kinds={"duckdb"},
-            metadata={"dagster/column_schema": table_schema(TABLES[table][1]),
-                      "dagster/table_name": f"warehouse.{table}"},
+            metadata={
+                "dagster/column_schema": table_schema(TABLES[table][1]),
+                "dagster/table_name": f"warehouse.{table}",
+            },
         )
         for table in WAREHOUSE_TABLES
     ],
@@ -28,8 +30,9 @@ WAREHOUSE_TABLES = ("sessions", "laps", "weather", "quarantine")
     # DuckDB takes one writing process per file: the pipeline's writers queue here, not on its lock.
     pool="duckdb_warehouse",
 )
-def warehouse_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                     standardized_session: StandardSession):
+def warehouse_tables(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, standardized_session: StandardSession
+):
     """Replaces the session's rows in every warehouse table in one transaction: a re-run replaces,
     a failed run leaves the warehouse as it was."""
     standard = standardized_session

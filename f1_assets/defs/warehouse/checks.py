@@ -9,8 +9,9 @@ from f1_assets.defs.warehouse.resources import WarehouseResource
     asset=dg.AssetKey(["warehouse", "laps"]),
     description="every source lap is either in the laps table or in quarantine, never lost",
 )
-def laps_reconcile_with_source(context: dg.AssetCheckExecutionContext,
-                               warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def laps_reconcile_with_source(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
     key = context.partition_key if context.has_partition_key else None
     counts = warehouse.query(
         """
