@@ -13,7 +13,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres, production)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test ui serve console bento mlflow-server worker api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon bench-warehouse bench-production clean
+.PHONY: run test lint ui serve console bento mlflow-server worker api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon bench-warehouse bench-production clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -24,10 +24,15 @@ export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 run: .venv/.synced
 	$(if $(filter production,$(PROFILE)),.venv/bin/python -m f1_production.profile run,.venv/bin/f1 run)
 
-# the console's unit tests (Vitest), then the suite (pytest: the console in Chromium included)
-test: .venv/.synced console/dist/index.html
+# lint and format (ruff), the console's unit tests (Vitest), then the suite (pytest: the console in Chromium included)
+test: lint .venv/.synced console/dist/index.html
 	cd console && npm test && npm run e2e
 	.venv/bin/pytest
+
+# ruff's lint rules and its formatting (pyproject.toml [tool.ruff]); `.venv/bin/ruff format .` formats
+lint: .venv/.synced
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 ui: .venv/.synced
 	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(or $(PORT),3000)

@@ -23,7 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from f1_console.local import LocalConsole  # noqa: E402
-from f1_core import registry, replay as playback, settings  # noqa: E402
+from f1_core import registry, settings  # noqa: E402
+from f1_core import replay as playback
 from f1_core.api_keys import KeyStore  # noqa: E402
 from f1_serving.local import LocalService  # noqa: E402
 

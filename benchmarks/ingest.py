@@ -10,8 +10,8 @@ source → standardize → warehouse code with no orchestration), to show what D
 from __future__ import annotations
 
 import json
-import shutil
 import os
+import shutil
 import subprocess
 import sys
 import tempfile

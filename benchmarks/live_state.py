@@ -24,7 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from f1_core import replay as playback, settings  # noqa: E402
+from f1_core import replay as playback  # noqa: E402
+from f1_core import settings
 from f1_core.api_keys import KeyStore  # noqa: E402
 from f1_serving.local import LocalService  # noqa: E402
 

@@ -64,6 +64,7 @@ def main(full: bool) -> None:
     import polars as pl
 
     from f1_assets.definitions import defs
+    from f1_assets.defs.ingestion.partitions import session_partitions
     from f1_assets.defs.monitoring.sensors import drift_retraining_sensor
     from f1_assets.defs.warehouse.resources import WarehouseResource
     from f1_core import registry, replay, settings, warehouse
@@ -75,8 +76,6 @@ def main(full: bool) -> None:
     from f1_core.standardize import standardize
     from f1_core.training import load_warehouse, train_and_evaluate, training_frame
     from f1_serving.local import LocalService
-
-    from f1_assets.defs.ingestion.partitions import session_partitions
 
     definitions = defs()
     instance = dg.DagsterInstance.get()

@@ -186,7 +186,8 @@ def print_runs(instance, since: float) -> None:
         started = r.start_time or created
         print(
             f"   {r.dagster_run.tags.get('dagster/sensor_name', '?'):<24} {r.dagster_run.job_name:<20} "
-            f"created at {created - since:6.1f} s, queued {started - created:5.1f} s, ran {r.end_time - started:5.1f} s "
+            f"created at {created - since:6.1f} s, queued {started - created:5.1f} s, "
+            f"ran {r.end_time - started:5.1f} s "
             f"({r.dagster_run.status.value.lower()})"
         )
 

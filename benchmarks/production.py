@@ -127,7 +127,7 @@ def ingest(label: str, workers: int, keys: list[str]) -> dict:
         wall = time.perf_counter() - started
         analyst.done.set()
         analyst.join()
-        failed = [out[-2000:] for client, out in zip(clients, outputs) if client.returncode]
+        failed = [out[-2000:] for client, out in zip(clients, outputs, strict=True) if client.returncode]
         if failed:
             raise SystemExit(f"{label}: an f1 run failed:\n" + "\n".join(failed))
         stored = warehouse.query(env["F1_WAREHOUSE"], "SELECT count(*) AS n FROM sessions")["n"][0]

@@ -57,9 +57,8 @@ def main() -> None:
     session_rows = [session_row(request, "k", circuit_of_event(request.event))]
     weathers = [weather] if weather else []
     print(f"  pipeline rows from the request           {median_ms(lambda: pipeline_rows(request, 'k')):7.2f} ms")
-    print(
-        f"  feature_rows (the request's last lap)    {median_ms(lambda: features.feature_rows(rows, session_rows, weathers, last_only=True)):7.2f} ms"
-    )
+    last_lap_ms = median_ms(lambda: features.feature_rows(rows, session_rows, weathers, last_only=True))
+    print(f"  feature_rows (the request's last lap)    {last_lap_ms:7.2f} ms")
 
     # the same lap from the session's state (the whole race landed), as a live session serves it
     weather = warehouse.query(path, "SELECT * FROM weather WHERE session_key = ?", [session["session_key"]])
@@ -89,20 +88,20 @@ def main() -> None:
     print(f"champion v{champion} predict                       {median_ms(lambda: model.predict(served)):7.2f} ms")
     family = model.models["race"]
     x = _array(served, family.categories, family.inputs)
-    print(
-        f"  float matrix (_array)                    {median_ms(lambda: _array(served, family.categories, family.inputs)):7.2f} ms"
-    )
+    array_ms = median_ms(lambda: _array(served, family.categories, family.inputs))
+    print(f"  float matrix (_array)                    {array_ms:7.2f} ms")
     print("  boosters, walked by f1_core.trees (the library's own call for the same row, one thread)")
     if "xgboost" in family.point_models:
         family.point_models["xgboost"].get_booster().set_param({"nthread": 1})
     for name, booster in [*family.point_models.items(), *family.quantile_models.items()]:
         label = name if isinstance(name, str) else f"quantile {name:.2f}"
         own = (
-            (lambda: booster.booster_.predict(x, num_threads=1))
+            (lambda booster=booster: booster.booster_.predict(x, num_threads=1))
             if hasattr(booster, "booster_")
-            else (lambda: booster.get_booster().inplace_predict(x, validate_features=False))
+            else (lambda booster=booster: booster.get_booster().inplace_predict(x, validate_features=False))
         )
-        print(f"    {label:<38} {median_ms(lambda: _booster_predict(booster, x)):7.2f} ms ({median_ms(own):.2f} ms)")
+        walked_ms = median_ms(lambda booster=booster: _booster_predict(booster, x))
+        print(f"    {label:<38} {walked_ms:7.2f} ms ({median_ms(own):.2f} ms)")
 
 
 if __name__ == "__main__":

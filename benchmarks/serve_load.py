@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from f1_core import registry, settings, warehouse  # noqa: E402
 from f1_core import replay as playback  # noqa: E402
 from f1_core.api_keys import KeyStore  # noqa: E402
-from f1_core.sources.archive import ArchiveSource  # noqa: E402
 from f1_core.live import request_for  # noqa: E402
+from f1_core.sources.archive import ArchiveSource  # noqa: E402
 from f1_serving.local import LocalService  # noqa: E402
 
 
@@ -66,7 +66,7 @@ def real_requests(keys: list[str], limit: int = 3000) -> list[dict]:
         laps = warehouse.query(path, "SELECT * FROM laps WHERE session_key = ?", [key])
         weather = warehouse.query(path, "SELECT * FROM weather WHERE session_key = ? ORDER BY session_time_s", [key])
         total = int(laps["lap_number"].max())
-        for (driver,), rows in laps.group_by(["driver"]):
+        for _driver, rows in laps.group_by(["driver"]):
             # laps an older contract takes too (it needed a compound and a tyre life)
             asked = rows.filter(
                 (pl.col("lap_number") > 1)

@@ -14,7 +14,6 @@ import click
 
 from f1_core import settings
 
-
 # The UI keeps every event; the terminal shows one line per session and the errors.
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -362,9 +361,9 @@ RUN_ATTEMPTS = 3
 
 def _ingest_one(instance, job, key: str):
     """One ingestion run of one session, its partition added if it is new."""
-    from f1_assets.defs.ingestion.partitions import session_partitions
-
     from sqlalchemy.exc import OperationalError
+
+    from f1_assets.defs.ingestion.partitions import session_partitions
 
     for attempt in range(1, RUN_ATTEMPTS + 1):
         try:

@@ -9,7 +9,7 @@ tables were published. Alerts come from the append-only alert log (`f1_core.aler
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -35,7 +35,7 @@ REPORT_HEADERS = {
 
 def _iso(moment: datetime | None) -> str | None:
     """A warehouse time (naive UTC) as ISO 8601 with its offset, so a browser reads it as UTC."""
-    return None if moment is None else moment.replace(tzinfo=timezone.utc).isoformat()
+    return None if moment is None else moment.replace(tzinfo=UTC).isoformat()
 
 
 def _history() -> tuple[pl.DataFrame | None, str | None]:
@@ -119,7 +119,7 @@ def history(session_key: str | None = None):
         latest = latest.join(
             names.select("session_key", "event_name", "session_name", "session_type"), on="session_key", how="left"
         )
-    newest = dict(zip(latest["session_key"], latest["newest"]))
+    newest = dict(zip(latest["session_key"], latest["newest"], strict=True))
     rows = frame if session_key is None else frame.filter(pl.col("session_key") == session_key)
     if session_key is not None and rows.height == 0:
         raise Refused(404, f"no drift report of session {session_key!r} is published")
@@ -202,7 +202,7 @@ def timeline(session_key: str | None = None):
     else:
         on, off = alert_timeline.of_session(placed, session_key)
     try:
-        modified = datetime.fromtimestamp(log_path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+        modified = datetime.fromtimestamp(log_path.stat().st_mtime, UTC).isoformat(timespec="seconds")
     except FileNotFoundError:
         modified = None
     return {

@@ -116,7 +116,7 @@ class LiveHub:
             base_url=service_url, headers={"Authorization": f"Bearer {service_key}"}, timeout=10
         )
 
-    def start(self) -> "LiveHub":
+    def start(self) -> LiveHub:
         self._thread.start()
         return self
 
@@ -221,7 +221,7 @@ class LiveHub:
             self._unanswered += asks
             return
         self.last_error = None
-        for (log, request), prediction in zip(asks, answer.json()):
+        for (log, request), prediction in zip(asks, answer.json(), strict=True):
             event = {"driver": request["driver"], "lap_number": request["lap_number"], **prediction}
             self._add(
                 log,

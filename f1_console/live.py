@@ -20,10 +20,12 @@ from f1_core.online_store import StoreUnavailable
 KEEP_ALIVE_S = 15.0
 
 router = APIRouter(prefix="/api")
+viewer = signed_in()
+engineer = signed_in("engineer")
 
 
 @router.get("/sessions")
-def live_sessions(who: Signed = Depends(signed_in()), shared: Console = Depends(console)):
+def live_sessions(who: Signed = Depends(viewer), shared: Console = Depends(console)):
     try:
         states = shared.hub.store.sessions()
     except StoreUnavailable as exc:
@@ -36,14 +38,12 @@ def live_sessions(who: Signed = Depends(signed_in()), shared: Console = Depends(
 
 
 @router.get("/model")
-async def model(who: Signed = Depends(signed_in()), shared: Console = Depends(console)):
+async def model(who: Signed = Depends(viewer), shared: Console = Depends(console)):
     return passed_on(await call_service(shared, "GET", "/model", who))
 
 
 @router.get("/live/{session_key}/explain/{driver}")
-async def explain(
-    session_key: str, driver: str, who: Signed = Depends(signed_in("engineer")), shared: Console = Depends(console)
-):
+async def explain(session_key: str, driver: str, who: Signed = Depends(engineer), shared: Console = Depends(console)):
     """Why the service predicts what it does for the driver's next lap (engineer): the service's
     /explain of the request the console asks it with."""
     try:  # Redis is read off the event loop, which the streams share
@@ -65,7 +65,7 @@ async def events(
     session_key: str,
     request: Request,
     last_event_id: str | None = None,
-    who: Signed = Depends(signed_in()),
+    who: Signed = Depends(viewer),
     shared: Console = Depends(console),
 ):
     """The session's events. A browser resumes with the `Last-Event-ID` header, or the

@@ -17,7 +17,7 @@ time in seconds:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -60,11 +60,11 @@ class Placed:
 def utc(text: str) -> datetime:
     """An ISO 8601 time as aware UTC (a naive one is taken as UTC, as the warehouse stores them)."""
     moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _history(history: pl.DataFrame | None) -> pl.DataFrame:

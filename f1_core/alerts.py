@@ -10,7 +10,7 @@ import logging
 import os
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from f1_core import settings
@@ -24,7 +24,7 @@ def send(kind: str, text: str, details: dict, webhook_url: str | None, log_path:
     no webhook). Neither a webhook that is down nor an alert log that cannot be written fails the
     caller: the alert is in the process's log either way."""
     logger.warning("ALERT %s: %s", kind, text)
-    at = datetime.now(timezone.utc).isoformat()
+    at = datetime.now(UTC).isoformat()
     try:
         append_log(log_path, {"at": at, "kind": kind, "text": text, "details": details})
     except (OSError, TypeError, ValueError) as exc:
@@ -108,7 +108,7 @@ class AlertReceiver:
         self.url = ""
         self._server = None
 
-    def start(self) -> "AlertReceiver":
+    def start(self) -> AlertReceiver:
         import threading
         import time
         from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -136,7 +136,7 @@ class AlertReceiver:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "AlertReceiver":
+    def __enter__(self) -> AlertReceiver:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -17,7 +17,7 @@ import os
 import secrets
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from f1_core.file_lock import locked
@@ -68,7 +68,7 @@ class KeyStore:
             key_id=secrets.token_hex(4),
             role=role,
             name=name,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
             sha256=_digest(key),
         )
         with self._locked():

@@ -36,7 +36,6 @@ def lap_feature_expectations():
 def validate_lap_features(frame: pl.DataFrame) -> tuple[bool, list[dict]]:
     """Runs the suite on `frame`; returns success and one summary per expectation."""
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

@@ -251,7 +251,7 @@ def judged(rows: list[dict], session_type: str | None) -> list[dict]:
     to match. A row whose verdict changes is replaced by a copy: a live state's rows are shared
     with the states after it and must not change under their readers."""
     out = []
-    for row, verdict in zip(rows, off_pace(rows, session_type)):
+    for row, verdict in zip(rows, off_pace(rows, session_type), strict=True):
         if verdict != row["off_pace"]:
             row = {**row, "off_pace": verdict}
             row["representative"] = is_representative(row)
@@ -276,7 +276,7 @@ def not_clean_reasons(laps: pl.DataFrame, sessions: pl.DataFrame) -> pl.Series:
     for index, row in enumerate(rows):
         by_session.setdefault(row["session_key"], []).append(index)
     for key, indices in by_session.items():
-        for index, verdict in zip(indices, off_pace([rows[i] for i in indices], type_of.get(key))):
+        for index, verdict in zip(indices, off_pace([rows[i] for i in indices], type_of.get(key)), strict=True):
             rows[index]["off_pace"] = verdict
     return pl.Series("not_clean_reason", [not_clean_reason(row) for row in rows], pl.String)
 

@@ -3,9 +3,10 @@ layout, which `f1 replay` or a live-timing client writes and the pipeline ingest
 complete new row to the session's state, standardized by the pipeline's own rules.
 
 What a writer of that folder must do (README "Live sessions"): list the session in
-`manifest.csv` (with the race distance in an optional `total_laps` column); write each table's header once, then append whole lines (a line counts once it
-ends with a newline); never rewrite a row (a file that shrinks or is replaced is read again
-from its start, and rows already held stay as they were). Laps may land in any order.
+`manifest.csv` (with the race distance in an optional `total_laps` column); write each table's
+header once, then append whole lines (a line counts once it ends with a newline); never rewrite
+a row (a file that shrinks or is replaced is read again from its start, and rows already held
+stay as they were). Laps may land in any order.
 
 A session whose rows must go (a replay sought back: the files hold the session as it stood
 earlier) gets a new value in the manifest's optional `generation` column, after its files were
@@ -23,10 +24,10 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import polars as pl
 
@@ -90,7 +91,7 @@ class LiveFeed:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "LiveFeed":
+    def start(self) -> LiveFeed:
         self._thread = threading.Thread(target=self._run, name="live-feed", daemon=True)
         self._thread.start()
         return self
@@ -305,7 +306,7 @@ class LiveFeed:
             {name: [None if row[i] in NULLS else row[i] for row in values] for i, name in enumerate(columns)},
             schema=dict.fromkeys(columns, pl.String),
         )
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         standardize = standardize_laps if tail.table == "laps" else standardize_weather
         good, quarantine = standardize(frame, session.meta.session_key, now, first_row=run[0][0])
         for row in quarantine.iter_rows(named=True):

@@ -205,7 +205,7 @@ class LapTimeModel:
             state[name] = {kind: m if isinstance(m, tuple) else (m, m) for kind, m in state.get(name, {}).items()}
         self.__dict__.update(state)
 
-    def fit(self, train: pl.DataFrame, interval: bool = True) -> "LapTimeModel":
+    def fit(self, train: pl.DataFrame, interval: bool = True) -> LapTimeModel:
         """Fits on `train` (features, `lap_time_s`, `fuel_kg`, `clean`). The interval is not
         calibrated yet: call `calibrate_from` with predictions for laps it has not seen (out of
         fold). Without `interval`, the point models only (it predicts with `interval=False`)."""
@@ -217,7 +217,7 @@ class LapTimeModel:
         self.blend = list(self.point_models)
         return self
 
-    def continued(self, train: pl.DataFrame, trees: int) -> "LapTimeModel":
+    def continued(self, train: pl.DataFrame, trees: int) -> LapTimeModel:
         """A new model whose point boosters continue this one's with `trees` more trees each,
         fitted to what this one still gets wrong on `train`. It keeps this model's categories,
         inputs and blend, and its interval: the quantile models with the conformal margins
@@ -252,7 +252,7 @@ class LapTimeModel:
             .iter_rows()
         }
 
-    def _boost(self, timed: pl.DataFrame, trees: int, start: "LapTimeModel | None" = None, interval: bool = True):
+    def _boost(self, timed: pl.DataFrame, trees: int, start: LapTimeModel | None = None, interval: bool = True):
         """Point and quantile boosters of `trees` trees on the difference from the reference pace;
         with `start`, only the point boosters, each continuing `start`'s of the same learner."""
         import lightgbm as lgb

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +16,6 @@ from f1_core.alert_timeline import CLOCK_COLUMNS, covered_clock
 from f1_core.features import clean_laps, lap_features
 from f1_core.model import family, relative_pace
 from f1_core.training import load_warehouse
-
 
 # below this many reference laps of the session's family, the whole reference is used
 MIN_REFERENCE_ROWS = 300
@@ -93,7 +92,7 @@ def session_drift(
 
 
 def history_rows(done: list[SessionDrift], version: str, thresholds: drift.DriftThresholds) -> dict[str, pl.DataFrame]:
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     summary, per_feature = [], []
     for item in done:
         r = item.result

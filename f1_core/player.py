@@ -18,10 +18,10 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from f1_core.catalog import SessionRef
 from f1_core.errors import SessionReadError
@@ -78,7 +78,7 @@ class Player:
     ):
         self.speed = check_speed(speed)
         self.started_by = started_by
-        self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.last_error: str | None = None
         self._on_close = on_close
         self._clock = clock

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ class PredictionLog:
             for c, dtype in rows.schema.items()
             if dtype.is_float()
         )
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         path = self.directory / now.strftime("%Y-%m-%d") / f"{socket.gethostname()}-{os.getpid()}.jsonl"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

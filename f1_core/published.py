@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -47,7 +47,7 @@ def publish(con, tables, folder: Path) -> list[str]:
             0
         ]
         os.replace(partial, final)
-        manifest[table] = {"rows": rows, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        manifest[table] = {"rows": rows, "published_at": datetime.now(UTC).isoformat(timespec="seconds")}
     _write_json(folder / MANIFEST, manifest)
     return wanted
 

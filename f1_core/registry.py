@@ -85,6 +85,7 @@ def log_model(model: SessionFamilyModel, example: pl.DataFrame) -> str:
     copy of f1_core inside the model (`code_paths`) would be put on sys.path by every process that
     loads it, ahead of the real one."""
     import mlflow
+
     from f1_core.features import FEATURES
     from f1_core.pyfunc import LapTimePyfunc
 
@@ -117,7 +118,6 @@ def log_reference(reference: pl.DataFrame) -> None:
 def reference(version: str) -> pl.DataFrame:
     """The training reference of a model version (`log_reference`)."""
     import mlflow
-
     from mlflow.exceptions import MlflowException
 
     run_id = client().get_model_version(MODEL_NAME, version).run_id

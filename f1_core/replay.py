@@ -18,10 +18,10 @@ import secrets
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import polars as pl
 
@@ -245,7 +245,7 @@ class Playback:
             weather = None if self._raw_weather is None else self._raw_weather.head(readings).drop("_t")
             self.folder.rewrite(self._source_rows(kept), weather)
             self._end_index, self._landed_weather = landed, readings
-            ids = set(zip(kept["driver"], kept["lap_number"]))
+            ids = set(zip(kept["driver"], kept["lap_number"], strict=True))
             self._errors = {lap: error for lap, error in self._errors.items() if lap in ids}
             self.state.errors = [error for error, _ in self._errors.values()]
             self.state.session_errors = [error for error, context in self._errors.values() if context == "session"]
@@ -253,16 +253,16 @@ class Playback:
             self.lap = int(kept["lap_number"].max()) if landed else 0
         # laps that start after `to` are asked again as they start
         begun = self._starts.head(started)
-        ids = set(zip(begun["driver"], begun["lap_number"]))
+        ids = set(zip(begun["driver"], begun["lap_number"], strict=True))
         self._predictions = {lap: answer for lap, answer in self._predictions.items() if lap in ids}
         self._start_index = started
         self.now = to
-        ended = set(zip(self._ends["driver"].head(landed), self._ends["lap_number"].head(landed)))
+        ended = set(zip(self._ends["driver"].head(landed), self._ends["lap_number"].head(landed), strict=True))
         under_way = begun.filter(
             pl.Series(
                 [
                     (d, n) not in ended and (d, n) not in self._predictions
-                    for d, n in zip(begun["driver"], begun["lap_number"])
+                    for d, n in zip(begun["driver"], begun["lap_number"], strict=True)
                 ],
                 dtype=pl.Boolean,
             )
@@ -321,7 +321,7 @@ class Playback:
         except Exception:
             self.state.failed_requests += 1
             answers = [{}] * len(requests)
-        for lap, answer in zip(starting.iter_rows(named=True), answers):
+        for lap, answer in zip(starting.iter_rows(named=True), answers, strict=True):
             self._predictions[(lap["driver"], lap["lap_number"])] = (answer.get("lap_time"), answer.get("context"))
             if answer.get("context"):
                 self.state.contexts[answer["context"]] += 1
@@ -384,7 +384,7 @@ def service_client(url: str, api_key: str, timeout: float = 30.0):
                 answer = client.post("/predict", json={"laps": requests[start : start + 1000]})
                 answer.raise_for_status()
                 got += answer.json()
-            for request, prediction in zip(requests, got):
+            for request, prediction in zip(requests, got, strict=True):
                 answers[(request["driver"], request["lap_number"])] = prediction
             return got
 

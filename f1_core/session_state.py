@@ -16,7 +16,7 @@ import logging
 import threading
 from bisect import bisect_left
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from statistics import median
 
 from f1_core.catalog import session_type, slugify
@@ -227,7 +227,7 @@ def lap_start(lap, history: list[dict], state: SessionState) -> float | None:
 
 
 def _utc_naive(value: datetime) -> datetime:
-    return value if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _next_stint(previous: dict | None, lap) -> float:
@@ -313,6 +313,6 @@ def served_features(laps: list[LapToPredict], state_of) -> tuple[list[dict], lis
             )
             alone.append(index)
     if alone:
-        for index, row in zip(alone, features_for([laps[i] for i in alone])):
+        for index, row in zip(alone, features_for([laps[i] for i in alone]), strict=True):
             rows[index] = row
     return rows, contexts

@@ -11,7 +11,7 @@
 | F1_HTTP_CACHE_DIR     | ../shared/f1data/livetiming/http_cache                       |
 | F1_FASTF1_CACHE_DIR   | $F1_DATA_DIR/fastf1_cache                                    |
 | F1_SEASONS            | fastf1: the current season; fastf1-cache: 2018-2026          |
-| MLFLOW_TRACKING_URI   | sqlite:///$F1_DATA_DIR/mlflow.db (artifacts in $F1_DATA_DIR/mlartifacts); http://... for a server |
+| MLFLOW_TRACKING_URI   | sqlite:///$F1_DATA_DIR/mlflow.db (artifacts: $F1_DATA_DIR/mlartifacts); http://... |
 | F1_PROFILE            | default (dagster_home); postgres (dagster_home/postgres); production (f1_production.profile) |
 | F1_API_KEYS           | $F1_DATA_DIR/api_keys.json (hashed keys of the service)     |
 | F1_DRIFT_REPORTS      | $F1_DATA_DIR/drift_reports (Evidently HTML, one per session)  |

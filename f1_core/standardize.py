@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -357,7 +357,7 @@ def session_row(
 
 def standardize(raw) -> StandardSession:
     """One session from any source, in the warehouse's shape."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     key = raw.ref.key
     laps, lap_quarantine = standardize_laps(raw.laps, key, now)
     weather, weather_quarantine = standardize_weather(raw.weather, key, now)

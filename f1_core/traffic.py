@@ -1,6 +1,6 @@
 """Traffic from the field's line crossings: the car ahead on the road, whether the gap closes,
-whether it holds this driver up, DRS, and the field's common mode. Known when a lap starts: every crossing read here is a
-lap that ended at or before the start (the features' rule), so the same code trains and serves
+whether it holds this driver up, DRS, and the field's common mode. Known when a lap starts: every
+crossing read here is a lap that ended at or before the start (the features' rule), so the same code trains and serves
 from a live session's state.
 
 A crossing is a lap's end (`session_time_s`): the driver crossing the timing line. The car ahead
@@ -58,7 +58,7 @@ def road_index(rows: list[dict]) -> Road:
         if lap["session_time_s"] is not None:
             crossings.append((lap["session_time_s"], driver or "", delta, None if before is None else before[1]))
     crossings.sort(key=lambda c: (c[0], c[1]))
-    return Road(*(list(column) for column in zip(*crossings))) if crossings else NO_ROAD
+    return Road(*(list(column) for column in zip(*crossings, strict=True))) if crossings else NO_ROAD
 
 
 def _ahead(road: Road, driver: str, at: float) -> int | None:

@@ -85,7 +85,9 @@ class _Builder:
         begin = len(self.categories)
         self.categories.extend(int(c) for c in categories)
         for name, item in zip(
-            self.columns, (kind, feature, threshold, -1, -1, default_left, missing, value, begin, len(self.categories))
+            self.columns,
+            (kind, feature, threshold, -1, -1, default_left, missing, value, begin, len(self.categories)),
+            strict=True,
         ):
             self.columns[name].append(item)
         return len(self.columns["kind"]) - 1
@@ -155,7 +157,7 @@ def from_xgboost(booster) -> FlatTrees:
         listed = {
             node: tree["categories"][start : start + size]
             for node, start, size in zip(
-                tree["categories_nodes"], tree["categories_segments"], tree["categories_sizes"]
+                tree["categories_nodes"], tree["categories_segments"], tree["categories_sizes"], strict=True
             )
         }
         offset = len(builder.columns["kind"])

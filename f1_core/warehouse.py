@@ -73,7 +73,8 @@ TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
             (
                 "compound",
                 "VARCHAR",
-                "tyre compound, upper case (SOFT, MEDIUM, HARD, INTERMEDIATE, WET; 2018: HYPERSOFT..SUPERHARD); NULL when unknown",
+                "tyre compound, upper case (SOFT, MEDIUM, HARD, INTERMEDIATE, WET; 2018: HYPERSOFT..SUPERHARD); "
+                "NULL when unknown",
             ),
             ("tyre_life", "SMALLINT", "laps driven on this tyre set, including this one"),
             ("fresh_tyre", "BOOLEAN", "the set was new at the start of the stint"),
@@ -115,7 +116,8 @@ TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
             (
                 "rule",
                 "VARCHAR NOT NULL",
-                "first rule broken: unparseable_value, missing_identity, lap_time_out_of_range, sector_time_out_of_range, unknown_compound, value_out_of_range, duplicate_lap",
+                "first rule broken: unparseable_value, missing_identity, lap_time_out_of_range, "
+                "sector_time_out_of_range, unknown_compound, value_out_of_range, duplicate_lap",
             ),
             ("column_name", "VARCHAR NOT NULL", "source column the rule looked at"),
             ("value", "VARCHAR", "the offending value as the source wrote it"),

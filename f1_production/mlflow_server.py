@@ -75,7 +75,7 @@ class MlflowServer(LocalService):
             "2",
         ]
 
-    def __enter__(self) -> "MlflowServer":
+    def __enter__(self) -> MlflowServer:
         for name in (self.backend_db, self.auth_db):
             postgres.ensure_database(name, self.pg)
         self.artifacts.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,9 @@ events and schedules, the warehouse's DuckLake catalog and MLflow's runs, regist
 four databases named `<F1_PG_DATABASE_PREFIX><dagster|warehouse|mlflow|mlflow_auth>` (prefix
 `f1_`), created if missing; the RabbitMQ broker of F1_CELERY_BROKER. What it starts, and stops
 when the job ends: MLflow's tracking server with basic auth, and F1_CELERY_WORKERS (2)
-`dagster-celery worker`s that run every step of the job's runs (F1_EXECUTOR=celery). Its secrets come from MLFLOW_AUTH_ADMIN_PASSWORD and
-MLFLOW_FLASK_SERVER_SECRET_KEY, or are made once and kept in $F1_DATA_DIR/production/secrets.env.
+`dagster-celery worker`s that run every step of the job's runs (F1_EXECUTOR=celery). Its secrets
+come from MLFLOW_AUTH_ADMIN_PASSWORD and MLFLOW_FLASK_SERVER_SECRET_KEY, or are made once and
+kept in $F1_DATA_DIR/production/secrets.env.
 """
 
 from __future__ import annotations

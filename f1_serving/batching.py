@@ -12,7 +12,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 logger = logging.getLogger("f1_serving.batching")
 

@@ -74,7 +74,7 @@ class Champion:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="champion-watcher", daemon=True)
 
-    def start(self) -> "Champion":
+    def start(self) -> Champion:
         self._thread.start()
         return self
 

@@ -74,7 +74,7 @@ class LocalService:
             str(self.port),
         ]
 
-    def __enter__(self) -> "LocalService":
+    def __enter__(self) -> LocalService:
         try:
             self._start()
         except BaseException:  # interrupted or failed while starting: nothing it started stays

@@ -15,7 +15,7 @@ import math
 import os
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 # Workers (processes) are the unit of parallelism; within one, polars's thread pool would only
@@ -25,8 +25,8 @@ os.environ.setdefault("POLARS_MAX_THREADS", "1")
 import bentoml
 import polars as pl
 from fastapi import FastAPI
-from starlette.responses import Response
 from pydantic import Field
+from starlette.responses import Response
 
 from f1_core import settings
 from f1_core.features import FEATURES, FUEL_SECONDS_PER_KG, OUTPUT, features_frame
@@ -253,7 +253,7 @@ class LapTimeService:
         self.log.append(
             features,
             {
-                "logged_at": [datetime.now(timezone.utc).isoformat()] * n,
+                "logged_at": [datetime.now(UTC).isoformat()] * n,
                 "batch_id": [uuid.uuid4().hex] * n,
                 "season": [lap.season for lap in laps],
                 "event": [lap.event for lap in laps],
@@ -277,7 +277,7 @@ class LapTimeService:
                 "degraded": degraded,
                 "context": context,
             }
-            for p, lo, hi, context in zip(point, lower, upper, contexts)
+            for p, lo, hi, context in zip(point, lower, upper, contexts, strict=True)
         ]
 
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from f1_core import alerts, settings
@@ -25,7 +25,7 @@ for n in range(count):
 
 
 def test_send_keeps_each_alert_with_its_utc_time_beside_the_webhook(webhook):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     assert alerts.send(
         "drift", "2023-16 drifted", {"session_key": "2023-16-x-race", "share": 0.7}, settings.alert_webhook_url()
     )
@@ -35,7 +35,7 @@ def test_send_keeps_each_alert_with_its_utc_time_beside_the_webhook(webhook):
     assert log.skipped == 0 and [a["kind"] for a in log.alerts] == ["drift", "rollback"]
     assert log.alerts[0]["details"] == {"session_key": "2023-16-x-race", "share": 0.7}
     at = datetime.fromisoformat(log.alerts[0]["at"])
-    assert at.utcoffset() == timedelta(0) and before <= at <= datetime.now(timezone.utc)
+    assert at.utcoffset() == timedelta(0) and before <= at <= datetime.now(UTC)
     assert webhook.bodies()[0]["text"] == "2023-16 drifted"  # the webhook still gets it
 
 

@@ -80,7 +80,7 @@ def test_the_pace_rule_worked_by_hand():
     laps += [lap("E", 2, 200.0, 150.0)]
     # a first lap and a lap under safety car do not count as history, nor are they judged
     laps += [lap("F", 1, 300.0, 300.0), lap("F", 2, 300.0, 400.0, track_status="4")]
-    verdicts = dict(zip([(row["driver"], row["lap_number"]) for row in laps], off_pace(laps, "race")))
+    verdicts = dict(zip([(row["driver"], row["lap_number"]) for row in laps], off_pace(laps, "race"), strict=True))
     assert [key for key, off in verdicts.items() if off] == [("A", 5), ("C", 2)]
     assert not any(off_pace(laps, "qualifying")) and not any(off_pace(laps, None))
 

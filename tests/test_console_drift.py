@@ -5,7 +5,7 @@ holds the warehouse for writing), the Evidently report served only from its fold
 
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -47,7 +47,7 @@ def _report_and_alert(version: str, reports: Path) -> monitoring.SessionDrift:
 def _live_predictions(laps: pl.DataFrame, asked_up_to: int) -> pl.DataFrame:
     """The service's predictions of laps 1..asked_up_to as the live_accuracy asset publishes them,
     one lap every 5 s, the last just now."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = laps.filter(pl.col("lap_number") <= asked_up_to).select(
         "session_key",
         "driver",

@@ -152,7 +152,7 @@ def _hand_session():
                     "lap_start_time_s": clock,
                     "session_time_s": clock + time + slower,
                     "position": 1 if driver == "A" else 2,
-                    **dict(zip(("sector1_s", "sector2_s", "sector3_s"), sectors[lap])),
+                    **dict(zip(("sector1_s", "sector2_s", "sector3_s"), sectors[lap], strict=True)),
                 }
             )
             clock += time + slower

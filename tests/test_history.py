@@ -63,7 +63,7 @@ def test_breakdowns_average_clean_laps_of_one_context():
 
 def test_worst_laps_are_clean_and_largest_first():
     worst = history.worst_laps(history.select(LIVE, "session"), 2)
-    assert list(zip(worst["driver"], worst["lap_number"])) == [("VER", 7), ("NOR", 2)]
+    assert list(zip(worst["driver"], worst["lap_number"], strict=True)) == [("VER", 7), ("NOR", 2)]
 
 
 def test_two_versions_compare_on_the_laps_both_predicted_served_or_in_the_shadow():
@@ -71,7 +71,7 @@ def test_two_versions_compare_on_the_laps_both_predicted_served_or_in_the_shadow
     assert history.versions(LIVE, key, "session") == ["2", "3"]
     both = history.compare(LIVE, key, "3", "2", "session")
     # v2 predicted VER's laps in the shadow of v3, and NOR's lap served: VER's two laps are common
-    assert list(zip(both["driver"], both["lap_number"])) == [("VER", 2), ("VER", 7)]
+    assert list(zip(both["driver"], both["lap_number"], strict=True)) == [("VER", 2), ("VER", 7)]
     assert both["abs_error_a"].to_list() == [0.5, 2.0] and both["abs_error_b"].to_list() == [1.0, 0.5]
     with pytest.raises(KeyError, match="'9' predicted no lap.*versions there: 2, 3"):
         history.compare(LIVE, key, "3", "9", "session")

@@ -1,6 +1,6 @@
 """Live accuracy: the service's prediction log joined with the laps as observed."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -8,8 +8,7 @@ import pytest
 
 from f1_assets.defs.monitoring.assets import live_accuracy
 from f1_assets.defs.warehouse.resources import WarehouseResource
-from f1_core import settings, warehouse
-from f1_core import prediction_log
+from f1_core import prediction_log, settings, warehouse
 from f1_core.prediction_log import PredictionLog
 from tests.test_training import fill_warehouse
 
@@ -36,7 +35,7 @@ def test_live_mae_per_model_version_session_driver_and_compound():
         settings.warehouse_path(),
         "SELECT * FROM laps WHERE driver IN ('VER', 'HAM') AND lap_number BETWEEN 2 AND 20 AND lap_time_s IS NOT NULL",
     )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     log = PredictionLog(settings.prediction_log_dir())
     # v1 asked twice for VER's lap 5: the later answer counts
     log.append(
@@ -86,7 +85,7 @@ def test_answers_from_a_session_state_and_from_a_request_alone_are_never_pooled(
         settings.warehouse_path(),
         "SELECT * FROM laps WHERE driver = 'VER' AND lap_number BETWEEN 2 AND 20 AND lap_time_s IS NOT NULL",
     )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     log = PredictionLog(settings.prediction_log_dir())
     log.append(logged(laps, "1", 1.0, 0.5, now).with_columns(pl.lit("session").alias("context")))
     log.append(logged(laps, "1", 3.0, 0.5, now))  # no context: an old line
@@ -109,7 +108,7 @@ def test_with_no_prediction_logged_the_tables_are_empty_not_missing():
 
 def test_the_log_keeps_columns_with_their_rows_and_refuses_lists_that_do_not_fit(tmp_path):
     log = PredictionLog(tmp_path, flush_seconds=3600)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     log.append(
         pl.DataFrame({"lap_number": [3, 4]}),
         {"logged_at": [now] * 2, "driver": ["VER", "HAM"], "lap_time": [90.1, 91.2]},
@@ -129,7 +128,7 @@ def test_the_log_keeps_columns_with_their_rows_and_refuses_lists_that_do_not_fit
 def test_the_log_takes_feature_rows_as_dicts_keeping_its_schema_fields(tmp_path):
     """The service appends its batches' feature rows as they are (dicts holding more than the
     features); the log keeps the fields of its schema, with their types."""
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     with pytest.raises(ValueError, match="schema"):
         PredictionLog(tmp_path / "none", flush_seconds=3600).append([{"lap_number": 3}], {"logged_at": [now]})
     log = PredictionLog(tmp_path, flush_seconds=3600, schema={"lap_number": pl.Int16, "fuel_kg": pl.Float64})

@@ -62,7 +62,7 @@ def in_process(store, feed):
             feed.sync_session(lap.season, lap.event, lap.session)
         rows, context = served_features(laps, lambda lap: store.find(lap.season, lap.event, lap.session))
         contexts.extend(context)
-        served.update(((lap.driver, lap.lap_number), row) for lap, row in zip(laps, rows))
+        served.update(((lap.driver, lap.lap_number), row) for lap, row in zip(laps, rows, strict=True))
         return [{} for _ in laps]
 
     return predict, served, contexts

@@ -7,11 +7,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from f1_assets.cli import root_cause
+from f1_assets.definitions import defs as load_defs
 from f1_assets.defs.ingestion.partitions import session_partitions
 from f1_assets.defs.ingestion.resources import SessionSourceResource
 from f1_assets.defs.ingestion.sensors import TRIGGER_TAG, live_session_sensor, session_discovery_sensor
-from f1_assets.cli import root_cause
-from f1_assets.definitions import defs as load_defs
 from f1_core import settings, warehouse
 from tests.conftest import JAPAN_2023, copy_archive
 

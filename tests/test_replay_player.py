@@ -66,7 +66,9 @@ def test_players_writing_the_manifest_at_once_lose_no_session(austria, tmp_path)
         thread.join()
     assert failures == []
     manifest = pl.read_csv(tmp_path / "manifest.csv", infer_schema=False)
-    assert dict(zip(manifest["path"], manifest["generation"])) == {f.ref.locator: f.generation for f in folders}
+    assert dict(zip(manifest["path"], manifest["generation"], strict=True)) == {
+        f.ref.locator: f.generation for f in folders
+    }
     assert not list(tmp_path.glob(".manifest.*"))  # no temporary file left behind
 
 

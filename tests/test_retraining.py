@@ -1,6 +1,6 @@
 """Drift-triggered retraining: the sensor's run keys, cursor and cooldown."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -11,7 +11,7 @@ from f1_core import settings, warehouse
 
 
 def report(session_key: str, classification: str, minutes_ago: float) -> pl.DataFrame:
-    at = (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).replace(tzinfo=None)
+    at = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).replace(tzinfo=None)
     return pl.DataFrame(
         [
             {

@@ -65,7 +65,7 @@ def check_replay(url: str, key: str, raw, live_dir, log_dir):
     laps = list(answers)
     offline = champion.predict(features_frame([pipeline[lap] for lap in laps]))["lap_time"].to_list()
     served_times = [answers[lap]["lap_time"] for lap in laps]
-    assert max(abs(a - b) for a, b in zip(served_times, offline)) <= 1e-9
+    assert max(abs(a - b) for a, b in zip(served_times, offline, strict=True)) <= 1e-9
     return state
 
 

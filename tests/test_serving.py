@@ -10,12 +10,15 @@ import threading
 import time
 from pathlib import Path
 
+import dagster as dg
 import httpx
 import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from f1_core import prediction_log, registry, settings
+from f1_assets.defs.monitoring.assets import live_accuracy
+from f1_assets.defs.warehouse.resources import WarehouseResource
+from f1_core import prediction_log, registry, settings, warehouse
 from f1_core.api_keys import KeyStore
 from f1_core.features import FEATURES
 from f1_core.live import LapToPredict, features_for, request_for
@@ -23,11 +26,6 @@ from f1_core.sources.archive import ArchiveSource
 from f1_core.standardize import standardize
 from f1_core.training import load_warehouse, train_and_evaluate, training_frame
 from f1_serving.local import LocalService
-import dagster as dg
-
-from f1_assets.defs.monitoring.assets import live_accuracy
-from f1_assets.defs.warehouse.resources import WarehouseResource
-from f1_core import warehouse
 from tests.conftest import ARCHIVE, copy_archive
 from tests.test_training import SMALL, register
 
@@ -74,7 +72,9 @@ def test_predict_answers_one_interval_per_lap_from_the_champion(service, spain):
         assert p["lower"] <= p["lap_time"] <= p["upper"]
         assert 70 < p["lap_time"] < 110  # Barcelona race laps run 76-85 s
     actual = spain.laps.filter((pl.col("driver") == "VER") & pl.col("lap_number").is_in([10, 30, 31, 50]))
-    errors = [abs(p["lap_time"] - t) for p, t in zip(predictions[1:], actual.sort("lap_number")["lap_time_s"])]
+    errors = [
+        abs(p["lap_time"] - t) for p, t in zip(predictions[1:], actual.sort("lap_number")["lap_time_s"], strict=True)
+    ]
     assert sum(errors) / len(errors) < 2.0
 
 
@@ -91,7 +91,7 @@ def test_without_a_session_state_features_are_the_pipelines_on_the_requests_laps
     assert set(logged["context"]) == {"request"}
     # features_for is the pipeline's feature_rows on the request's laps (tests/test_live.py)
     expected = features_for([LapToPredict(**lap) for lap in laps])
-    for served, row in zip(logged.iter_rows(named=True), expected):
+    for served, row in zip(logged.iter_rows(named=True), expected, strict=True):
         for name in FEATURES:
             assert served[name] == pytest.approx(row[name], abs=1e-9, nan_ok=True), name
     assert {"lap_time", "lower", "upper", "model_version", "logged_at"} <= set(logged.columns)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from f1_core.catalog import SESSION_TYPES, SessionRef, circuit_ref
@@ -88,7 +88,7 @@ class FastF1Source:
         backoff_seconds: float = 5.0,
         # F1 publishes a session's timing data some time after it ends.
         publish_delay: timedelta = timedelta(hours=3),
-        clock=lambda: datetime.now(timezone.utc).replace(tzinfo=None),
+        clock=lambda: datetime.now(UTC).replace(tzinfo=None),
     ):
         self.cache_dir = Path(cache_dir)
         self.seasons = list(seasons)

@@ -1,6 +1,5 @@
 import dagster as dg
 
-
 # Source → raw → standardized → warehouse for one session, with every check on the way.
 ingest_session_job = dg.define_asset_job(
     "ingest_session_job",
