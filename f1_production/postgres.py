@@ -58,13 +58,3 @@ def dagster_environment(name: str, server: dict | None = None) -> dict[str, str]
         "DAGSTER_PG_PASSWORD": server["password"],
         "DAGSTER_PG_DB": name,
     }
-
-
-def cluster_version() -> str:
-    """The version of this machine's one Debian PostgreSQL cluster (`pg_ctlcluster VERSION main`)."""
-    from pathlib import Path
-
-    versions = sorted(path.name for path in Path("/etc/postgresql").iterdir())
-    if len(versions) != 1:
-        raise RuntimeError(f"expected one PostgreSQL cluster in /etc/postgresql, found {versions}")
-    return versions[0]
