@@ -1,12 +1,19 @@
+import warnings
+
 import dagster as dg
 
 from f1_assets.defs.ingestion.partitions import session_partitions
 from f1_assets.defs.ingestion.resources import SessionSourceResource
+from f1_assets.defs.metadata import code_version
 from f1_core.raw import RawSession
 from f1_core.standardize import StandardSession, standardize
 
+# marks an asset stale in the UI when code it may run changed (f1_assets.defs.metadata.code_version)
+CODE_VERSION = code_version(__name__)
+
 
 @dg.asset(
+    code_version=CODE_VERSION,
     partitions_def=session_partitions,
     group_name="ingestion",
     kinds={"python", "fastf1"},
@@ -17,20 +24,27 @@ from f1_core.standardize import StandardSession, standardize
 def raw_session(context: dg.AssetExecutionContext, session_source: SessionSourceResource) -> dg.Output[RawSession]:
     """A session's laps and weather exactly as the source delivered them (FastF1's columns, as text)."""
     raw = session_source.catalog().load(context.partition_key)
-    return dg.Output(
-        raw,
-        metadata={
-            "source": raw.ref.source,
-            "laps_path": raw.laps_path,
-            "weather_path": raw.weather_path or "none: the source has no weather for this session",
-            "laps": raw.laps.height,
-            "weather_rows": 0 if raw.weather is None else raw.weather.height,
-            "data_version": raw.data_version,
-        },
-    )
+    # Output's data_version is a Dagster beta parameter: deliberate, so its warning is not shown
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Parameter `data_version`")
+        return dg.Output(
+            raw,
+            # what the source delivered: Dagster marks what is built from it stale when it changes
+            data_version=dg.DataVersion(raw.data_version),
+            metadata={
+                "source": raw.ref.source,
+                "laps_path": raw.laps_path,
+                "weather_path": raw.weather_path or "none: the source has no weather for this session",
+                "laps": raw.laps.height,
+                "weather_rows": 0 if raw.weather is None else raw.weather.height,
+                "data_version": raw.data_version,
+            },
+        )
 
 
-@dg.asset(partitions_def=session_partitions, group_name="ingestion", kinds={"python", "polars"})
+@dg.asset(
+    code_version=CODE_VERSION, partitions_def=session_partitions, group_name="ingestion", kinds={"python", "polars"}
+)
 def standardized_session(context: dg.AssetExecutionContext, raw_session: RawSession) -> dg.Output[StandardSession]:
     """Typed laps, weather and session metadata; rows that break a rule split off to quarantine."""
     standard = standardize(raw_session)

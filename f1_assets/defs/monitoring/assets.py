@@ -1,11 +1,14 @@
 import dagster as dg
 import polars as pl
 
-from f1_assets.defs.metadata import preview
+from f1_assets.defs.metadata import code_version, preview
 from f1_assets.defs.monitoring.resources import AlertResource
 from f1_assets.defs.warehouse.resources import WarehouseResource
 from f1_core import settings
 from f1_core.drift import DriftThresholds, describe
+
+# marks an asset stale in the UI when code it may run changed (f1_assets.defs.metadata.code_version)
+CODE_VERSION = code_version(__name__)
 
 WAREHOUSE_INPUTS = [dg.AssetKey(["warehouse", t]) for t in ("laps", "sessions", "weather")]
 
@@ -19,6 +22,7 @@ class DriftConfig(dg.Config, DriftThresholds):
 
 
 @dg.asset(
+    code_version=CODE_VERSION,
     group_name="monitoring",
     kinds={"evidently", "duckdb"},
     deps=[*WAREHOUSE_INPUTS, "champion_model"],
@@ -83,6 +87,7 @@ def drift_reports(
 
 
 @dg.asset(
+    code_version=CODE_VERSION,
     group_name="monitoring",
     kinds={"polars", "duckdb"},
     deps=WAREHOUSE_INPUTS,
@@ -131,6 +136,7 @@ class WatchConfig(dg.Config):
 
 
 @dg.asset(
+    code_version=CODE_VERSION,
     group_name="monitoring",
     kinds={"mlflow"},
     deps=["live_accuracy"],

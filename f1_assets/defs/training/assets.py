@@ -6,7 +6,7 @@ from typing import Literal
 import dagster as dg
 import polars as pl
 
-from f1_assets.defs.metadata import preview
+from f1_assets.defs.metadata import code_version, preview
 from f1_assets.defs.warehouse.resources import WarehouseResource
 from f1_core import settings
 from f1_core.drift import reference_sample
@@ -23,10 +23,19 @@ from f1_core.training import (
     training_frame,
 )
 
+# marks an asset stale in the UI when code it may run changed (f1_assets.defs.metadata.code_version)
+CODE_VERSION = code_version(__name__)
+
 WAREHOUSE_INPUTS = [dg.AssetKey(["warehouse", t]) for t in ("laps", "sessions", "weather")]
 
 
-@dg.asset(group_name="training", kinds={"polars", "duckdb"}, deps=WAREHOUSE_INPUTS, pool="duckdb_warehouse")
+@dg.asset(
+    code_version=CODE_VERSION,
+    group_name="training",
+    kinds={"polars", "duckdb"},
+    deps=WAREHOUSE_INPUTS,
+    pool="duckdb_warehouse",
+)
 def lap_features(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every lap's features (what is known when it starts), target and event, as the DuckDB table
     `lap_features`: the training set, and what analysts use to see what the model sees."""
@@ -67,6 +76,7 @@ class TrainingConfig(dg.Config, ModelParams):
 
 
 @dg.asset(
+    code_version=CODE_VERSION,
     group_name="training",
     kinds={"lightgbm", "xgboost", "mlflow"},
     deps=["lap_features"],
@@ -182,7 +192,9 @@ class PromotionConfig(dg.Config):
     regression_tolerance: float = 0.01
 
 
-@dg.asset(group_name="training", kinds={"mlflow"}, required_resource_keys={"mlflow", "warehouse"})
+@dg.asset(
+    code_version=CODE_VERSION, group_name="training", kinds={"mlflow"}, required_resource_keys={"mlflow", "warehouse"}
+)
 def champion_model(
     context: dg.AssetExecutionContext, config: PromotionConfig, lap_time_model: dict
 ) -> dg.MaterializeResult:

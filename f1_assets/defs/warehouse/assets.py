@@ -1,10 +1,13 @@
 import dagster as dg
 
 from f1_assets.defs.ingestion.partitions import session_partitions
-from f1_assets.defs.metadata import preview, table_schema
+from f1_assets.defs.metadata import code_version, preview, table_schema
 from f1_assets.defs.warehouse.resources import WarehouseResource
 from f1_core.standardize import StandardSession
 from f1_core.warehouse import TABLES
+
+# marks an asset stale in the UI when code it may run changed (f1_assets.defs.metadata.code_version)
+CODE_VERSION = code_version(__name__)
 
 WAREHOUSE_TABLES = ("sessions", "laps", "weather", "quarantine")
 
@@ -13,6 +16,7 @@ WAREHOUSE_TABLES = ("sessions", "laps", "weather", "quarantine")
     specs=[
         dg.AssetSpec(
             ["warehouse", table],
+            code_version=CODE_VERSION,
             deps=["standardized_session"],
             description=TABLES[table][0],
             partitions_def=session_partitions,
