@@ -347,3 +347,59 @@ def test_rate_limit_on_the_schedule_is_source_unavailable(source, internet, monk
     with pytest.raises(SourceUnavailableError, match=r"^season 2023: FastF1's API rate limit reached"):
         source.catalog([2023])
     assert internet.requests == []
+
+
+def test_missing_timing_data_soon_after_the_session_is_not_published_yet(tmp_path, internet):
+    """Monza FP2 2021 starts 10:00 UTC on 11 September: due from 12:00 (an hour's session, an
+    hour's publication delay). No timing data until 18:00 is "try later"; after that, a failure."""
+    clock = [datetime(2021, 9, 11, 12, 30)]
+    source = FastF1Source(
+        tmp_path / "fastf1", [2021], http_cache=None, retries=RETRIES, backoff_seconds=BACKOFF, clock=lambda: clock[0]
+    )
+    ref = _ref(source, MONZA_FP2)
+    internet.fail_next(10_000)
+    with pytest.raises(SessionNotAvailableError, match="due from 2021-09-11 12:00 UTC, is not published yet"):
+        source.load(ref)
+    assert internet.refused.count(TIMING_DATA) == 1  # no backoff retries: the schedule tries later
+
+    clock[0] = datetime(2021, 9, 11, 18, 1)
+    internet.reset()
+    internet.fail_next(10_000)
+    with pytest.raises(SourceUnavailableError, match=f"no lap data after {RETRIES} attempts"):
+        source.load(ref)
+
+
+def test_a_session_not_published_yet_is_tried_again_by_its_run_not_failed(tmp_path, internet, monkeypatch):
+    """The ingestion job meets "not published yet" (Monza FP2, half an hour after it was due, the
+    network refusing its first attempt): raw_session asks Dagster to retry instead of failing, and
+    the retry ingests the session."""
+    import dagster as dg
+
+    from f1_assets.definitions import defs as load_defs
+    from f1_assets.defs.ingestion import resources
+
+    source = FastF1Source(
+        tmp_path / "fastf1",
+        [2021],
+        http_cache=None,
+        retries=RETRIES,
+        backoff_seconds=BACKOFF,
+        clock=lambda: datetime(2021, 9, 11, 12, 30),
+    )
+    _ref(source, MONZA_FP2)  # the schedule, now in FastF1's cache
+    # the resource builds its sources by name; this one carries the test's clock
+    monkeypatch.setattr(resources, "build_source", lambda name: source)
+    internet.reset()
+    internet.fail_next(len(MONZA_FP2_REQUESTS) - 1)
+    run_config = {"resources": {"session_source": {"config": {"sources": ["fastf1"], "unpublished_retry_seconds": 0}}}}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("sessions", [MONZA_FP2])
+        job = load_defs().resolve_job_def("ingest_session_job")
+        result = job.execute_in_process(
+            partition_key=MONZA_FP2, instance=instance, run_config=run_config, raise_on_error=False
+        )
+    assert result.success
+    raw_events = [e.event_type_value for e in result.events_for_node("raw_session")]
+    assert raw_events.count("STEP_UP_FOR_RETRY") == 1 and "STEP_FAILURE" not in raw_events
+    assert raw_events.count("STEP_RESTARTED") == 1
+    assert result.output_for_node("raw_session").laps.height == MONZA_FP2_LAPS

@@ -9,9 +9,10 @@ from __future__ import annotations
 import io
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
+from f1_core.calendar import PUBLISHED_WITHIN, ScheduledSession, Weekend
 from f1_core.catalog import SESSION_TYPES, SessionRef, circuit_ref
 from f1_core.errors import SessionNotAvailableError, SourceUnavailableError
 from f1_core.raw import LAP_COLUMNS, WEATHER_COLUMNS, RawSession, read_csv_text
@@ -86,8 +87,6 @@ class FastF1Source:
         http_cache: str | Path | None = None,
         retries: int = 3,
         backoff_seconds: float = 5.0,
-        # F1 publishes a session's timing data some time after it ends.
-        publish_delay: timedelta = timedelta(hours=3),
         clock=lambda: datetime.now(UTC).replace(tzinfo=None),
     ):
         self.cache_dir = Path(cache_dir)
@@ -96,35 +95,42 @@ class FastF1Source:
         self.name = "fastf1-cache" if self.http_cache else "fastf1"
         self.retries = retries
         self.backoff_seconds = backoff_seconds
-        self.publish_delay = publish_delay
         self.clock = clock
 
     def catalog(self, seasons: list[int] | None = None) -> list[SessionRef]:
-        _configure(self.cache_dir, self.http_cache)
         refs: list[SessionRef] = []
         for season in self.seasons if seasons is None else [s for s in seasons if s in self.seasons]:
-            schedule = self._schedule(season, f"season {season}")
-            for _, event in schedule.iterrows():
-                for number in range(1, 6):
-                    name = event.get(f"Session{number}")
-                    start = event.get(f"Session{number}DateUtc")
-                    if not isinstance(name, str) or name.lower() not in SESSION_TYPES:
-                        continue
-                    ref = SessionRef(
-                        season=season,
-                        round=int(event["RoundNumber"]),
-                        event_name=event["EventName"],
-                        session_name=name,
-                        event_date=event["EventDate"].date(),
-                        location=event["Location"],
-                        country=event["Country"],
-                        circuit_ref=circuit_ref(event["Location"]),
-                        source=self.name,
-                        locator=f"{season}/{int(event['RoundNumber'])}/{name}",
-                    )
-                    if self._is_available(event, name, start):
-                        refs.append(ref)
+            for weekend in self.weekends(season):
+                refs += [session.ref for session in weekend.sessions if self._is_available(weekend, session)]
         return refs
+
+    def weekends(self, season: int) -> list[Weekend]:
+        """The season's race weekends from FastF1's event schedule (online, or the frozen one)."""
+        _configure(self.cache_dir, self.http_cache)
+        weekends = []
+        for _, event in self._schedule(season, f"season {season}").iterrows():
+            sessions = []
+            for number in range(1, 6):
+                name = event.get(f"Session{number}")
+                start = event.get(f"Session{number}DateUtc")
+                if not isinstance(name, str) or name.lower() not in SESSION_TYPES or start is None or start != start:
+                    continue
+                ref = SessionRef(
+                    season=season,
+                    round=int(event["RoundNumber"]),
+                    event_name=event["EventName"],
+                    session_name=name,
+                    event_date=event["EventDate"].date(),
+                    location=event["Location"],
+                    country=event["Country"],
+                    circuit_ref=circuit_ref(event["Location"]),
+                    source=self.name,
+                    locator=f"{season}/{int(event['RoundNumber'])}/{name}",
+                )
+                sessions.append(ScheduledSession(ref, start.to_pydatetime()))
+            if sessions:
+                weekends.append(Weekend(season, int(event["RoundNumber"]), event["EventName"], tuple(sessions)))
+        return weekends
 
     def _schedule(self, season: int, what: str):
         """FastF1's event schedule; `what` names the season or session in the error."""
@@ -143,13 +149,14 @@ class FastF1Source:
         except ValueError as exc:
             raise SourceUnavailableError(f"{what}: FastF1 could not load the {season} event schedule ({exc})") from exc
 
-    def _is_available(self, event, session_name: str, start) -> bool:
+    def _is_available(self, weekend: Weekend, scheduled: ScheduledSession) -> bool:
         if self.http_cache is None:
-            return start is not None and start == start and start + self.publish_delay < self.clock()
+            return scheduled.due <= self.clock()
         # Offline, a session is there exactly when the frozen store holds both timing streams.
         import fastf1
 
-        session = event.get_session(session_name)
+        event = self._schedule(weekend.season, f"season {weekend.season}").get_event_by_round(weekend.round)
+        session = event.get_session(scheduled.ref.session_name)
         store = fastf1.Cache._requests_session_cached.cache
         return all(
             store.contains(url=f"{LIVETIMING_URL}{session.api_path}{stream}.jsonStream")
@@ -165,12 +172,12 @@ class FastF1Source:
         # be downloaded is the source being unavailable, a bad round or session name a ValueError.
         event = self._schedule(int(season), f"session {ref.key}").get_event_by_round(int(round_))
         session = event.get_session(session_name)
-        start = session.event.get_session_date(session_name, utc=True)
-        if self.http_cache is None and start + self.publish_delay > self.clock():
+        scheduled = ScheduledSession(ref, session.event.get_session_date(session_name, utc=True).to_pydatetime())
+        if self.http_cache is None and scheduled.due > self.clock():
             raise SessionNotAvailableError(
                 ref.key,
-                f"it starts {start:%Y-%m-%d %H:%M} UTC and FastF1 publishes timing data"
-                f" about {self.publish_delay} after that",
+                f"it starts {scheduled.start:%Y-%m-%d %H:%M} UTC; its timing data is due from"
+                f" {scheduled.due:%Y-%m-%d %H:%M} UTC",
             )
         failures = _FailureLog()
         fastf1_log = logging.getLogger("fastf1")
@@ -189,6 +196,11 @@ class FastF1Source:
                 ) from exc
             except DataNotLoadedError:
                 cause = "; ".join(failures.messages[-3:]) or "FastF1 returned no laps"
+                if self.http_cache is None and self.clock() < scheduled.due + PUBLISHED_WITHIN:
+                    # F1 publishes late at times: try later, not a failure (until PUBLISHED_WITHIN)
+                    raise SessionNotAvailableError(
+                        ref.key, f"its timing data, due from {scheduled.due:%Y-%m-%d %H:%M} UTC, is not published yet"
+                    ) from None
                 if attempt == self.retries:
                     if self.http_cache is not None:
                         raise SourceUnavailableError(

@@ -5,6 +5,7 @@ import dagster as dg
 from f1_assets.defs.ingestion.partitions import session_partitions
 from f1_assets.defs.ingestion.resources import SessionSourceResource
 from f1_assets.defs.metadata import code_version
+from f1_core.errors import SessionNotAvailableError
 from f1_core.raw import RawSession
 from f1_core.standardize import StandardSession, standardize
 
@@ -23,7 +24,13 @@ CODE_VERSION = code_version(__name__)
 )
 def raw_session(context: dg.AssetExecutionContext, session_source: SessionSourceResource) -> dg.Output[RawSession]:
     """A session's laps and weather exactly as the source delivered them (FastF1's columns, as text)."""
-    raw = session_source.catalog().load(context.partition_key)
+    try:
+        raw = session_source.catalog().load(context.partition_key)
+    except SessionNotAvailableError as exc:
+        context.log.info(f"{exc}; trying again in {session_source.unpublished_retry_seconds} s")
+        raise dg.RetryRequested(
+            max_retries=session_source.unpublished_retries, seconds_to_wait=session_source.unpublished_retry_seconds
+        ) from exc
     # Output's data_version is a Dagster beta parameter: deliberate, so its warning is not shown
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Parameter `data_version`")
