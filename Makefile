@@ -24,10 +24,12 @@ export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 run: .venv/.synced
 	$(if $(filter production,$(PROFILE)),.venv/bin/python -m f1_production.profile run,.venv/bin/f1 run)
 
-# lint and format (ruff), the console's unit tests (Vitest), then the suite (pytest: the console in Chromium included)
+# lint and format (ruff), the console's unit tests (Vitest), then the suite (pytest: the console in Chromium
+# included) on two workers, a file's tests on one; last, alone, the tests that restart a shared server
 test: lint .venv/.synced console/dist/index.html
 	cd console && npm test && npm run e2e
-	.venv/bin/pytest
+	.venv/bin/pytest -n 2 --dist loadfile -m "not serial"
+	.venv/bin/pytest -m serial
 
 # ruff's lint rules and its formatting (pyproject.toml [tool.ruff]); `.venv/bin/ruff format .` formats
 lint: .venv/.synced

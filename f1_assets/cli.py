@@ -206,7 +206,14 @@ def _drift(instance, job, sessions: tuple[str, ...] = ()) -> bool:
 @main.command()
 @click.option("--session", "sessions", multiple=True, help="Only these partition keys (repeatable).")
 @click.option("--skip-training", is_flag=True, help="Ingest only.")
-def run(sessions: tuple[str, ...], skip_training: bool) -> None:
+@click.option(
+    "--n-estimators",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Boosting rounds of each model (default: the training config's, 400); fewer train faster, less well.",
+)
+@click.option("--cv-folds", type=click.IntRange(min=2), default=None, help="Cross-validation folds (default: 5).")
+def run(sessions: tuple[str, ...], skip_training: bool, n_estimators: int | None, cv_folds: int | None) -> None:
     """Ingest every session the configured sources offer, train and promote a model, then report
     every session's drift against the champion."""
     from f1_assets.definitions import defs as load_defs
@@ -214,7 +221,10 @@ def run(sessions: tuple[str, ...], skip_training: bool) -> None:
     instance = _instance()
     definitions = load_defs()
     failed = _ingest(instance, definitions.resolve_job_def("ingest_session_job"), sessions)
-    trained = skip_training or _train(instance, definitions.resolve_job_def("train_model_job"))
+    training = {
+        name: value for name, value in (("n_estimators", n_estimators), ("cv_folds", cv_folds)) if value is not None
+    }
+    trained = skip_training or _train(instance, definitions.resolve_job_def("train_model_job"), training)
     reported = skip_training or not trained or _drift(instance, definitions.resolve_job_def("drift_job"))
     click.echo(f"\nDagster instance: {os.environ['DAGSTER_HOME']}  (make ui, then http://127.0.0.1:3000)")
     click.echo(
@@ -225,6 +235,39 @@ def run(sessions: tuple[str, ...], skip_training: bool) -> None:
         click.echo(f"\n{len(failed)} session(s) failed: {', '.join(failed)}", err=True)
     if failed or not trained or not reported:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--season", "seasons", type=int, multiple=True, help="Every session of this season (repeatable).")
+@click.option("--session", "sessions", multiple=True, help="This partition key (repeatable).")
+def backfill(seasons: tuple[int, ...], sessions: tuple[str, ...]) -> None:
+    """A Dagster partition backfill of ingest_session_job: the sessions of whole seasons, or named
+    ones, from the configured sources' catalogues. Their partitions are added, then `dagster job
+    backfill` queues one run per session; the daemon (make ui) launches them, and the UI's
+    Backfills page follows them."""
+    import subprocess
+
+    from f1_assets.defs.ingestion.partitions import session_partitions
+    from f1_assets.defs.ingestion.resources import SessionSourceResource
+
+    if not seasons and not sessions:
+        raise click.UsageError("name at least one --season or --session")
+    catalog = SessionSourceResource().catalog().sessions(sorted(set(seasons)) or None)
+    unknown = [key for key in sessions if key not in catalog]
+    if unknown:
+        raise click.BadParameter(f"not in any source's catalogue: {', '.join(unknown)}", param_hint="--session")
+    keys = sorted(set(sessions) | {key for key, (_, ref) in catalog.items() if ref.season in seasons})
+    if not keys:
+        raise click.BadParameter(
+            f"no session of {', '.join(map(str, seasons))} in the catalogues", param_hint="--season"
+        )
+    with _instance() as instance:
+        known = set(instance.get_dynamic_partitions(session_partitions.name))
+        instance.add_dynamic_partitions(session_partitions.name, [key for key in keys if key not in known])
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "job", "backfill", "-w", str(settings.PROJECT_ROOT / "workspace.yaml")]
+    command += ["-j", "ingest_session_job", "--partitions", ",".join(keys), "--noprompt"]
+    sys.exit(subprocess.run(command, cwd=settings.PROJECT_ROOT).returncode)
 
 
 @main.command()

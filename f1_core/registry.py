@@ -9,6 +9,7 @@ import os
 import pickle
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -372,3 +373,25 @@ def rollback() -> tuple[str, str]:
     mlflow_client.set_registered_model_alias(MODEL_NAME, CHAMPION, restored)
     mlflow_client.set_model_version_tag(MODEL_NAME, demoted, "rolled_back", "true")
     return demoted, restored
+
+
+def versions_made(start: datetime, end: datetime) -> pl.DataFrame:
+    """The model versions registered between `start` and `end` (UTC): whether each was promoted
+    (in the champion history), rolled back, and is the champion now."""
+    history = {str(v) for v in _history()} if client().search_registered_models(f"name='{MODEL_NAME}'") else set()
+    champion = version_of(CHAMPION)
+    rows = []
+    for version in client().search_model_versions(f"name='{MODEL_NAME}'"):
+        created = datetime.fromtimestamp(version.creation_timestamp / 1000, UTC).replace(tzinfo=None)
+        if start <= created < end:
+            rows.append(
+                {
+                    "version": int(version.version),
+                    "created_utc": f"{created:%Y-%m-%d %H:%M}",
+                    "promoted": version.version in history,
+                    "rolled_back": version.tags.get("rolled_back") == "true",
+                    "champion": version.version == champion,
+                }
+            )
+    schema = {"version": pl.Int64, "created_utc": pl.String, "promoted": pl.Boolean}
+    return pl.DataFrame(rows, schema=schema | {"rolled_back": pl.Boolean, "champion": pl.Boolean})

@@ -23,6 +23,27 @@ def pytest_sessionstart(session):
         pytest.exit(f"the F1 data must lie at {settings.SHARED_F1DATA} (../shared/f1data)", returncode=2)
 
 
+# The longest files first: make test's two workers take a file at a time, and a long file taken
+# last would keep one worker busy while the other has finished.
+SLOWEST_FIRST = [
+    "test_production_profile",
+    "test_celery",
+    "test_closed_loop",
+    "test_mlflow_server",
+    "test_race_weekend",
+    "test_backfill",
+    "test_training",
+    "test_served_state",
+    "test_serving",
+    "test_drift",
+]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: place for place, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
 @pytest.fixture(scope="session")
 def fastf1_cache(tmp_path_factory) -> Path:
     """FastF1's parsed-data cache, shared by the tests so each frozen session is parsed once."""

@@ -166,6 +166,7 @@ def test_a_worker_killed_mid_write_leaves_the_warehouse_unchanged_and_the_step_r
     assert laps[key] == loaded.asset_materialization.metadata["dagster/row_count"].value
 
 
+@pytest.mark.serial
 def test_postgresql_restarted_during_a_run_loses_nothing(deployment, tmp_path):
     """The server of Dagster's instance and of the warehouse's catalog restarts while sessions are
     ingested on a celery worker: the user sees Dagster's "Retrying failed database connection"

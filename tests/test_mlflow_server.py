@@ -47,9 +47,9 @@ def server(tmp_path_factory):
 
 def test_nothing_is_answered_without_the_password(server):
     search = f"{server.url}/api/2.0/mlflow/experiments/search?max_results=1"
-    assert httpx.get(search).status_code == 401
-    assert httpx.get(search, auth=("admin", "not-the-password")).status_code == 401
-    assert httpx.get(search, auth=("admin", PASSWORD)).status_code == 200
+    assert httpx.get(search, timeout=30).status_code == 401
+    assert httpx.get(search, auth=("admin", "not-the-password"), timeout=30).status_code == 401
+    assert httpx.get(search, auth=("admin", PASSWORD), timeout=30).status_code == 200
 
 
 def test_wrong_credentials_fail_training_saying_so(server, monkeypatch):

@@ -58,6 +58,8 @@ def test_the_main_job_runs_on_the_production_profile(prefix, tmp_path, monkeypat
                 "f1_production.profile",
                 "run",
                 *[arg for race in RACES for arg in ("--session", race)],
+                # the profile under test, not the model: a small one trains in seconds
+                *("--n-estimators", "60", "--cv-folds", "2"),
             ],
             cwd=settings.PROJECT_ROOT,
             env=env,

@@ -24,7 +24,8 @@ from tests.test_live_state import RedisServer
 from tests.test_serving import SPAIN_2023, requests_for
 from tests.test_training import SMALL, fill_warehouse, register
 
-pytestmark = pytest.mark.production
+# serial: "no failed request under load" needs the machine's cores to itself
+pytestmark = [pytest.mark.production, pytest.mark.serial]
 REPLICAS = 3
 
 

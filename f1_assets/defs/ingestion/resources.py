@@ -1,7 +1,10 @@
+import time
+
 import dagster as dg
 from pydantic import Field
 
 from f1_core import settings
+from f1_core.calendar import Weekend
 from f1_core.sources import SessionCatalog, build_source
 
 
@@ -16,6 +19,24 @@ class SessionSourceResource(dg.ConfigurableResource):
 
     def catalog(self) -> SessionCatalog:
         return SessionCatalog([build_source(name) for name in self.sources])
+
+    def weekends(self, season: int) -> list[Weekend]:
+        """The season's race weekends, from FastF1's event schedule: the configured FastF1 source's
+        (online, or the frozen one offline), else the frozen one when it is there, else online."""
+        name = next((n for n in self.sources if n.startswith("fastf1")), None)
+        if name is None:
+            name = "fastf1-cache" if settings.http_cache_dir().is_dir() else "fastf1"
+        fetched_at, weekends = _calendars.get((name, season), (None, None))
+        if fetched_at is None or time.monotonic() - fetched_at > CALENDAR_TTL_S:
+            weekends = build_source(name).weekends(season)
+            _calendars[(name, season)] = (time.monotonic(), weekends)
+        return weekends
+
+
+# The schedules tick every few minutes in one code-server process: a calendar read this recently
+# is used again (FastF1 changes its schedule rarely, and never within minutes).
+CALENDAR_TTL_S = 600
+_calendars: dict[tuple[str, int], tuple[float, list[Weekend]]] = {}
 
 
 @dg.definitions

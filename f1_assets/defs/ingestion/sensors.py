@@ -1,18 +1,28 @@
 import json
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from f1_assets.defs.ingestion.jobs import ingest_session_job
 from f1_assets.defs.ingestion.partitions import session_partitions
 from f1_assets.defs.ingestion.resources import SessionSourceResource
+from f1_core.calendar import weekend_at
 
 TRIGGER_TAG = "f1/trigger"
 
 
 def new_session_keys(instance: dg.DagsterInstance, session_source: SessionSourceResource) -> list[str]:
-    """Sessions the sources list that have no partition yet, oldest first."""
+    """Sessions the sources list that have no partition yet, oldest first; those of a race weekend
+    under way are left to its schedule (race_weekend_sessions), which asks for each once due."""
     known = set(instance.get_dynamic_partitions(session_partitions.name))
-    return sorted(key for key in session_source.catalog().sessions() if key not in known)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    weekend = weekend_at(session_source.weekends(now.year), now)
+    under_way = f"{weekend.key}-" if weekend else None
+    return sorted(
+        key
+        for key in session_source.catalog().sessions()
+        if key not in known and not (under_way and key.startswith(under_way))
+    )
 
 
 @dg.sensor(
