@@ -13,7 +13,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres, production)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test lint ui serve console bento mlflow-server worker api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon bench-warehouse bench-production clean
+.PHONY: run test lint docs ui serve console bento mlflow-server worker api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon bench-warehouse bench-production clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -30,6 +30,10 @@ test: lint .venv/.synced console/dist/index.html
 	cd console && npm test && npm run e2e
 	.venv/bin/pytest -n 2 --dist loadfile -m "not serial"
 	.venv/bin/pytest -m serial
+
+# The manual (docs/, mkdocs-material) as a site in site/; --strict: a broken link or anchor fails
+docs: .venv/.synced
+	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict
 
 # ruff's lint rules and its formatting (pyproject.toml [tool.ruff]); `.venv/bin/ruff format .` formats
 lint: .venv/.synced
@@ -57,11 +61,11 @@ bento: .venv/.synced
 	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --quiet -o requirements.txt
 	.venv/bin/bentoml build
 
-# MLflow's tracking server on this machine's PostgreSQL, with basic auth (see README: Production profile)
+# MLflow's tracking server on this machine's PostgreSQL, with basic auth (docs/production.md)
 mlflow-server: .venv/.synced
 	.venv/bin/python -m f1_production.mlflow_server
 
-# A celery worker that runs the steps of F1_EXECUTOR=celery runs (README: Production profile)
+# A celery worker that runs the steps of F1_EXECUTOR=celery runs (docs/production.md)
 worker: .venv/.synced
 	.venv/bin/python -m f1_production.celery_worker
 

@@ -1,6 +1,6 @@
 """Accuracy as a live client gets it: the holdout sessions of the champion `make run` promoted,
 replayed through the running service (laps land in its live folder as they end, each lap is asked
-for as it starts, the contract as the README documents it), beside the same champion's offline
+for as it starts, the contract as docs/serving.md documents it), beside the same champion's offline
 predictions of the same laps from `lap_features`.
 
 Prints per session and overall, on the clean laps of the holdout: the served MAE, the offline

@@ -342,7 +342,7 @@ def feature_rows(laps: list[dict], sessions: list[dict], weather: list[dict], la
     dozen laps. A lap's features are a fold over the laps before it, microseconds in Python,
     while a query engine spends a fixed ~0.05-0.5 ms on each window, join or column whatever
     the rows: the polars version of this function took 11 ms per served lap, this one 0.06 ms
-    (README "Serving"). Polars still holds every table around it."""
+    (docs/serving.md). Polars still holds every table around it."""
     session_of = {session["session_key"]: session for session in sessions}
     rows = prepare_laps(laps, session_of)
     drivers = _runs(rows, "session_key", "driver")

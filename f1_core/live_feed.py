@@ -2,7 +2,7 @@
 layout, which `f1 replay` or a live-timing client writes and the pipeline ingests) and adds each
 complete new row to the session's state, standardized by the pipeline's own rules.
 
-What a writer of that folder must do (README "Live sessions"): list the session in
+What a writer of that folder must do (docs/live-sessions.md): list the session in
 `manifest.csv` (with the race distance in an optional `total_laps` column); write each table's
 header once, then append whole lines (a line counts once it ends with a newline); never rewrite
 a row (a file that shrinks or is replaced is read again from its start, and rows already held

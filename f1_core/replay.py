@@ -60,7 +60,7 @@ class LiveFolder:
     """A session's live copy: the source's header, then rows as they land, and the session's
     manifest row. Each LiveFolder (a replay starting) and each `rewrite` (a replay sought back) is
     a new `generation` of the session in the manifest: readers of the folder drop what they hold
-    of it and read its files anew (README "Live sessions")."""
+    of it and read its files anew (docs/live-sessions.md)."""
 
     def __init__(self, root: Path, ref: SessionRef, raw: RawSession, total_laps: int | None = None):
         """`total_laps`: the race distance, listed in the manifest for whoever reads the folder."""

@@ -19,7 +19,7 @@ import polars as pl
 
 from f1_core import file_lock, lake, published, settings
 
-# Column documentation lives here and in README.md; `COMMENT ON` puts it in the catalog too, so
+# Column documentation lives here and in docs/warehouse.md; `COMMENT ON` puts it in the catalog too, so
 # `SELECT * FROM duckdb_columns()` explains every column from inside any DuckDB client.
 TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "sessions": (

@@ -2,7 +2,7 @@
 
 Features come from `f1_core.session_state` (a live session's state, fed from the live lap stream
 by `f1_core.live_feed`) or, for a session with no state, from the request alone
-(`f1_core.live`): the code training uses. See README "Serving" for the contract, roles and
+(`f1_core.live`): the code training uses. See docs/serving.md for the contract, roles and
 operations.
 """
 

@@ -19,7 +19,7 @@ from f1_core.standardize import standardize
 from tests.browser import open_console
 
 SESSION = "2023-09-austrian-grand-prix-race"
-# F1_SCREENSHOTS=docs/screenshots keeps the README's pictures (else they go with the test's folder)
+# F1_SCREENSHOTS=docs/screenshots keeps the pictures of docs/console.md (else they go with the test's folder)
 SCREENSHOTS = os.environ.get("F1_SCREENSHOTS")
 
 
@@ -77,7 +77,7 @@ def test_the_tower_fills_updates_and_draws_the_band(live, served, browser, tmp_p
     shots = Path(SCREENSHOTS or tmp_path)
     try:
         page.locator("[data-testid=band] path").first.wait_for(timeout=30000)
-        if SCREENSHOTS:  # the README's picture: a stint's worth of laps on the chart
+        if SCREENSHOTS:  # the console page's picture: a stint's worth of laps on the chart
             page.wait_for_function(
                 "document.querySelectorAll('[data-testid=pace-chart] .recharts-line-dots')[1]?.children.length >= 25",
                 timeout=120000,

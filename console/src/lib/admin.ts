@@ -3,7 +3,7 @@ import type { ApiKey, ModelInfo, Role } from './types.ts';
 
 export const ROLES: readonly Role[] = ['viewer', 'engineer', 'admin'];
 
-/** What each role may do with the service (README "Serving"), for the role picker. */
+/** What each role may do with the service (docs/serving.md), for the role picker. */
 export const ROLE_HELP: Record<Role, string> = {
   viewer: 'predict and explain laps; the live view',
   engineer: 'also the model, replays, history, drift',

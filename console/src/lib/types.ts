@@ -1,4 +1,4 @@
-/** Shapes of the console's JSON API and live event stream (see the contract in README). */
+/** Shapes of the console's JSON API and live event stream (see the contract in docs/console.md). */
 
 export type Role = 'viewer' | 'engineer' | 'admin';
 
