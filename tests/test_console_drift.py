@@ -79,8 +79,8 @@ def _live_predictions(laps: pl.DataFrame, asked_up_to: int) -> pl.DataFrame:
 
 
 def _champion_with_reference(served) -> str:
-    """The served champion, registered in this folder's registry with the training reference drift
-    is measured against (the served one keeps none) and its holdout error."""
+    """The served fixture's champion, registered in this folder's registry with the training
+    reference drift is measured against (the served one keeps none) and its holdout error."""
     import mlflow
 
     from f1_core.drift import reference_sample
@@ -91,7 +91,8 @@ def _champion_with_reference(served) -> str:
         theirs.setenv("F1_DATA_DIR", str(served.data))
         theirs.setenv("F1_WAREHOUSE", str(served.data / "warehouse"))
         theirs.delenv("MLFLOW_TRACKING_URI", raising=False)
-        served_version = registry.version_of(registry.CHAMPION)
+        # the fixture's own version: a test run before this one may have promoted another
+        served_version = served.version
         model = registry.load(served_version)
         metrics = registry.model_card(served_version)["metrics"]
         frame = training_frame(*load_warehouse(settings.warehouse_path()))
