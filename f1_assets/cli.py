@@ -111,6 +111,12 @@ def _print_failure(result) -> None:
             click.echo(f"      {root_cause(event.step_failure_data.error)}", err=True)
 
 
+def _require_listed(keys, catalog) -> None:
+    unknown = [key for key in keys if key not in catalog]
+    if unknown:
+        raise click.BadParameter(f"not in any source's catalogue: {', '.join(unknown)}", param_hint="--session")
+
+
 def _ingest(instance, job, sessions: tuple[str, ...]) -> list[str]:
     """One ingestion run per session; returns the sessions that failed."""
     from f1_assets.defs.ingestion.resources import SessionSourceResource
@@ -126,9 +132,7 @@ def _ingest(instance, job, sessions: tuple[str, ...]) -> list[str]:
         quiet_console()
     catalog = source.catalog().sessions()
     keys = list(sessions) or sorted(catalog)
-    unknown = [key for key in keys if key not in catalog]
-    if unknown:
-        raise click.BadParameter(f"not in any source's catalogue: {', '.join(unknown)}", param_hint="--session")
+    _require_listed(keys, catalog)
     failed: list[str] = []
     started = time.perf_counter()
     for number, key in enumerate(keys, 1):
@@ -252,10 +256,10 @@ def backfill(seasons: tuple[int, ...], sessions: tuple[str, ...]) -> None:
 
     if not seasons and not sessions:
         raise click.UsageError("name at least one --season or --session")
-    catalog = SessionSourceResource().catalog().sessions(sorted(set(seasons)) or None)
-    unknown = [key for key in sessions if key not in catalog]
-    if unknown:
-        raise click.BadParameter(f"not in any source's catalogue: {', '.join(unknown)}", param_hint="--session")
+    # the named sessions' seasons too, so that --season 2023 --session 2018-... finds both
+    named = {int(key.split("-", 1)[0]) for key in sessions if key.split("-", 1)[0].isdigit()}
+    catalog = SessionSourceResource().catalog().sessions(sorted(set(seasons) | named) if seasons else None)
+    _require_listed(sessions, catalog)
     keys = sorted(set(sessions) | {key for key, (_, ref) in catalog.items() if ref.season in seasons})
     if not keys:
         raise click.BadParameter(

@@ -25,7 +25,7 @@ def test_a_code_version_follows_imported_code_and_ignores_comments(tmp_path, mon
 
     def versions():
         metadata._tree.cache_clear()
-        return {m: metadata.code_version(f"f1_assets.defs.{m}.assets") for m in ("ingestion", "training")}
+        return {m: metadata.asset_code_version(f"f1_assets.defs.{m}.assets") for m in ("ingestion", "training")}
 
     before = versions()
     model = tmp_path / "f1_core" / "model.py"

@@ -53,7 +53,7 @@ def _tree(module: str) -> tuple[str, frozenset[str]]:
     return ast.dump(tree), frozenset(imported)
 
 
-def code_version(module: str) -> str:
+def asset_code_version(module: str) -> str:
     """The code version of the assets a module defines: a hash of that module and of every project
     module it imports, directly or not (lazy imports included), so Dagster marks an asset stale
     when code it may run changed, and not for a comment or a reformat."""

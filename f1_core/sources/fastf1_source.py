@@ -100,15 +100,21 @@ class FastF1Source:
     def catalog(self, seasons: list[int] | None = None) -> list[SessionRef]:
         refs: list[SessionRef] = []
         for season in self.seasons if seasons is None else [s for s in seasons if s in self.seasons]:
-            for weekend in self.weekends(season):
-                refs += [session.ref for session in weekend.sessions if self._is_available(weekend, session)]
+            _configure(self.cache_dir, self.http_cache)
+            schedule = self._schedule(season, f"season {season}")
+            for weekend in self._weekends(season, schedule):
+                event = schedule.get_event_by_round(weekend.round)
+                refs += [session.ref for session in weekend.sessions if self._is_available(event, session)]
         return refs
 
     def weekends(self, season: int) -> list[Weekend]:
         """The season's race weekends from FastF1's event schedule (online, or the frozen one)."""
         _configure(self.cache_dir, self.http_cache)
+        return self._weekends(season, self._schedule(season, f"season {season}"))
+
+    def _weekends(self, season: int, schedule) -> list[Weekend]:
         weekends = []
-        for _, event in self._schedule(season, f"season {season}").iterrows():
+        for _, event in schedule.iterrows():
             sessions = []
             for number in range(1, 6):
                 name = event.get(f"Session{number}")
@@ -149,13 +155,12 @@ class FastF1Source:
         except ValueError as exc:
             raise SourceUnavailableError(f"{what}: FastF1 could not load the {season} event schedule ({exc})") from exc
 
-    def _is_available(self, weekend: Weekend, scheduled: ScheduledSession) -> bool:
+    def _is_available(self, event, scheduled: ScheduledSession) -> bool:
         if self.http_cache is None:
             return scheduled.due <= self.clock()
         # Offline, a session is there exactly when the frozen store holds both timing streams.
         import fastf1
 
-        event = self._schedule(weekend.season, f"season {weekend.season}").get_event_by_round(weekend.round)
         session = event.get_session(scheduled.ref.session_name)
         store = fastf1.Cache._requests_session_cached.cache
         return all(

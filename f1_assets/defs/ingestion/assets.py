@@ -4,13 +4,13 @@ import dagster as dg
 
 from f1_assets.defs.ingestion.partitions import session_partitions
 from f1_assets.defs.ingestion.resources import SessionSourceResource
-from f1_assets.defs.metadata import code_version
+from f1_assets.defs.metadata import asset_code_version
 from f1_core.errors import SessionNotAvailableError
 from f1_core.raw import RawSession
 from f1_core.standardize import StandardSession, standardize
 
-# marks an asset stale in the UI when code it may run changed (f1_assets.defs.metadata.code_version)
-CODE_VERSION = code_version(__name__)
+# marks an asset stale in the UI when code it may run changed (f1_assets.defs.metadata.asset_code_version)
+CODE_VERSION = asset_code_version(__name__)
 
 
 @dg.asset(

@@ -1,14 +1,14 @@
 import dagster as dg
 import polars as pl
 
-from f1_assets.defs.metadata import code_version, preview
+from f1_assets.defs.metadata import asset_code_version, preview
 from f1_assets.defs.monitoring.resources import AlertResource
 from f1_assets.defs.warehouse.resources import WarehouseResource
 from f1_core import settings
 from f1_core.drift import DriftThresholds, describe
 
-# marks an asset stale in the UI when code it may run changed (f1_assets.defs.metadata.code_version)
-CODE_VERSION = code_version(__name__)
+# marks an asset stale in the UI when code it may run changed (f1_assets.defs.metadata.asset_code_version)
+CODE_VERSION = asset_code_version(__name__)
 
 WAREHOUSE_INPUTS = [dg.AssetKey(["warehouse", t]) for t in ("laps", "sessions", "weather")]
 

@@ -1,12 +1,12 @@
 import dagster as dg
 
 from f1_assets.defs.ingestion.resources import SessionSourceResource
-from f1_assets.defs.metadata import code_version
+from f1_assets.defs.metadata import asset_code_version
 from f1_assets.defs.race_weekend.partitions import weekend_partitions
 from f1_assets.defs.warehouse.resources import WarehouseResource
 from f1_core import settings
 
-CODE_VERSION = code_version(__name__)
+CODE_VERSION = asset_code_version(__name__)
 
 
 @dg.asset(

@@ -1,13 +1,13 @@
 import dagster as dg
 
 from f1_assets.defs.ingestion.partitions import session_partitions
-from f1_assets.defs.metadata import code_version, preview, table_schema
+from f1_assets.defs.metadata import asset_code_version, preview, table_schema
 from f1_assets.defs.warehouse.resources import WarehouseResource
 from f1_core.standardize import StandardSession
 from f1_core.warehouse import TABLES
 
-# marks an asset stale in the UI when code it may run changed (f1_assets.defs.metadata.code_version)
-CODE_VERSION = code_version(__name__)
+# marks an asset stale in the UI when code it may run changed (f1_assets.defs.metadata.asset_code_version)
+CODE_VERSION = asset_code_version(__name__)
 
 WAREHOUSE_TABLES = ("sessions", "laps", "weather", "quarantine")
 
