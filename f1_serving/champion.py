@@ -97,6 +97,7 @@ class Champion:
             failed_at = self._failed.get(version)
             if not force and failed_at is not None and time.monotonic() - failed_at < self.retry_seconds:
                 return current
+            started = time.monotonic()
             try:
                 loaded = LoadedModel(
                     version, load_checked(version), registry.model_card(version), *self._shadow(version, current)
@@ -111,7 +112,12 @@ class Champion:
             self.current = loaded  # the swap: one reference assignment
             self._failed.pop(version, None)
             self.last_error = None
-            logger.info("now serving champion v%s (was %s)", version, f"v{current.version}" if current else "no model")
+            logger.info(
+                "now serving champion v%s (was %s), loaded in %.1f s",
+                version,
+                f"v{current.version}" if current else "no model",
+                time.monotonic() - started,
+            )
             return loaded
 
     def _shadow(self, champion: str, current: LoadedModel | None) -> tuple[str | None, SessionFamilyModel | None]:

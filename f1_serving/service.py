@@ -61,6 +61,7 @@ class LapTimeService:
     def __init__(self) -> None:
         import prometheus_client as prom  # after BentoML set up its multiprocess metrics
 
+        logging.getLogger("f1_serving").setLevel(logging.INFO)  # BentoML's root logger shows warnings only
         self.champion = Champion(poll_seconds=float(os.environ.get("F1_SERVING_POLL_SECONDS", "2")))
         self.champion.refresh()  # the first load before the first request, not after
         self.champion.start()
