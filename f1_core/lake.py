@@ -60,9 +60,10 @@ def extension_file(name: str) -> str:
 
 def attach_sql(folder: str | Path) -> list[str]:
     """The statements that open the warehouse in any DuckDB 1.5.5 connection (an analyst's too)."""
+    folder = Path(folder).expanduser().resolve()
     catalog = catalog_of(folder)
     scanner = "sqlite_scanner" if catalog.startswith("sqlite:") else "postgres_scanner"
-    data = str(Path(folder) / DATA_FOLDER) + os.sep
+    data = str(folder / DATA_FOLDER) + os.sep
     options = f"DATA_PATH '{quote(data)}'"
     return [
         f"LOAD '{quote(extension_file(scanner))}'",
@@ -74,7 +75,7 @@ def attach_sql(folder: str | Path) -> list[str]:
 
 def cursor(folder: str | Path) -> duckdb.DuckDBPyConnection:
     """A new connection to the warehouse in `folder`, its own transactions, `USE`d."""
-    folder = Path(folder)
+    folder = Path(folder).expanduser().resolve()  # the catalog holds the data path as an absolute one
     key = (os.getpid(), str(folder), catalog_of(folder))  # a forked child opens its own
     with _instances_lock:
         instance = _instances.get(key)

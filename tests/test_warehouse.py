@@ -253,3 +253,11 @@ def test_any_duckdb_client_opens_it_with_the_statements_the_cli_prints():
         for statement in printed.output.strip().rstrip(";").split("; "):
             client.execute(statement)
         assert client.execute("SELECT count(*) FROM laps").fetchone()[0] == 880
+
+
+def test_a_relative_path_opens_the_same_warehouse(monkeypatch):
+    path = settings.warehouse_path()
+    warehouse.replace_session(path, JAPAN_2023, tables_of(JAPAN_2023))
+    monkeypatch.chdir(path.parent)
+    assert warehouse.open_connection(path.name).sql("SELECT count(*) FROM laps").fetchone()[0] == 880
+    assert f"DATA_PATH '{path}/data/'" in lake.attach_sql(Path(path.name))[-2]
