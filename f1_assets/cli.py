@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from f1_assets.terminal import progress_line, quiet_alerts
 from f1_core import settings
 
 # The UI keeps every event; the terminal shows one line per session and the errors.
@@ -167,7 +168,8 @@ def _train(instance, job, training: dict | None = None) -> bool:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     started = time.perf_counter()
     config = {**QUIET, "ops": {"lap_time_model": {"config": training or {}}}}
-    result = execute(instance, job, config)
+    with progress_line():
+        result = execute(instance, job, config)
     if not result.success:
         click.echo("training FAILED", err=True)
         _print_failure(result)
@@ -190,19 +192,22 @@ def _train(instance, job, training: dict | None = None) -> bool:
 
 
 def _drift(instance, job, sessions: tuple[str, ...] = ()) -> bool:
+    quiet_alerts()
     started = time.perf_counter()
     config = {**QUIET, "ops": {"drift_reports": {"config": {"sessions": list(sessions)}}}}
-    result = execute(instance, job, config)
+    with progress_line():
+        result = execute(instance, job, config)
     if not result.success:
         click.echo("drift reports FAILED", err=True)
         _print_failure(result)
         return False
     meta = result.get_asset_materialization_events()[0].materialization.metadata
+    drifted = meta["drifted_sessions"].value if "drifted_sessions" in meta else 0
     click.echo(
         f"drift: {meta['sessions'].value} session(s) compared with champion "
-        f"v{meta['champion_version'].value} in {time.perf_counter() - started:.0f} s, "
-        f"{meta.get('drifted_sessions').value if 'drifted_sessions' in meta else 0} drifted; "
-        f"reports in {settings.drift_reports_dir()}, numbers in drift_history"
+        f"v{meta['champion_version'].value} in {time.perf_counter() - started:.0f} s, {drifted} drifted"
+        + (f" (alerts in {settings.alert_log_path()})" if drifted else "")
+        + f"; reports in {settings.drift_reports_dir()}, numbers in drift_history"
     )
     return True
 

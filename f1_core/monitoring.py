@@ -15,6 +15,7 @@ from f1_core import drift, registry, warehouse
 from f1_core.alert_timeline import CLOCK_COLUMNS, covered_clock
 from f1_core.features import clean_laps, lap_features
 from f1_core.model import family, relative_pace
+from f1_core.progress import Progress
 from f1_core.training import load_warehouse
 
 # below this many reference laps of the session's family, the whole reference is used
@@ -63,8 +64,10 @@ def session_drift(
     reports_dir.mkdir(parents=True, exist_ok=True)
     clocks = {row["session_key"]: row for row in covered_clock(laps).iter_rows(named=True)}
     done = []
+    progress = Progress("drift", len(session_keys))
     for key in session_keys:
         current = features.filter(pl.col("session_key") == key)
+        progress.advance(key)
         if current.height == 0:
             continue
         scored = current.filter(pl.col("clean") & pl.col("lap_time_s").is_not_null())

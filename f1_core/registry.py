@@ -4,9 +4,12 @@ the functions: it takes seconds."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import pickle
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,9 +104,15 @@ def log_model(model: SessionFamilyModel, example: pl.DataFrame) -> str:
             artifacts={"model": str(path)},
             signature=_signature(inputs, model.predict(example).to_pandas()),
             input_example=inputs.head(5),
-            registered_model_name=MODEL_NAME,
         )
-    return str(info.registered_model_version)
+    # MLflow prints "Successfully registered model ..." and "Created version ..." on stderr whatever
+    # its log level; the callers report the version themselves, and anything else it says passes
+    with contextlib.redirect_stderr(io.StringIO()) as said:
+        version = mlflow.register_model(f"models:/{info.model_id}", MODEL_NAME).version
+    for line in said.getvalue().splitlines():
+        if not line.startswith(("Successfully registered model", "Registered model", "Created version")):
+            print(line, file=sys.stderr)
+    return str(version)
 
 
 def log_reference(reference: pl.DataFrame) -> None:

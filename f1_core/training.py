@@ -15,6 +15,7 @@ import polars as pl
 from f1_core import metrics, warehouse
 from f1_core.features import FUEL_SECONDS_PER_KG, RACE_LIKE, lap_features
 from f1_core.model import FAMILIES, LapTimeModel, ModelParams, SessionFamilyModel, family
+from f1_core.progress import Progress
 
 BASELINES = ("baseline_previous_clean_lap", "baseline_rolling_mean", "baseline_fuel_tyre")
 
@@ -129,12 +130,16 @@ def blends(params: ModelParams) -> list[list[str]]:
     return single + ([list(params.learners)] if len(params.learners) > 1 else [])
 
 
-def out_of_fold(frame: pl.DataFrame, params: ModelParams, folds: int) -> dict[str, pl.DataFrame]:
+def out_of_fold(
+    frame: pl.DataFrame, params: ModelParams, folds: int, progress: Progress | None = None, label: str = ""
+) -> dict[str, pl.DataFrame]:
     """Uncalibrated predictions for every lap from models that never saw its event, for each
     blend of the learners (the same fold models serve every blend)."""
     fold = event_folds(frame, folds)
     parts: dict[str, list[pl.DataFrame]] = {"+".join(b): [] for b in blends(params)}
     for k in range(folds):
+        if progress:
+            progress.advance(f"{label}cross-validation fold {k + 1} of {folds}")
         test = pl.Series(fold == k)
         model = LapTimeModel(params).fit(frame.filter(~test))
         rows = pl.Series("_row", np.flatnonzero(fold == k))
@@ -182,14 +187,19 @@ class TrainingResult:
     seconds: float = 0.0
 
 
-def _fit_family(train: pl.DataFrame, params: ModelParams, folds: int):
+def _folds(train: pl.DataFrame, folds: int) -> int:
+    return min(folds, train["event"].n_unique())
+
+
+def _fit_family(train: pl.DataFrame, params: ModelParams, folds: int, progress: Progress, name: str):
     """Cross-validates each learner blend on `train`, fits the best, calibrates it out of fold."""
-    candidates = out_of_fold(train, params, min(folds, train["event"].n_unique()))
+    candidates = out_of_fold(train, params, _folds(train, folds), progress, f"{name} laps, ")
     cv_by_blend = {
         name: metrics.summary(train.with_columns(oof["lap_time"].alias("prediction")))["mae_clean"]
         for name, oof in candidates.items()
     }
     chosen = min(cv_by_blend, key=cv_by_blend.get)
+    progress.advance(f"{name} laps, the model on every training event")
     model = LapTimeModel(params.model_copy(update={"learners": chosen.split("+")})).fit(train)
     model.calibrate_from(train, candidates[chosen])
     return model, candidates[chosen], cv_by_blend, chosen
@@ -204,10 +214,11 @@ def train_and_evaluate(
     started = time.perf_counter()
     train, holdout, cuts = holdout_split(frame, holdout_share, learn_from)
     models, cv_parts, results, blends_chosen = {}, [], {}, []
-    for name, part in _families(train):
-        if part["event"].n_unique() < 2:
-            continue  # a family seen in one event only cannot be validated; the other serves it
-        model, oof, cv_by_blend, chosen = _fit_family(part, params, folds)
+    # a family seen in one event only cannot be validated; the other serves it
+    families = [(name, part) for name, part in _families(train) if part["event"].n_unique() >= 2]
+    progress = Progress("training", sum(_folds(part, folds) + 1 for _, part in families))
+    for name, part in families:
+        model, oof, cv_by_blend, chosen = _fit_family(part, params, folds, progress, name)
         models[name] = model
         cv_parts.append(part.with_columns(oof["lap_time"].alias("prediction")))
         results.update({f"cv_mae_clean_{name}_{b.replace('+', '_')}": v for b, v in cv_by_blend.items()})
@@ -241,12 +252,16 @@ def continue_and_evaluate(
             "every holdout event is one the champion was trained on: an incremental "
             "retraining would have nothing to be judged on; run a full retraining"
         )
-    for name, part in _families(train):
+    parts = list(_families(train))
+    steps = [1 if name in champion.models and part.height else _folds(part, folds) + 1 for name, part in parts]
+    progress = Progress("training", sum(steps))
+    for name, part in parts:
         if name in champion.models and part.height:
+            progress.advance(f"{name} laps, {trees} more trees on the champion's")
             models[name] = champion.models[name].continued(part, trees)
             blends_chosen.append(f"{name}:{'+'.join(models[name].blend)} (continued)")
         elif part["event"].n_unique() >= 2:
-            models[name], oof, _, chosen = _fit_family(part, params, folds)
+            models[name], oof, _, chosen = _fit_family(part, params, folds, progress, name)
             cv_parts.append(part.with_columns(oof["lap_time"].alias("prediction")))
             blends_chosen.append(f"{name}:{chosen}")
     for name in champion.models.keys() - models.keys():
