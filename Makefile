@@ -13,7 +13,7 @@ $(error F1_PROFILE=$(PROFILE): expected one of default, postgres, production)
 endif
 export DAGSTER_HOME := $(CURDIR)/$(PROFILE_$(PROFILE))
 
-.PHONY: run test lint docs ui serve console bento mlflow-server worker api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon bench-warehouse bench-production clean
+.PHONY: run test lint docs notebooks ui serve console bento mlflow-server worker api-key validate train rollback bench-ingest bench-accuracy bench-accuracy-changes bench-served bench-live-state bench-console bench-serve bench-serve-floor bench-serve-batch bench-loop bench-loop-full bench-loop-daemon bench-warehouse bench-production clean
 
 # The virtual environment, exactly as uv.lock pins it (uv itself comes from PyPI if missing).
 .venv/.synced: pyproject.toml uv.lock
@@ -39,6 +39,10 @@ docs: .venv/.synced
 lint: .venv/.synced
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+
+# The analysts' notebooks in JupyterLab (http://127.0.0.1:8888), reading the warehouse make run filled.
+notebooks: .venv/.synced
+	.venv/bin/jupyter lab --notebook-dir notebooks --ip 127.0.0.1 --port $(or $(PORT),8888)
 
 ui: .venv/.synced
 	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(or $(PORT),3000)

@@ -32,6 +32,7 @@ SLOWEST_FIRST = [
     "test_mlflow_server",
     "test_race_weekend",
     "test_backfill",
+    "test_small_run",
     "test_training",
     "test_drift",
 ]
