@@ -65,6 +65,11 @@ def attach_sql(folder: str | Path) -> list[str]:
     scanner = "sqlite_scanner" if catalog.startswith("sqlite:") else "postgres_scanner"
     data = str(folder / DATA_FOLDER) + os.sep
     options = f"DATA_PATH '{quote(data)}'"
+    if catalog.startswith("sqlite:"):
+        # the catalog lives in the folder and the data files' paths are relative to it: a folder
+        # copied or moved whole opens where it now is (a server catalog keeps the path it was
+        # made with; another one there is a misconfiguration, refused)
+        options += ", OVERRIDE_DATA_PATH true"
     return [
         f"LOAD '{quote(extension_file(scanner))}'",
         f"LOAD '{quote(extension_file('ducklake'))}'",

@@ -261,3 +261,15 @@ def test_a_relative_path_opens_the_same_warehouse(monkeypatch):
     monkeypatch.chdir(path.parent)
     assert warehouse.open_connection(path.name).sql("SELECT count(*) FROM laps").fetchone()[0] == 880
     assert f"DATA_PATH '{path}/data/'" in lake.attach_sql(Path(path.name))[-2]
+
+
+def test_a_warehouse_folder_moved_whole_opens_where_it_now_is(tmp_path):
+    path = settings.warehouse_path()
+    warehouse.replace_session(path, JAPAN_2023, tables_of(JAPAN_2023))
+    lake.close_all()
+    moved = tmp_path / "moved" / "warehouse"
+    moved.parent.mkdir()
+    path.rename(moved)
+    warehouse.replace_session(moved, BAHRAIN_2024, tables_of(BAHRAIN_2024))  # new files land in it
+    assert counts(moved)["laps"] == 880 + 1024
+    assert not path.exists()  # nothing written where it was
