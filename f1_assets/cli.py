@@ -192,10 +192,9 @@ def _train(instance, job, training: dict | None = None) -> bool:
 
 
 def _drift(instance, job, sessions: tuple[str, ...] = ()) -> bool:
-    quiet_alerts()
     started = time.perf_counter()
     config = {**QUIET, "ops": {"drift_reports": {"config": {"sessions": list(sessions)}}}}
-    with progress_line():
+    with progress_line(), quiet_alerts():
         result = execute(instance, job, config)
     if not result.success:
         click.echo("drift reports FAILED", err=True)

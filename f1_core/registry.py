@@ -4,12 +4,9 @@ the functions: it takes seconds."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import pickle
-import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -105,13 +102,19 @@ def log_model(model: SessionFamilyModel, example: pl.DataFrame) -> str:
             signature=_signature(inputs, model.predict(example).to_pandas()),
             input_example=inputs.head(5),
         )
-    # MLflow prints "Successfully registered model ..." and "Created version ..." on stderr whatever
-    # its log level; the callers report the version themselves, and anything else it says passes
-    with contextlib.redirect_stderr(io.StringIO()) as said:
-        version = mlflow.register_model(f"models:/{info.model_id}", MODEL_NAME).version
-    for line in said.getvalue().splitlines():
-        if not line.startswith(("Successfully registered model", "Registered model", "Created version")):
-            print(line, file=sys.stderr)
+    # the client's calls, not the fluent registration, which prints its own notices on stderr
+    # whatever MLflow's log level (the callers report the version themselves)
+    from mlflow.exceptions import MlflowException
+
+    mlflow_client = client()
+    try:
+        mlflow_client.create_registered_model(MODEL_NAME)
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    version = mlflow_client.create_model_version(
+        MODEL_NAME, source=info.model_uri, run_id=info.run_id, model_id=info.model_id
+    ).version
     return str(version)
 
 

@@ -252,15 +252,17 @@ def continue_and_evaluate(
             "every holdout event is one the champion was trained on: an incremental "
             "retraining would have nothing to be judged on; run a full retraining"
         )
-    parts = list(_families(train))
-    steps = [1 if name in champion.models and part.height else _folds(part, folds) + 1 for name, part in parts]
-    progress = Progress("training", sum(steps))
-    for name, part in parts:
-        if name in champion.models and part.height:
+    continued = {name for name, part in _families(train) if name in champion.models and part.height}
+    fitted = {name for name, part in _families(train) if name not in continued and part["event"].n_unique() >= 2}
+    progress = Progress(
+        "training", len(continued) + sum(_folds(part, folds) + 1 for name, part in _families(train) if name in fitted)
+    )
+    for name, part in _families(train):
+        if name in continued:
             progress.advance(f"{name} laps, {trees} more trees on the champion's")
             models[name] = champion.models[name].continued(part, trees)
             blends_chosen.append(f"{name}:{'+'.join(models[name].blend)} (continued)")
-        elif part["event"].n_unique() >= 2:
+        elif name in fitted:
             models[name], oof, _, chosen = _fit_family(part, params, folds, progress, name)
             cv_parts.append(part.with_columns(oof["lap_time"].alias("prediction")))
             blends_chosen.append(f"{name}:{chosen}")

@@ -1,6 +1,7 @@
 """Training, the MLflow pyfunc, the promotion gate and rollback, on real archive sessions."""
 
 import json
+import logging
 
 import dagster as dg
 import numpy as np
@@ -246,16 +247,25 @@ def test_training_job_registers_and_promotes_with_lineage_and_metadata(monkeypat
     assert "(continued)" in tags["blend"] and list(json.loads(tags["holdout_cuts"])) == [newest]
 
 
-def test_incremental_retraining_continues_the_champions_boosters(frame):
+def test_incremental_retraining_continues_the_champions_boosters(frame, caplog):
     """The continued model is the champion's trees plus new ones fitted on today's training laps,
-    with the champion's calibrated interval; the champion itself is left untouched."""
+    with the champion's calibrated interval; the champion itself is left untouched. Each reports
+    its progress, a step at a time up to the total it announced (races only: no one-lap model)."""
     from f1_core.model import _array
 
+    caplog.set_level(logging.INFO, logger="f1.progress")
     early_events = sorted(frame["event"].unique().to_list())[:5]
     champion = train_and_evaluate(frame.filter(pl.col("event").is_in(early_events)), SMALL, folds=2)
+    assert [r.progress for r in caplog.records] == [
+        ("training", 1, 3, "race laps, cross-validation fold 1 of 2"),
+        ("training", 2, 3, "race laps, cross-validation fold 2 of 2"),
+        ("training", 3, 3, "race laps, the model on every training event"),
+    ]
+    caplog.clear()
     old = champion.model.models["race"]
     trees = {name: _trees(m) for name, m in old.point_models.items()}
     result = continue_and_evaluate(frame, champion.model, champion.train_events, 25, SMALL, folds=3)
+    assert [r.progress for r in caplog.records] == [("training", 1, 1, "race laps, 25 more trees on the champion's")]
     new = result.model.models["race"]
     assert result.holdout_events == ["2023-07", "2023-08"]
     assert set(result.train_events) == set(champion.train_events) | {f"2023-0{r}" for r in range(1, 7)}
