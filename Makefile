@@ -28,7 +28,7 @@ run: .venv/.synced
 # included) on two workers, a file's tests on one; last, alone, the tests that restart a shared server
 test: lint .venv/.synced console/dist/index.html
 	cd console && npm test && npm run e2e
-	.venv/bin/pytest -n 2 --dist loadfile -m "not serial"
+	.venv/bin/pytest -n 2 --dist loadfile -m "not serial" --durations=25
 	.venv/bin/pytest -m serial
 
 # The manual (docs/, mkdocs-material) as a site in site/; --strict: a broken link or anchor fails

@@ -293,8 +293,16 @@ def test_hot_swap_under_load_fails_no_request(service, spain):
     time.sleep(1.0)
     registry.client().set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, new)
     deadline = time.monotonic() + 60
-    # 20 answers in a row from the new version: both workers have swapped
-    while time.monotonic() < deadline and not (len(answers) > 20 and all(v == new for _, v in answers[-20:])):
+
+    def swapped():  # the workers whose log says they serve the new version
+        lines = service.log.read_text().splitlines()
+        return {re.search(r":f1_laptime:(\d+)\]", line)[1] for line in lines if f"serving champion v{new} " in line}
+
+    # each worker swapped (a client keeps its connection: the answers may all come from one), and
+    # 20 answers in a row from the new version
+    while time.monotonic() < deadline and not (
+        swapped() == {"1", "2"} and len(answers) > 20 and all(v == new for _, v in answers[-20:])
+    ):
         time.sleep(0.2)
     stop.set()
     for t in threads:
@@ -303,6 +311,7 @@ def test_hot_swap_under_load_fails_no_request(service, spain):
     versions = [v for _, v in answers]
     swaps = [line for line in service.log.read_text().splitlines() if "champion v" in line]
     assert versions[0] == before and versions[-20:] == [new] * 20, swaps[-6:]
+    assert swapped() == {"1", "2"}, swaps[-6:]
     assert service.get("/model", "engineer").json()["serving"] == new
 
 

@@ -67,6 +67,8 @@ def in_terminal(command: list[str], env: dict, timeout: float) -> tuple[int, str
                 if not chunk:
                     break
                 received.append(chunk)
+            elif process.poll() is not None:  # ended, though a process it left holds the terminal
+                break
         else:
             raise AssertionError(f"{command} still running after {timeout} s")
         return process.wait(timeout=60), b"".join(received).decode(errors="replace")
@@ -95,20 +97,21 @@ def small_run(tmp_path_factory):
     (data / "dagster_home").mkdir()
     # as make run has it (its own instance: the checkout's stays untouched)
     shutil.copy(settings.PROJECT_ROOT / "dagster_home" / "dagster.yaml", data / "dagster_home")
-    env = {**os.environ, "F1_DATA_DIR": str(data), "F1_SOURCES": "archive", "DAGSTER_HOME": str(data / "dagster_home")}
+    # none of the developer's configuration (this fixture runs before isolated_data's)
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("F1_", "MLFLOW_", "DAGSTER_"))}
+    env.update(F1_DATA_DIR=str(data), F1_SOURCES="archive", DAGSTER_HOME=str(data / "dagster_home"))
     env.update(COLUMNS="200", TERM="xterm")
-    for name in ("F1_WAREHOUSE", "MLFLOW_TRACKING_URI", "F1_PROFILE", "F1_EXECUTOR"):
-        env.pop(name, None)
     sessions = [arg for race in RACES for arg in ("--session", race)]
     command = [str(BIN / "f1"), "run", *sessions, "--n-estimators", "60", "--cv-folds", "2"]
     code, terminal = in_terminal(command, env, timeout=900)
     assert code == 0, terminal[-4000:]
     with pytest.MonkeyPatch.context() as patch:
+        for name in [name for name in os.environ if name.startswith(("F1_", "MLFLOW_", "DAGSTER_"))]:
+            patch.delenv(name)
         for name, value in (("F1_DATA_DIR", str(data)), ("DAGSTER_HOME", str(data / "dagster_home"))):
             patch.setenv(name, value)
-        patch.delenv("F1_WAREHOUSE", raising=False)
         key = KeyStore(settings.api_keys_path()).create("viewer", "notebooks")[1]
-        with LocalService({"F1_DATA_DIR": str(data)}, log_path=data / "service.log") as service:
+        with LocalService(env, log_path=data / "service.log") as service:
             played = subprocess.run(
                 [str(BIN / "f1"), "replay", PLAYED, "--speed", "5000", "--url", service.url]
                 + ["--max-laps", "200", "--ingest-every", "1"],
@@ -162,8 +165,9 @@ def test_every_notebook_is_tested():
 @pytest.mark.parametrize("name", sorted(EXPECTED_PLOTS))
 def test_notebook_runs_on_the_small_runs_warehouse(small_run, name, monkeypatch):
     """Each cell runs without an error or a warning, and each plot is drawn."""
+    for variable in [variable for variable in os.environ if variable.startswith(("F1_", "MLFLOW_"))]:
+        monkeypatch.delenv(variable)  # the kernel inherits this environment
     monkeypatch.setenv("F1_DATA_DIR", str(small_run.data))
-    monkeypatch.delenv("F1_WAREHOUSE", raising=False)  # the kernel inherits this environment
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
