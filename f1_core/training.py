@@ -191,6 +191,11 @@ def _folds(train: pl.DataFrame, folds: int) -> int:
     return min(folds, train["event"].n_unique())
 
 
+def _fit_steps(train: pl.DataFrame, folds: int) -> int:
+    """The progress steps of `_fit_family`: each fold, then the fit on every event."""
+    return _folds(train, folds) + 1
+
+
 def _fit_family(train: pl.DataFrame, params: ModelParams, folds: int, progress: Progress, name: str):
     """Cross-validates each learner blend on `train`, fits the best, calibrates it out of fold."""
     candidates = out_of_fold(train, params, _folds(train, folds), progress, f"{name} laps, ")
@@ -216,7 +221,7 @@ def train_and_evaluate(
     models, cv_parts, results, blends_chosen = {}, [], {}, []
     # a family seen in one event only cannot be validated; the other serves it
     families = [(name, part) for name, part in _families(train) if part["event"].n_unique() >= 2]
-    progress = Progress("training", sum(_folds(part, folds) + 1 for _, part in families))
+    progress = Progress("training", sum(_fit_steps(part, folds) for _, part in families))
     for name, part in families:
         model, oof, cv_by_blend, chosen = _fit_family(part, params, folds, progress, name)
         models[name] = model
@@ -252,17 +257,20 @@ def continue_and_evaluate(
             "every holdout event is one the champion was trained on: an incremental "
             "retraining would have nothing to be judged on; run a full retraining"
         )
-    continued = {name for name, part in _families(train) if name in champion.models and part.height}
-    fitted = {name for name, part in _families(train) if name not in continued and part["event"].n_unique() >= 2}
-    progress = Progress(
-        "training", len(continued) + sum(_folds(part, folds) + 1 for name, part in _families(train) if name in fitted)
-    )
+    # per family: continued (the champion has a model of it, and there are laps), fitted from
+    # scratch (seen in two events at least), or left as it was
+    plan = []
     for name, part in _families(train):
-        if name in continued:
+        continued = name in champion.models and part.height > 0
+        if continued or part["event"].n_unique() >= 2:
+            plan.append((name, part, continued))
+    progress = Progress("training", sum(1 if continued else _fit_steps(part, folds) for _, part, continued in plan))
+    for name, part, continued in plan:
+        if continued:
             progress.advance(f"{name} laps, {trees} more trees on the champion's")
             models[name] = champion.models[name].continued(part, trees)
             blends_chosen.append(f"{name}:{'+'.join(models[name].blend)} (continued)")
-        elif name in fitted:
+        else:
             models[name], oof, _, chosen = _fit_family(part, params, folds, progress, name)
             cv_parts.append(part.with_columns(oof["lap_time"].alias("prediction")))
             blends_chosen.append(f"{name}:{chosen}")
