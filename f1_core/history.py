@@ -18,6 +18,16 @@ BREAKDOWNS = {
 }
 
 
+def abs_error(prediction: str = "prediction", observed: str = "observed") -> pl.Expr:
+    """`abs_error`, what the breakdowns average: how far `prediction` was from the lap."""
+    return (pl.col(prediction) - pl.col(observed)).abs().alias("abs_error")
+
+
+def covered(observed: str = "observed") -> pl.Expr:
+    """`covered`: whether the lap fell within the interval (`lower`, `upper`)."""
+    return ((pl.col(observed) >= pl.col("lower")) & (pl.col(observed) <= pl.col("upper"))).alias("covered")
+
+
 def select(
     live: pl.DataFrame, context: str, session_key: str | None = None, model_version: str | None = None
 ) -> pl.DataFrame:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from f1_core import drift, registry, warehouse
+from f1_core import drift, history, registry, warehouse
 from f1_core.alert_timeline import CLOCK_COLUMNS, covered_clock
 from f1_core.features import clean_laps, lap_features
 from f1_core.model import family, relative_pace
@@ -126,7 +126,7 @@ def history_rows(done: list[SessionDrift], version: str, thresholds: drift.Drift
                 pl.lit(now).alias("computed_at"),
             )
         )
-    history = pl.DataFrame(
+    reports = pl.DataFrame(
         summary,
         schema={
             "session_key": pl.String,
@@ -148,7 +148,7 @@ def history_rows(done: list[SessionDrift], version: str, thresholds: drift.Drift
             "session_start_utc": pl.Datetime("us"),
         },
     )
-    return {"drift_history": history, "drift_features": pl.concat(per_feature)}
+    return {"drift_history": reports, "drift_features": pl.concat(per_feature)}
 
 
 def predicted_sessions(predictions: pl.DataFrame, sessions: pl.DataFrame) -> list[str]:
@@ -214,8 +214,8 @@ def live_predictions(predictions: pl.DataFrame, laps: pl.DataFrame, sessions: pl
             "upper",
             "observed",
             "clean",
-            (pl.col("lap_time") - pl.col("observed")).abs().alias("abs_error"),
-            ((pl.col("observed") >= pl.col("lower")) & (pl.col("observed") <= pl.col("upper"))).alias("covered"),
+            history.abs_error("lap_time"),
+            history.covered(),
             pl.col("logged_at").cast(pl.String),
             pl.col("shadow_lap_time").alias("shadow_prediction")
             if "shadow_lap_time" in predictions.columns

@@ -252,7 +252,7 @@ def promotion_gate(
         reason = f"first model: clean-lap MAE {ours['mae_clean']:.3f} s vs best baseline {baseline_mae:.3f} s"
     elif champion == challenger_version:
         promoted, reason = False, "the challenger is already the champion"
-    elif (unseen := _unseen_by(champion, holdout)).height == 0:
+    elif (unseen := unseen_by(champion, holdout)).height == 0:
         promoted, reason = False, (f"every holdout event was in champion v{champion}'s training: no fair comparison")
     else:
         # both scored on laps neither trained on (the challenger's holdout grows as data comes)
@@ -314,7 +314,7 @@ def train_events(version: str) -> list[str]:
     return [event for event in seen.split(",") if event]
 
 
-def _unseen_by(version: str, holdout: pl.DataFrame) -> pl.DataFrame:
+def unseen_by(version: str, holdout: pl.DataFrame) -> pl.DataFrame:
     """The holdout laps from events model `version` was not trained on."""
     return holdout.filter(~pl.col("event").is_in(train_events(version)))
 
