@@ -1,4 +1,5 @@
 import shutil
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from f1_production import postgres
 
 ARCHIVE = settings.SHARED_F1DATA / "archive"
 HTTP_CACHE = settings.SHARED_F1DATA / "livetiming" / "http_cache"
+BIN = Path(sys.executable).parent  # the virtual environment's commands (f1, dagster-daemon)
 JAPAN_2023 = "2023-16-japanese-grand-prix-race"
 
 

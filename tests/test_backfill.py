@@ -5,17 +5,14 @@ launches them into the warehouse."""
 import os
 import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import dagster as dg
 
 from f1_core import settings, warehouse
-from tests.conftest import copy_archive
+from tests.conftest import BIN, copy_archive
 
 SEASON_2018 = ["2018-02-bahrain-grand-prix-race", "2018-17-japanese-grand-prix-race"]
-BIN = Path(sys.executable).parent
 
 
 def test_a_season_backfill_is_queued_as_one_dagster_backfill_and_the_daemon_runs_it(tmp_path, monkeypatch):

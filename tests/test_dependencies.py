@@ -7,7 +7,7 @@ import tomllib
 from f1_core import settings
 
 ROOT = settings.PROJECT_ROOT
-IMPORT_NAME = {"xgboost-cpu": "xgboost", "mlflow": "mlflow", "great-expectations": "great_expectations"}
+IMPORT_NAME = {"xgboost-cpu": "xgboost"}  # else the name with `_` for `-`
 # used without an import statement of their own
 USED_OTHERWISE = {
     "dagster-webserver": "the Dagster UI (make ui: dagster dev)",

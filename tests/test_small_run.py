@@ -10,7 +10,6 @@ import re
 import select
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,8 @@ import pytest
 from nbclient import NotebookClient
 
 from f1_core import settings
+from tests.conftest import BIN
 
-BIN = Path(sys.executable).parent
 NOTEBOOKS = settings.PROJECT_ROOT / "notebooks"
 RACES = [f"2023-{n}-grand-prix-race" for n in ("12-belgian", "13-dutch", "14-italian", "15-singapore", "16-japanese")]
 PLAYED = "2023-15-singapore-grand-prix-race"  # through the service: live predictions to read
@@ -40,6 +39,12 @@ LINES = [
     r"Dagster instance: \S+  \(make ui, then http://127\.0\.0\.1:3000\)",
     r"query it: .*",
 ]
+
+
+def without_project_variables(patch: pytest.MonkeyPatch) -> None:
+    """None of the developer's configuration: every variable the project, MLflow or Dagster reads."""
+    for name in [name for name in os.environ if name.startswith(("F1_", "MLFLOW_", "DAGSTER_"))]:
+        patch.delenv(name)
 
 
 @dataclass
@@ -97,19 +102,15 @@ def small_run(tmp_path_factory):
     (data / "dagster_home").mkdir()
     # as make run has it (its own instance: the checkout's stays untouched)
     shutil.copy(settings.PROJECT_ROOT / "dagster_home" / "dagster.yaml", data / "dagster_home")
-    # none of the developer's configuration (this fixture runs before isolated_data's)
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("F1_", "MLFLOW_", "DAGSTER_"))}
-    env.update(F1_DATA_DIR=str(data), F1_SOURCES="archive", DAGSTER_HOME=str(data / "dagster_home"))
-    env.update(COLUMNS="200", TERM="xterm")
-    sessions = [arg for race in RACES for arg in ("--session", race)]
-    command = [str(BIN / "f1"), "run", *sessions, "--n-estimators", "60", "--cv-folds", "2"]
-    code, terminal = in_terminal(command, env, timeout=900)
-    assert code == 0, terminal[-4000:]
     with pytest.MonkeyPatch.context() as patch:
-        for name in [name for name in os.environ if name.startswith(("F1_", "MLFLOW_", "DAGSTER_"))]:
-            patch.delenv(name)
+        without_project_variables(patch)  # this fixture runs before isolated_data's
         for name, value in (("F1_DATA_DIR", str(data)), ("DAGSTER_HOME", str(data / "dagster_home"))):
             patch.setenv(name, value)
+        env = {**os.environ, "F1_SOURCES": "archive", "COLUMNS": "200", "TERM": "xterm"}
+        sessions = [arg for race in RACES for arg in ("--session", race)]
+        command = [str(BIN / "f1"), "run", *sessions, "--n-estimators", "60", "--cv-folds", "2"]
+        code, terminal = in_terminal(command, env, timeout=900)
+        assert code == 0, terminal[-4000:]
         key = KeyStore(settings.api_keys_path()).create("viewer", "notebooks")[1]
         with LocalService(env, log_path=data / "service.log") as service:
             played = subprocess.run(
@@ -165,8 +166,7 @@ def test_every_notebook_is_tested():
 @pytest.mark.parametrize("name", sorted(EXPECTED_PLOTS))
 def test_notebook_runs_on_the_small_runs_warehouse(small_run, name, monkeypatch):
     """Each cell runs without an error or a warning, and each plot is drawn."""
-    for variable in [variable for variable in os.environ if variable.startswith(("F1_", "MLFLOW_"))]:
-        monkeypatch.delenv(variable)  # the kernel inherits this environment
+    without_project_variables(monkeypatch)  # the kernel inherits this environment
     monkeypatch.setenv("F1_DATA_DIR", str(small_run.data))
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     NotebookClient(
