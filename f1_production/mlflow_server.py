@@ -49,6 +49,9 @@ class MlflowServer(LocalService):
                 "MLFLOW_AUTH_CONFIG_PATH": str(self._config),
                 "MLFLOW_AUTH_ADMIN_PASSWORD": admin_password,
                 "MLFLOW_FLASK_SERVER_SECRET_KEY": secret_key,
+                # MLflow's job runner (GenAI scoring, trace archival: nothing this project uses) is
+                # eight more Python processes, 0.3 GB each, busy starting while the pipeline runs
+                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
                 **postgres.environment(server),
             },
             log_path=log_path,
@@ -75,7 +78,7 @@ class MlflowServer(LocalService):
             "2",
         ]
 
-    def __enter__(self) -> MlflowServer:
+    def launch(self) -> None:
         for name in (self.backend_db, self.auth_db):
             postgres.ensure_database(name, self.pg)
         self.artifacts.mkdir(parents=True, exist_ok=True)
@@ -85,8 +88,7 @@ class MlflowServer(LocalService):
             f"database_uri = {postgres.url(self.auth_db, self.pg)}\nadmin_username = {ADMIN}\n"
             "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
         )
-        super().__enter__()
-        return self
+        super().launch()
 
     def client_env(self, username: str = ADMIN, password: str | None = None) -> dict[str, str]:
         """What a client of this server is told; with two retries, a server that is down fails a

@@ -25,6 +25,7 @@ from f1_core import settings
 from f1_production import postgres
 from f1_production.celery_worker import CeleryWorker
 from f1_production.mlflow_server import MlflowServer
+from f1_serving.local import start_together
 
 SECRETS = ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY")
 
@@ -91,7 +92,7 @@ def worker_count() -> int:
 
 def run(args: list[str]) -> int:
     """Brings the profile up, runs `f1 run ARGS` on it, and stops what it started."""
-    pg, names, workers = server(), databases(), worker_count()  # a wrong count fails before anything starts
+    pg, names, count = server(), databases(), worker_count()  # a wrong count fails before anything starts
     for name in (names["dagster"], names["warehouse"]):
         postgres.ensure_database(name, pg)
     secret = load_secrets()
@@ -106,20 +107,20 @@ def run(args: list[str]) -> int:
     )
     print(
         f"production profile: PostgreSQL {pg['host']}:{pg['port']} (databases {', '.join(names.values())}); "
-        f"starting MLflow's server",
+        f"starting MLflow's server and {count} celery worker(s)",
         flush=True,
     )
-    with mlflow, ExitStack() as started:
+    env = environment(pg, names, mlflow)
+    workers = [
+        CeleryWorker(env, name=f"f1-worker-{number}-{os.getpid()}", log_path=folder() / f"celery-worker-{number}.log")
+        for number in range(1, count + 1)
+    ]
+    with ExitStack() as started:
+        start_together(started, [mlflow, *workers])
         print(f"MLflow at {mlflow.url} (basic auth; log {mlflow.log_path})", flush=True)
-        env = environment(pg, names, mlflow)
-        for number in range(1, workers + 1):
-            worker = started.enter_context(
-                CeleryWorker(
-                    env, name=f"f1-worker-{number}-{os.getpid()}", log_path=folder() / f"celery-worker-{number}.log"
-                )
-            )
         print(
-            f"{workers} celery worker(s) on {worker.broker.split('@')[-1]} (queue {worker.queue}; logs {folder()})",
+            f"{count} celery worker(s) on {workers[0].broker.split('@')[-1]} (queue {workers[0].queue}; "
+            f"logs {folder()})",
             flush=True,
         )
         f1 = str(Path(sys.executable).with_name("f1"))

@@ -13,6 +13,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 import psutil
@@ -76,13 +77,15 @@ class LocalService:
 
     def __enter__(self) -> LocalService:
         try:
-            self._start()
+            self.launch()
+            self.wait_until_ready()
         except BaseException:  # interrupted or failed while starting: nothing it started stays
             self.stop()
             raise
         return self
 
-    def _start(self) -> None:
+    def launch(self) -> None:
+        """Starts the process without waiting for it to serve (`wait_until_ready`)."""
         self._log = open(self.log_path, "ab") if self.log_path else None
         self.process = subprocess.Popen(
             self.command(),
@@ -92,6 +95,8 @@ class LocalService:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # its own process group: stopping it stops its workers
+
+    def wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -162,3 +167,14 @@ def _kill(processes: list[psutil.Process]) -> None:
             process.kill()
         except psutil.NoSuchProcess:
             pass
+
+
+def start_together(stack: ExitStack, services: list[LocalService]) -> None:
+    """Starts every service at once and waits until all serve: each one's start-up (imports,
+    migrations) overlaps the others'. `stack` stops each, whatever happens next."""
+    for service in services:
+        stack.callback(service.stop)
+    for service in services:
+        service.launch()
+    for service in services:
+        service.wait_until_ready()

@@ -26,7 +26,6 @@ RACES = [
         (3, "australian"),
         (4, "azerbaijan"),
         (5, "miami"),
-        (6, "monaco"),
     ]
 ]
 

@@ -23,7 +23,7 @@ from f1_core import settings
 from tests.conftest import BIN
 
 NOTEBOOKS = settings.PROJECT_ROOT / "notebooks"
-RACES = [f"2023-{n}-grand-prix-race" for n in ("12-belgian", "13-dutch", "14-italian", "15-singapore", "16-japanese")]
+RACES = [f"2023-{n}-grand-prix-race" for n in ("13-dutch", "14-italian", "15-singapore", "16-japanese")]
 PLAYED = "2023-15-singapore-grand-prix-race"  # through the service: live predictions to read
 # every line `f1 run` may leave on the screen
 LINES = [
@@ -115,7 +115,7 @@ def small_run(tmp_path_factory):
         with LocalService(env, log_path=data / "service.log") as service:
             played = subprocess.run(
                 [str(BIN / "f1"), "replay", PLAYED, "--speed", "5000", "--url", service.url]
-                + ["--max-laps", "200", "--ingest-every", "1"],
+                + ["--max-laps", "100", "--ingest-every", "1"],
                 env={**env, "F1_API_KEY": key},
                 capture_output=True,
                 text=True,
