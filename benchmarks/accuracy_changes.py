@@ -22,6 +22,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from f1_core import metrics, settings  # noqa: E402
+from f1_core.features import UNRESET_REFERENCE  # noqa: E402
 from f1_core.model import MODEL_FEATURES, LapTimeModel, ModelParams, family  # noqa: E402
 from f1_core.traffic import TRAFFIC_FEATURES  # noqa: E402
 from f1_core.training import event_folds, holdout_split, load_warehouse, training_frame  # noqa: E402
@@ -30,20 +31,24 @@ SEEDS = 3
 BRIEF_MAE_S = 0.30
 
 
-def changes() -> list[tuple[str, list[str], list[str], str | None]]:
-    """(the change, the inputs without it, the inputs with it, the column it makes the reference
-    pace): the traffic features as a whole and one by one, and the candidates left out."""
+def changes() -> list[tuple[str, list[str], str | None, list[str], str | None]]:
+    """(the change, the inputs without it, the reference pace without it, the inputs with it, the
+    reference with it; a reference of None is `reference_fc_s` as it is): the wet/dry reset of
+    the reference, the traffic features as a whole and one by one, and the candidates left out."""
     without = [f for f in MODEL_FEATURES if f not in TRAFFIC_FEATURES]
-    rows = [("traffic features (all)", without, MODEL_FEATURES, None)]
-    rows += [(name, [f for f in MODEL_FEATURES if f != name], MODEL_FEATURES, None) for name in TRAFFIC_FEATURES]
+    unreset = [f for f in MODEL_FEATURES if f != "tyre_class_changed"]
+    rows = [("wet/dry reset of the reference pace", unreset, UNRESET_REFERENCE, MODEL_FEATURES, None)]
+    rows += [("traffic features (all)", without, None, MODEL_FEATURES, None)]
+    rows += [(name, [f for f in MODEL_FEATURES if f != name], None, MODEL_FEATURES, None) for name in TRAFFIC_FEATURES]
     rows += [
-        ("field_tyre_effect_s", MODEL_FEATURES, [*MODEL_FEATURES, "field_tyre_effect_s"], None),
-        ("filtered_pace_fc_s as the reference pace", MODEL_FEATURES, MODEL_FEATURES, "filtered_pace_fc_s"),
+        ("field_tyre_effect_s", MODEL_FEATURES, None, [*MODEL_FEATURES, "field_tyre_effect_s"], None),
+        ("filtered_pace_fc_s as the reference pace", MODEL_FEATURES, None, MODEL_FEATURES, "filtered_pace_fc_s"),
     ]
     return rows
 
 
 def with_reference(frame: pl.DataFrame, column: str | None) -> pl.DataFrame:
+    """`frame` with `column` as its reference pace where it has one (the reference as it is else)."""
     if column is None:
         return frame
     return frame.with_columns(pl.coalesce(column, "reference_fc_s").alias("reference_fc_s"))
@@ -102,15 +107,18 @@ def main() -> None:
         flush=True,
     )
     rows = []
-    for name, before_inputs, after_inputs, reference in changes():
+    for name, before_inputs, before_reference, after_inputs, after_reference in changes():
         mae = {}
-        for side, inputs, ref in (("before", before_inputs, None), ("after", after_inputs, reference)):
-            if inputs == MODEL_FEATURES and ref is None:
+        for side, inputs, reference in (
+            ("before", before_inputs, before_reference),
+            ("after", after_inputs, after_reference),
+        ):
+            if inputs == MODEL_FEATURES and reference is None:
                 mae[side] = model
             else:
-                frame = with_reference(race, ref)
+                frame = with_reference(race, reference)
                 mae[side] = scored(frame, cross_validated(frame, inputs))["model_mae_s"]
-        in_model = after_inputs == MODEL_FEATURES and reference is None
+        in_model = after_inputs == MODEL_FEATURES and after_reference is None
         rows.append(
             {
                 "change": name,

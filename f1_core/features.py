@@ -123,6 +123,7 @@ NUMERIC_FEATURES = [
     "track_temp_change_c",
     "humidity_change_pct",
     "reference_fc_s",
+    "tyre_class_changed",
     *TRAFFIC_FEATURES,
     "field_volatility_s",
 ]
@@ -133,6 +134,9 @@ FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 # the tyre laps since the reference lap, and a filtered reference pace (0.7 of the last clean
 # lap and 0.3 of the median of the stint's last three).
 CANDIDATES = ["field_tyre_effect_s", "filtered_pace_fc_s"]
+# Not a feature: the reference pace without the wet/dry reset (the driver's last clean lap
+# whatever its tyres), what `benchmarks/accuracy_changes.py` measures the reset against.
+UNRESET_REFERENCE = "unreset_reference_fc_s"
 
 
 OUTPUT = {
@@ -150,6 +154,7 @@ OUTPUT = {
     "prev_clean_lap_time_s": pl.Float64,
     "rolling_clean_lap_time_s": pl.Float64,
     **{name: pl.Float64 for name in CANDIDATES},
+    UNRESET_REFERENCE: pl.Float64,
     # not features: when the lap started and ended (session seconds), to split a session in time
     "lap_start_time_s": pl.Float64,
     "session_time_s": pl.Float64,
@@ -388,11 +393,19 @@ def _at_start(row: dict, field: Field, weather: tuple | None) -> None:
     _weather_features(row, weather)
     # The pace this lap is measured against, fuel corrected: the driver's last clean lap (the
     # strongest single predictor), else the field's recent pace, else the driver's previous lap.
-    # Models learn the difference.
-    row["reference_fc_s"] = next(
+    # Models learn the difference. A lap on wet tyres after a clean lap on slicks, or the other
+    # way round, is a different car on a different track (13 s apart on average in the 2023
+    # Dutch and Monaco races): its reference is the field's recent pace on its own tyre class.
+    unreset = next(
         (row[name] for name in ("prev_clean_lap_fc_s", "field_recent_fc_s", "prev_lap_fc_s") if row[name] is not None),
         None,
     )
+    row[UNRESET_REFERENCE] = unreset
+    row["reference_fc_s"] = unreset
+    if row["tyre_class_changed"]:
+        ends, total = field.by_class.get(tyre_class(row["compound"]), NO_PACE)
+        recent = _recent_pace(row["lap_start_time_s"], ends, total, CLASS_WINDOW_LAPS, CLASS_MIN_LAPS)
+        row["reference_fc_s"] = unreset if recent is None else recent
     row.update(traffic_features(row, field.road, row["_previous_start"], row["_green_laps"]))
     row["field_volatility_s"] = volatility(field.road, row["lap_start_time_s"])
     slope = field_degradation(row["compound"], row["lap_start_time_s"], field.tyres)
@@ -446,6 +459,13 @@ def _own_features(lap: dict, session: dict) -> None:
 _softness = {compound: float(index) for index, compound in enumerate(SOFTNESS)}
 
 
+def tyre_class(compound: str | None) -> str | None:
+    """'wet' (intermediates, full wets), 'dry' (slicks), None when the compound is unknown."""
+    if compound is None:
+        return None
+    return "wet" if compound in WET_COMPOUNDS else "dry"
+
+
 def _float(value) -> float | None:
     return None if value is None else float(value)
 
@@ -479,7 +499,7 @@ NO_CLEAN = dict.fromkeys(
         "session_best_fc_s",
         "_reference_tyre_life",
     )
-)
+) | {"tyre_class_changed": 0.0}
 NO_WEATHER = {**dict.fromkeys((*WEATHER_LEVELS, *WEATHER_CHANGES.values())), "has_weather": 0.0}
 
 
@@ -570,6 +590,8 @@ def _history_of(
     if clean is None:
         lap.update(NO_CLEAN)
     else:
+        before, now = tyre_class(clean["compound"]), tyre_class(lap["compound"])
+        lap["tyre_class_changed"] = float(before is not None and now is not None and before != now)
         lap.update(
             prev_clean_lap_fc_s=clean["_fc"],
             prev_clean_lap_time_s=clean["lap_time_s"],
@@ -604,6 +626,9 @@ class Field(NamedTuple):
     total: list[float]  # running sums of those laps' fuel-corrected times, from 0
     road: Road
     tyres: Degradation
+    # per tyre class ('wet', 'dry'): the ends of its representative laps and the running sums of
+    # their fuel-corrected times, as `clean_ends` and `total` are for the whole field
+    by_class: dict[str, tuple[list[float], list[float]]]
 
 
 def field_index(rows: list[dict]) -> dict[str, Field]:
@@ -617,33 +642,68 @@ def field_index(rows: list[dict]) -> dict[str, Field]:
         if not laps:
             continue
         clean = [lap for lap in laps if lap["representative"]]
-        total = [0.0]
+        by_class: dict[str, tuple[list[float], list[float]]] = {}
         for lap in clean:
-            total.append(total[-1] + lap["_fc"])
+            ends, sums = by_class.setdefault(tyre_class(lap["compound"]), ([], [0.0]))
+            ends.append(lap["session_time_s"])
+            sums.append(sums[-1] + lap["_fc"])
+        everyone = _running_sums(clean)
         field[laps[0]["session_key"]] = Field(
             [lap["session_time_s"] for lap in laps],
             [lap["session_time_s"] for lap in clean],
-            total,
+            everyone,
             road_index(session),
             degradation_index(session),
+            by_class,
         )
     return field
 
 
-NO_FIELD = Field([], [], [0.0], NO_ROAD, NO_DEGRADATION)
+def _running_sums(laps: list[dict]) -> list[float]:
+    total = [0.0]
+    for lap in laps:
+        total.append(total[-1] + lap["_fc"])
+    return total
+
+
+NO_FIELD = Field([], [], [0.0], NO_ROAD, NO_DEGRADATION, {})
+NO_PACE: tuple[list[float], list[float]] = ([], [0.0])
+FIELD_MIN_LAPS = 5
+
+
+# After a wet/dry change the reference is the field's last 10 laps on the new tyre class, from the
+# first such lap on: conditions move fast then, and one lap on the right tyres is nearer than the
+# driver's own on the wrong ones (event-grouped CV chose these among 5/10/20 laps and 1/2/3/5).
+CLASS_WINDOW_LAPS = 10
+CLASS_MIN_LAPS = 1
+
+
+def _recent_pace(
+    start: float | None,
+    ends: list[float],
+    total: list[float],
+    laps: int = FIELD_WINDOW_LAPS,
+    least: int = FIELD_MIN_LAPS,
+) -> float | None:
+    """The mean of the last `laps` of these laps that ended by `start` (at least `least` of
+    them), from their end times and running sums."""
+    seen = 0 if start is None else bisect_right(ends, start)
+    if seen < least:
+        return None
+    window = min(seen, laps)
+    return (total[seen] - total[seen - window]) / window
 
 
 def _field_features(lap: dict, field: Field) -> None:
     """What the field had shown when the lap started: laps completed, recent pace, and how that
     pace compares with the session's first laps (track evolution)."""
-    start, ends, clean_ends, total = lap["lap_start_time_s"], field.ends, field.clean_ends, field.total
-    seen = 0 if start is None else bisect_right(clean_ends, start)
-    lap["field_laps_completed"] = 0.0 if start is None else float(bisect_right(ends, start))
-    lap["field_recent_fc_s"] = lap["field_evolution_s"] = None
-    if seen >= 5:
-        window = min(seen, FIELD_WINDOW_LAPS)
-        recent = (total[seen] - total[seen - window]) / window
-        lap["field_recent_fc_s"] = recent
+    start, total = lap["lap_start_time_s"], field.total
+    lap["field_laps_completed"] = 0.0 if start is None else float(bisect_right(field.ends, start))
+    recent = _recent_pace(start, field.clean_ends, total)
+    lap["field_recent_fc_s"] = recent
+    lap["field_evolution_s"] = None
+    if recent is not None:
+        window = min(bisect_right(field.clean_ends, start), FIELD_WINDOW_LAPS)
         lap["field_evolution_s"] = recent - total[window] / window
 
 

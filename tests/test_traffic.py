@@ -159,3 +159,74 @@ def test_the_noise_floor_ignores_a_linear_trend():
     assert floor["noise_sigma_s"] == pytest.approx(sigma)
     assert floor["noise_floor_mae_s"] == pytest.approx(sigma * math.sqrt(2 / math.pi))
     assert floor["noise_triples"] == 40
+
+
+# (driver, lap, start, end, compound, stint, pit): rain comes; A and B change to intermediates
+# (pit "in" ends a lap in the pit lane, "out" starts one from it), C stays out on mediums
+RAIN = [
+    ("A", 1, 0.0, 95.0, "MEDIUM", 1, None),
+    ("A", 2, 95.0, 185.0, "MEDIUM", 1, None),
+    ("A", 3, 185.0, 276.0, "MEDIUM", 1, "in"),
+    ("A", 4, 276.0, 378.0, "INTERMEDIATE", 2, "out"),
+    ("A", 5, 378.0, 473.0, "INTERMEDIATE", 2, None),
+    ("A", 6, 473.0, 567.5, "INTERMEDIATE", 2, None),
+    ("B", 1, 0.0, 96.0, "MEDIUM", 1, None),
+    ("B", 2, 96.0, 187.0, "MEDIUM", 1, None),
+    ("B", 3, 187.0, 278.0, "MEDIUM", 1, None),
+    ("B", 4, 278.0, 370.0, "MEDIUM", 1, None),
+    ("B", 5, 370.0, 462.0, "MEDIUM", 1, "in"),
+    ("B", 6, 462.0, 566.0, "INTERMEDIATE", 2, "out"),
+    ("B", 7, 566.0, 662.0, "INTERMEDIATE", 2, None),
+    *(("C", n, 97.0 + 92.0 * (n - 2), 97.0 + 92.0 * (n - 1), "MEDIUM", 1, None) for n in range(2, 8)),
+    ("C", 1, 0.0, 97.0, "MEDIUM", 1, None),
+]
+
+
+def rain_laps(compound_known: bool = True) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {
+                "session_key": "s",
+                "driver": driver,
+                "lap_number": number,
+                "stint": stint,
+                "lap_time_s": end - start,
+                "lap_start_time_s": start,
+                "session_time_s": end,
+                "compound": compound if compound_known else None,
+                "tyre_life": number,
+                "track_status": "1",
+                "pit_in_time_s": end - 5.0 if pit == "in" else None,
+                "pit_out_time_s": start + 5.0 if pit == "out" else None,
+                "deleted": False,
+                "is_accurate": True,
+            }
+            for driver, number, start, end, compound, stint, pit in RAIN
+        ]
+    )
+
+
+def test_a_wet_dry_change_resets_the_reference_to_the_fields_pace_on_the_new_tyres():
+    rows = features(rain_laps())
+    b7 = rows[("B", 7)]
+    # B's last clean lap is lap 4 on mediums (92 s); lap 7 is on intermediates: the reference is
+    # the field's intermediate laps that ended by its start (566 s): A's lap 5 alone (95 s)
+    assert b7["tyre_class_changed"] == 1.0
+    assert b7["unreset_reference_fc_s"] == pytest.approx(92.0)
+    assert b7["prev_clean_lap_fc_s"] == pytest.approx(92.0)  # the baseline's lap is unchanged
+    assert b7["reference_fc_s"] == pytest.approx(95.0)
+    # A's first clean lap on intermediates: no intermediate lap of the field had ended (its own
+    # lap 4 started from the pit lane), so the reference stays its last clean lap, lap 2 (90 s)
+    a5 = rows[("A", 5)]
+    assert a5["tyre_class_changed"] == 1.0 and a5["reference_fc_s"] == pytest.approx(90.0)
+    # then its own lap on intermediates is the reference again
+    a6 = rows[("A", 6)]
+    assert a6["tyre_class_changed"] == 0.0 and a6["reference_fc_s"] == pytest.approx(95.0)
+    c7 = rows[("C", 7)]  # never changed: its own last clean lap
+    assert c7["tyre_class_changed"] == 0.0 and c7["reference_fc_s"] == pytest.approx(92.0)
+
+
+def test_unknown_compounds_never_reset_the_reference():
+    rows = features(rain_laps(compound_known=False))
+    assert rows[("B", 7)]["tyre_class_changed"] == 0.0
+    assert rows[("B", 7)]["reference_fc_s"] == pytest.approx(92.0)
