@@ -23,7 +23,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from f1_core import registry, settings  # noqa: E402
+from f1_core import metrics, registry, settings  # noqa: E402
 from f1_core.api_keys import KeyStore  # noqa: E402
 from f1_core.features import FEATURES  # noqa: E402
 from f1_core.replay import replay, service_client  # noqa: E402
@@ -63,7 +63,7 @@ def summary(rows: pl.DataFrame, label: str) -> dict:
         "clean laps": rows.height,
         "served MAE": mae("served"),
         "offline MAE": mae("offline"),
-        "served/offline": mae("served") / mae("offline") - 1,
+        "served vs offline": mae("served") / mae("offline") - 1,
         "prev clean lap": (baseline["prev_clean_lap_time_s"] - baseline["lap_time_s"]).abs().mean(),
         "coverage served": coverage("served_lower", "served_upper"),
         "coverage offline": coverage("lower", "upper"),
@@ -137,8 +137,21 @@ def main() -> None:
     overall = table.row(-1, named=True)
     print(
         f"served clean-lap MAE {overall['served MAE']:.4f} s, offline {overall['offline MAE']:.4f} s "
-        f"({overall['served/offline']:+.2%}); previous clean lap {overall['prev clean lap']:.4f} s; "
+        f"({overall['served vs offline']:+.2%}); previous clean lap {overall['prev clean lap']:.4f} s; "
         f"coverage served {overall['coverage served']:.3f}"
+    )
+    races = pl.concat(rows).filter(pl.col("session_type") == "race")
+    served_score = metrics.against_previous_clean(races, "served")
+    print(
+        f"races, clean laps with a previous clean lap ({served_score['laps']}): "
+        f"served {served_score['model_mae_s']:.4f} s vs previous clean lap {served_score['baseline_mae_s']:.4f} s, "
+        f"ratio {served_score['ratio']:.3f} "
+        f"(target {metrics.TARGET_RATIO['holdout']}); the 90% band covers each race "
+        + ", ".join(
+            f"{part['session_key'][0]} {summary(part, '')['coverage served']:.3f}"
+            for part in rows
+            if part["session_type"][0] == "race"
+        )
     )
 
 

@@ -395,7 +395,9 @@ def _at_start(row: dict, field: Field, weather: tuple | None) -> None:
     # strongest single predictor), else the field's recent pace, else the driver's previous lap.
     # Models learn the difference. A lap on wet tyres after a clean lap on slicks, or the other
     # way round, is a different car on a different track (13 s apart on average in the 2023
-    # Dutch and Monaco races): its reference is the field's recent pace on its own tyre class.
+    # Dutch and Monaco races): its reference is the field's recent pace on its own tyre class,
+    # and while no lap of the field has shown it, none (the model's circuit fallback, with its
+    # wide band: CV preferred that to the old tyres' lap).
     unreset = next(
         (row[name] for name in ("prev_clean_lap_fc_s", "field_recent_fc_s", "prev_lap_fc_s") if row[name] is not None),
         None,
@@ -405,7 +407,7 @@ def _at_start(row: dict, field: Field, weather: tuple | None) -> None:
     if row["tyre_class_changed"]:
         ends, total = field.by_class.get(tyre_class(row["compound"]), NO_PACE)
         recent = _recent_pace(row["lap_start_time_s"], ends, total, CLASS_WINDOW_LAPS, CLASS_MIN_LAPS)
-        row["reference_fc_s"] = unreset if recent is None else recent
+        row["reference_fc_s"] = recent
     row.update(traffic_features(row, field.road, row["_previous_start"], row["_green_laps"]))
     row["field_volatility_s"] = volatility(field.road, row["lap_start_time_s"])
     slope = field_degradation(row["compound"], row["lap_start_time_s"], field.tyres)

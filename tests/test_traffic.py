@@ -216,9 +216,11 @@ def test_a_wet_dry_change_resets_the_reference_to_the_fields_pace_on_the_new_tyr
     assert b7["prev_clean_lap_fc_s"] == pytest.approx(92.0)  # the baseline's lap is unchanged
     assert b7["reference_fc_s"] == pytest.approx(95.0)
     # A's first clean lap on intermediates: no intermediate lap of the field had ended (its own
-    # lap 4 started from the pit lane), so the reference stays its last clean lap, lap 2 (90 s)
+    # lap 4 started from the pit lane), so it has no reference (its last clean lap, lap 2, was
+    # on mediums: 90 s)
     a5 = rows[("A", 5)]
-    assert a5["tyre_class_changed"] == 1.0 and a5["reference_fc_s"] == pytest.approx(90.0)
+    assert a5["tyre_class_changed"] == 1.0 and a5["reference_fc_s"] is None
+    assert a5["unreset_reference_fc_s"] == pytest.approx(90.0)
     # then its own lap on intermediates is the reference again
     a6 = rows[("A", 6)]
     assert a6["tyre_class_changed"] == 0.0 and a6["reference_fc_s"] == pytest.approx(95.0)
