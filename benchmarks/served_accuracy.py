@@ -57,14 +57,15 @@ def summary(rows: pl.DataFrame, label: str) -> dict:
     def coverage(lower, upper):
         return ((rows["lap_time_s"] >= rows[lower]) & (rows["lap_time_s"] <= rows[upper])).mean()
 
-    baseline = rows.filter(pl.col("prev_clean_lap_time_s").is_not_null())
+    with_previous = metrics.against_previous_clean(rows, "served")
     return {
         "session": label,
         "clean laps": rows.height,
         "served MAE": mae("served"),
         "offline MAE": mae("offline"),
         "served vs offline": mae("served") / mae("offline") - 1,
-        "prev clean lap": (baseline["prev_clean_lap_time_s"] - baseline["lap_time_s"]).abs().mean(),
+        # on the laps that have a previous clean lap, both
+        "served / prev clean lap": with_previous["ratio"],
         "coverage served": coverage("served_lower", "served_upper"),
         "coverage offline": coverage("lower", "upper"),
         "session context": (rows["context"] == "session").mean(),
@@ -137,8 +138,7 @@ def main() -> None:
     overall = table.row(-1, named=True)
     print(
         f"served clean-lap MAE {overall['served MAE']:.4f} s, offline {overall['offline MAE']:.4f} s "
-        f"({overall['served vs offline']:+.2%}); previous clean lap {overall['prev clean lap']:.4f} s; "
-        f"coverage served {overall['coverage served']:.3f}"
+        f"({overall['served vs offline']:+.2%}); coverage served {overall['coverage served']:.3f}"
     )
     races = pl.concat(rows).filter(pl.col("session_type") == "race")
     served_score = metrics.against_previous_clean(races, "served")
