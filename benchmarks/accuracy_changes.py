@@ -24,8 +24,8 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from f1_core import metrics, settings  # noqa: E402
-from f1_core.features import UNRESET_REFERENCE  # noqa: E402
-from f1_core.model import MODEL_FEATURES, LapTimeModel, ModelParams, family  # noqa: E402
+from f1_core.features import FEATURES, UNRESET_REFERENCE  # noqa: E402
+from f1_core.model import LEFT_OUT_FEATURES, MODEL_FEATURES, LapTimeModel, ModelParams, family  # noqa: E402
 from f1_core.traffic import TRAFFIC_FEATURES  # noqa: E402
 from f1_core.training import event_folds, holdout_split, load_warehouse, training_frame  # noqa: E402
 
@@ -40,6 +40,8 @@ def changes() -> list[tuple[str, list[str], str | None, list[str], str | None]]:
     without = [f for f in MODEL_FEATURES if f not in TRAFFIC_FEATURES]
     unreset = [f for f in MODEL_FEATURES if f != "tyre_class_changed"]
     rows = [("wet/dry reset of the reference pace", unreset, UNRESET_REFERENCE, MODEL_FEATURES, None)]
+    with_weather = [f for f in FEATURES if f in MODEL_FEATURES or f in LEFT_OUT_FEATURES]  # in the features' order
+    rows += [("weather changes left out", with_weather, None, MODEL_FEATURES, None)]
     rows += [("traffic features (all)", without, None, MODEL_FEATURES, None)]
     rows += [(name, [f for f in MODEL_FEATURES if f != name], None, MODEL_FEATURES, None) for name in TRAFFIC_FEATURES]
     rows += [
@@ -151,6 +153,7 @@ def main() -> None:
     pl.Config.set_tbl_hide_dataframe_shape(True)
     pl.Config.set_tbl_hide_column_data_types(True)
     pl.Config.set_tbl_width_chars(160)
+    pl.Config.set_tbl_rows(50)
     pl.Config.set_float_precision(4)
     print("\neach change's effect (event-grouped CV, clean race laps, MAE):")
     print(pl.DataFrame(rows))
