@@ -85,6 +85,13 @@ def seed_noise(race: pl.DataFrame, per_seed: np.ndarray) -> float:
     return float(np.std(maes, ddof=1) * np.sqrt(2 / SEEDS))
 
 
+def verdict(before: float, after: float, noise: float) -> str:
+    """What CV says of a change from `before` to `after` (CV MAEs), given the seed noise."""
+    if abs(after - before) < 2 * noise:
+        return "within noise"
+    return "keep" if after < before else "leave out"
+
+
 def scored(frame: pl.DataFrame, prediction: np.ndarray) -> dict[str, float]:
     """`metrics.against_previous_clean` of `prediction` on `frame`'s races."""
     races = frame.with_columns(pl.Series("p", prediction)).filter(pl.col("session_type") == "race")
@@ -141,11 +148,7 @@ def main() -> None:
                 "CV before s": mae["before"],
                 "CV after s": mae["after"],
                 "after / before": mae["after"] / mae["before"],
-                "CV says": "within noise"
-                if abs(mae["after"] - mae["before"]) < 2 * noise
-                else "keep"
-                if mae["after"] < mae["before"]
-                else "leave out",
+                "CV says": verdict(mae["before"], mae["after"], noise),
                 "in the model": "yes" if in_model else "no",
             }
         )

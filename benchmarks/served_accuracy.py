@@ -142,16 +142,13 @@ def main() -> None:
     )
     races = pl.concat(rows).filter(pl.col("session_type") == "race")
     served_score = metrics.against_previous_clean(races, "served")
+    coverage = table.filter(pl.col("session").is_in(races["session_key"].unique().to_list()))
     print(
         f"races, clean laps with a previous clean lap ({served_score['laps']}): "
         f"served {served_score['model_mae_s']:.4f} s vs previous clean lap {served_score['baseline_mae_s']:.4f} s, "
         f"ratio {served_score['ratio']:.3f} "
         f"(target {metrics.TARGET_RATIO['holdout']}); the 90% band covers each race "
-        + ", ".join(
-            f"{part['session_key'][0]} {summary(part, '')['coverage served']:.3f}"
-            for part in rows
-            if part["session_type"][0] == "race"
-        )
+        + ", ".join(f"{key} {covered:.3f}" for key, covered in coverage.select("session", "coverage served").rows())
     )
 
 

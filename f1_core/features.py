@@ -394,20 +394,15 @@ def _at_start(row: dict, field: Field, weather: tuple | None) -> None:
     # The pace this lap is measured against, fuel corrected: the driver's last clean lap (the
     # strongest single predictor), else the field's recent pace, else the driver's previous lap.
     # Models learn the difference. A lap on wet tyres after a clean lap on slicks, or the other
-    # way round, is a different car on a different track (13 s apart on average in the 2023
-    # Dutch and Monaco races): its reference is the field's recent pace on its own tyre class,
-    # and while no lap of the field has shown it, none (the model's circuit fallback, with its
-    # wide band: CV preferred that to the old tyres' lap).
+    # way round, is a different car on a different track: its reference is the field's recent
+    # pace on its own tyre class, and while no lap of the field has shown it, none (the model's
+    # circuit fallback, with its wide band: CV preferred that to the old tyres' lap).
     unreset = next(
         (row[name] for name in ("prev_clean_lap_fc_s", "field_recent_fc_s", "prev_lap_fc_s") if row[name] is not None),
         None,
     )
     row[UNRESET_REFERENCE] = unreset
-    row["reference_fc_s"] = unreset
-    if row["tyre_class_changed"]:
-        ends, total = field.by_class.get(tyre_class(row["compound"]), NO_PACE)
-        recent = _recent_pace(row["lap_start_time_s"], ends, total, CLASS_WINDOW_LAPS, CLASS_MIN_LAPS)
-        row["reference_fc_s"] = recent
+    row["reference_fc_s"] = _class_pace(row, field) if row["tyre_class_changed"] else unreset
     row.update(traffic_features(row, field.road, row["_previous_start"], row["_green_laps"]))
     row["field_volatility_s"] = volatility(field.road, row["lap_start_time_s"])
     slope = field_degradation(row["compound"], row["lap_start_time_s"], field.tyres)
@@ -630,7 +625,7 @@ class Field(NamedTuple):
     tyres: Degradation
     # per tyre class ('wet', 'dry'): the ends of its representative laps and the running sums of
     # their fuel-corrected times, as `clean_ends` and `total` are for the whole field
-    by_class: dict[str, tuple[list[float], list[float]]]
+    by_class: dict[str | None, tuple[list[float], list[float]]]
 
 
 def field_index(rows: list[dict]) -> dict[str, Field]:
@@ -644,28 +639,25 @@ def field_index(rows: list[dict]) -> dict[str, Field]:
         if not laps:
             continue
         clean = [lap for lap in laps if lap["representative"]]
-        by_class: dict[str, tuple[list[float], list[float]]] = {}
+        of_class: dict[str | None, list[dict]] = {}
         for lap in clean:
-            ends, sums = by_class.setdefault(tyre_class(lap["compound"]), ([], [0.0]))
-            ends.append(lap["session_time_s"])
-            sums.append(sums[-1] + lap["_fc"])
-        everyone = _running_sums(clean)
+            of_class.setdefault(tyre_class(lap["compound"]), []).append(lap)
         field[laps[0]["session_key"]] = Field(
             [lap["session_time_s"] for lap in laps],
-            [lap["session_time_s"] for lap in clean],
-            everyone,
+            *_pace_index(clean),
             road_index(session),
             degradation_index(session),
-            by_class,
+            {name: _pace_index(class_laps) for name, class_laps in of_class.items()},
         )
     return field
 
 
-def _running_sums(laps: list[dict]) -> list[float]:
+def _pace_index(laps: list[dict]) -> tuple[list[float], list[float]]:
+    """The laps' ends (in time order) and running sums of their fuel-corrected times, from 0."""
     total = [0.0]
     for lap in laps:
         total.append(total[-1] + lap["_fc"])
-    return total
+    return [lap["session_time_s"] for lap in laps], total
 
 
 NO_FIELD = Field([], [], [0.0], NO_ROAD, NO_DEGRADATION, {})
@@ -680,33 +672,36 @@ CLASS_WINDOW_LAPS = 10
 CLASS_MIN_LAPS = 1
 
 
-def _recent_pace(
-    start: float | None,
-    ends: list[float],
-    total: list[float],
-    laps: int = FIELD_WINDOW_LAPS,
-    least: int = FIELD_MIN_LAPS,
-) -> float | None:
-    """The mean of the last `laps` of these laps that ended by `start` (at least `least` of
-    them), from their end times and running sums."""
-    seen = 0 if start is None else bisect_right(ends, start)
-    if seen < least:
-        return None
+def _seen(ends: list[float], start: float | None) -> int:
+    """How many of these laps (their ends, in time order) had ended by `start`."""
+    return 0 if start is None else bisect_right(ends, start)
+
+
+def _mean_of_last(total: list[float], seen: int, laps: int) -> float:
+    """The mean of the last `laps` of the first `seen` laps, from their running sums."""
     window = min(seen, laps)
     return (total[seen] - total[seen - window]) / window
+
+
+def _class_pace(lap: dict, field: Field) -> float | None:
+    """The field's recent pace on the lap's own tyre class when it starts, None before
+    `CLASS_MIN_LAPS` laps on it."""
+    ends, total = field.by_class.get(tyre_class(lap["compound"]), NO_PACE)
+    seen = _seen(ends, lap["lap_start_time_s"])
+    return _mean_of_last(total, seen, CLASS_WINDOW_LAPS) if seen >= CLASS_MIN_LAPS else None
 
 
 def _field_features(lap: dict, field: Field) -> None:
     """What the field had shown when the lap started: laps completed, recent pace, and how that
     pace compares with the session's first laps (track evolution)."""
     start, total = lap["lap_start_time_s"], field.total
-    lap["field_laps_completed"] = 0.0 if start is None else float(bisect_right(field.ends, start))
-    recent = _recent_pace(start, field.clean_ends, total)
-    lap["field_recent_fc_s"] = recent
-    lap["field_evolution_s"] = None
-    if recent is not None:
-        window = min(bisect_right(field.clean_ends, start), FIELD_WINDOW_LAPS)
-        lap["field_evolution_s"] = recent - total[window] / window
+    lap["field_laps_completed"] = float(_seen(field.ends, start))
+    seen = _seen(field.clean_ends, start)
+    lap["field_recent_fc_s"] = lap["field_evolution_s"] = None
+    if seen >= FIELD_MIN_LAPS:
+        recent = _mean_of_last(total, seen, FIELD_WINDOW_LAPS)
+        lap["field_recent_fc_s"] = recent
+        lap["field_evolution_s"] = recent - _mean_of_last(total, min(seen, FIELD_WINDOW_LAPS), FIELD_WINDOW_LAPS)
 
 
 def weather_index(weather: list[dict]) -> dict[str, tuple]:

@@ -93,8 +93,8 @@ LEVEL_FEATURES = (
 # Read by the interval, not by the trees: its conformal margins scale with the session's volatility.
 INTERVAL_FEATURES = ("field_volatility_s",)
 # How the weather moved since the session began: with a few dozen events the trees read effects
-# into them that do not carry to the next weekend (a model of three 2023 races took 1.4 s a lap
-# off Baku for its track temperature's change), and event-grouped CV is lower without them.
+# into them that do not carry to the next weekend (a model of a few races took whole seconds off
+# a new circuit's laps for its track temperature's change); CV is no worse without them.
 LEFT_OUT_FEATURES = tuple(WEATHER_CHANGES.values())
 MODEL_FEATURES = [name for name in FEATURES if name not in LEVEL_FEATURES + INTERVAL_FEATURES + LEFT_OUT_FEATURES]
 MODEL_CATEGORICAL = [name for name in CATEGORICAL_FEATURES if name in MODEL_FEATURES]

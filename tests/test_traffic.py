@@ -28,26 +28,28 @@ TIMING = [
 ]
 
 
+def lap_row(driver, number, start, end, compound="MEDIUM", stint=1, pit=None) -> dict:
+    """A green, accurately timed lap; `pit` "in" ends it in the pit lane, "out" starts it there."""
+    return {
+        "session_key": "s",
+        "driver": driver,
+        "lap_number": number,
+        "stint": stint,
+        "lap_time_s": end - start,
+        "lap_start_time_s": start,
+        "session_time_s": end,
+        "compound": compound,
+        "tyre_life": number,
+        "track_status": "1",
+        "pit_in_time_s": end - 5.0 if pit == "in" else None,
+        "pit_out_time_s": start + 5.0 if pit == "out" else None,
+        "deleted": False,
+        "is_accurate": True,
+    }
+
+
 def session_laps(timing=TIMING) -> pl.DataFrame:
-    return pl.DataFrame(
-        [
-            {
-                "session_key": "s",
-                "driver": driver,
-                "lap_number": number,
-                "stint": 1,
-                "lap_time_s": end - start,
-                "lap_start_time_s": start,
-                "session_time_s": end,
-                "compound": "MEDIUM",
-                "tyre_life": number,
-                "track_status": "1",
-                "deleted": False,
-                "is_accurate": True,
-            }
-            for driver, number, start, end in timing
-        ]
-    )
+    return pl.DataFrame([lap_row(*lap) for lap in timing])
 
 
 def features(laps: pl.DataFrame) -> dict:
@@ -161,8 +163,8 @@ def test_the_noise_floor_ignores_a_linear_trend():
     assert floor["noise_triples"] == 40
 
 
-# (driver, lap, start, end, compound, stint, pit): rain comes; A and B change to intermediates
-# (pit "in" ends a lap in the pit lane, "out" starts one from it), C stays out on mediums
+# (driver, lap, start, end, compound, stint, pit): rain comes; A and B change to intermediates,
+# C stays out on mediums
 RAIN = [
     ("A", 1, 0.0, 95.0, "MEDIUM", 1, None),
     ("A", 2, 95.0, 185.0, "MEDIUM", 1, None),
@@ -183,27 +185,8 @@ RAIN = [
 
 
 def rain_laps(compound_known: bool = True) -> pl.DataFrame:
-    return pl.DataFrame(
-        [
-            {
-                "session_key": "s",
-                "driver": driver,
-                "lap_number": number,
-                "stint": stint,
-                "lap_time_s": end - start,
-                "lap_start_time_s": start,
-                "session_time_s": end,
-                "compound": compound if compound_known else None,
-                "tyre_life": number,
-                "track_status": "1",
-                "pit_in_time_s": end - 5.0 if pit == "in" else None,
-                "pit_out_time_s": start + 5.0 if pit == "out" else None,
-                "deleted": False,
-                "is_accurate": True,
-            }
-            for driver, number, start, end, compound, stint, pit in RAIN
-        ]
-    )
+    laps = session_laps(RAIN)
+    return laps if compound_known else laps.with_columns(pl.lit(None, pl.String).alias("compound"))
 
 
 def test_a_wet_dry_change_resets_the_reference_to_the_fields_pace_on_the_new_tyres():
