@@ -14,6 +14,7 @@ import polars as pl
 
 from f1_core import metrics, settings
 from f1_core.features import NOT_CLEAN_RULES, removed_by_rule
+from f1_core.intent import ONE_LAP_SESSIONS
 from f1_core.model import ModelParams
 from f1_core.training import BASELINES, load_warehouse, train_and_evaluate, training_frame
 
@@ -119,6 +120,26 @@ def main() -> None:
         f"noise floor on the same holdout laps: sigma {floor['noise_sigma_s']:.3f} s, "
         f"MAE {floor['noise_floor_mae_s']:.3f} s"
     )
+    one_lap(result)
+
+
+def one_lap(result) -> None:
+    """Practice and qualifying: push laps (their intent as labelled after the fact) against the
+    previous push lap, and the band of laps asked for without an intent."""
+    one_lap = pl.col("session_type").is_in(list(ONE_LAP_SESSIONS))
+    cv = metrics.against_previous_push(result.cross_validated.filter(one_lap))
+    held = metrics.against_previous_push(result.holdout.filter(one_lap))
+    print(
+        f"\npractice and qualifying, clean push laps with a previous push lap, intent given, model / previous push "
+        f"lap: holdout {held['ratio']:.3f} ({held['model_mae_s']:.3f} s vs {held['baseline_mae_s']:.3f} s, "
+        f"{held['laps']} laps), cross-validation {cv['ratio']:.3f} ({cv['model_mae_s']:.3f} s vs "
+        f"{cv['baseline_mae_s']:.3f} s, {cv['laps']} laps); target {metrics.PUSH_TARGET_RATIO}"
+    )
+    laps = result.holdout.filter(one_lap & pl.col("clean"))
+    unknown = result.model.predict(laps.with_columns(pl.lit(None, pl.String).alias("intent")))
+    laps = laps.with_columns(unknown.rename(lambda name: f"{name}_unknown"))
+    print("the 90% band of the holdout's clean one-lap-session laps asked without an intent (a push-lap prediction):")
+    print(metrics.band_by_session(laps, "lap_time_unknown", "lower_unknown", "upper_unknown"))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from f1_core import metrics, registry, settings  # noqa: E402
 from f1_core.api_keys import KeyStore  # noqa: E402
 from f1_core.features import FEATURES  # noqa: E402
+from f1_core.intent import ONE_LAP_SESSIONS  # noqa: E402
 from f1_core.replay import replay, service_client  # noqa: E402
 from f1_core.sources import SessionCatalog, build_source  # noqa: E402
 from f1_core.sources.fastf1_source import quiet_console  # noqa: E402
@@ -40,14 +41,28 @@ def holdout_of(version: str) -> tuple[list[str], dict[str, float]]:
     return [e for e in tags.get("holdout_events", "").split(",") if e], json.loads(tags.get("holdout_cuts") or "{}")
 
 
-def served(url: str, key: str, raw, live_dir: Path) -> tuple[dict, float]:
-    """Replays one session through the service: its answers by (driver, lap) and the seconds it took."""
-    with service_client(url, key, timeout=60) as (predict, answers):
+def served(url: str, key: str, raw, live_dir: Path, intents: dict) -> tuple[dict, dict, float]:
+    """Replays one session through the service, each lap asked with its intent (`intents`, by
+    driver and lap: practice and qualifying laps as labelled after the fact) and, where it has
+    one, asked again without: the answers by (driver, lap) with and without, and the seconds it took."""
+    given: dict = {}
+    unknown: dict = {}
+    with service_client(url, key, timeout=60) as (predict, _):
+
+        def asking(requests: list[dict]) -> list[dict]:
+            laps = [(r["driver"], r["lap_number"]) for r in requests]
+            asked = [{**r, "intent": intents.get(lap)} for r, lap in zip(requests, laps, strict=True)]
+            got = predict(asked)
+            given.update(zip(laps, got, strict=True))
+            if any(r["intent"] for r in asked):
+                unknown.update(zip(laps, predict(requests), strict=True))
+            return got
+
         started = time.perf_counter()
-        state = replay(raw.ref, raw, live_dir, predict, speed=1e9, tick=10.0)
+        state = replay(raw.ref, raw, live_dir, asking, speed=1e9, tick=10.0)
     if state.failed_requests:
         sys.exit(f"{raw.ref.key}: {state.failed_requests} requests failed")
-    return answers, time.perf_counter() - started
+    return given, unknown, time.perf_counter() - started
 
 
 def summary(rows: pl.DataFrame, label: str) -> dict:
@@ -100,8 +115,9 @@ def main() -> None:
         }
         with LocalService(env, log_path=tmp / "service.log") as service:
             for session_key in keys:
-                answers, seconds = served(service.url, key, catalog.load(session_key), tmp / "live")
                 laps = holdout.filter(pl.col("session_key") == session_key)
+                intents = {(d, n): i for d, n, i in laps.select("driver", "lap_number", "intent").rows() if i}
+                answers, unknown, seconds = served(service.url, key, catalog.load(session_key), tmp / "live", intents)
                 got = pl.DataFrame(
                     [
                         {
@@ -111,6 +127,10 @@ def main() -> None:
                             "served_lower": a["lower"],
                             "served_upper": a["upper"],
                             "context": a["context"],
+                            "unknown": unknown.get((d, n), {}).get("lap_time"),
+                            "unknown_lower": unknown.get((d, n), {}).get("lower"),
+                            "unknown_upper": unknown.get((d, n), {}).get("upper"),
+                            "assumed": unknown.get((d, n), {}).get("intent_assumed"),
                         }
                         for (d, n), a in answers.items()
                     ],
@@ -119,6 +139,10 @@ def main() -> None:
                         "served": pl.Float64,
                         "served_lower": pl.Float64,
                         "served_upper": pl.Float64,
+                        "unknown": pl.Float64,
+                        "unknown_lower": pl.Float64,
+                        "unknown_upper": pl.Float64,
+                        "assumed": pl.Boolean,
                     },
                 )
                 joined = laps.join(got, on=["driver", "lap_number"], how="left")
@@ -150,6 +174,23 @@ def main() -> None:
         f"(target {metrics.TARGET_RATIO['holdout']}); the 90% band covers each race "
         + ", ".join(f"{key} {covered:.3f}" for key, covered in coverage.select("session", "coverage served").rows())
     )
+    one_lap(pl.concat(rows).filter(pl.col("session_type").is_in(list(ONE_LAP_SESSIONS))))
+
+
+def one_lap(laps: pl.DataFrame) -> None:
+    """Practice and qualifying as served: push laps asked with their intent against the previous
+    push lap, and each session's laps asked without one (the push-lap prediction, `intent_assumed`)."""
+    if not laps.height:
+        return
+    push = metrics.against_previous_push(laps, "served")
+    print(
+        f"practice and qualifying, clean push laps with a previous push lap ({push['laps']}), asked with their "
+        f"intent: served {push['model_mae_s']:.4f} s vs previous push lap {push['baseline_mae_s']:.4f} s, "
+        f"ratio {push['ratio']:.3f} (target {metrics.PUSH_TARGET_RATIO})"
+    )
+    assumed = laps["assumed"].all()
+    print(f"the same sessions' clean laps asked without an intent (every answer says intent_assumed: {assumed}):")
+    print(metrics.band_by_session(laps, "unknown", "unknown_lower", "unknown_upper"))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import polars as pl
 
+from f1_core.intent import ONE_LAP_SESSIONS, PUSH_LIMIT
 from f1_core.traffic import NO_ROAD, TRAFFIC_FEATURES, Road, road_index, traffic_features, volatility
 from f1_core.tyres import NO_DEGRADATION, Degradation, degradation_index, field_degradation
 
@@ -57,6 +58,8 @@ LAP_INPUT = {
     "position": pl.Int16,
     "deleted": pl.Boolean,
     "is_accurate": pl.Boolean,
+    # practice and qualifying: what the driver means the lap to be (`f1_core.intent`), null unknown
+    "intent": pl.String,
 }
 SESSION_INPUT = {
     "session_key": pl.String,
@@ -126,8 +129,13 @@ NUMERIC_FEATURES = [
     "tyre_class_changed",
     *TRAFFIC_FEATURES,
     "field_volatility_s",
+    # one-lap sessions: the driver's last push lap so far (`PUSH_LIMIT` of their best so far)
+    "prev_push_lap_fc_s",
+    "laps_since_push",
 ]
-CATEGORICAL_FEATURES = ["circuit_ref", "session_type"]
+CATEGORICAL_FEATURES = ["circuit_ref", "session_type", "intent"]
+# What only the one-lap sessions' model reads (null or meaningless in races and sprints).
+ONE_LAP_FEATURES = ("prev_push_lap_fc_s", "laps_since_push", "intent")
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 # Computed like features, but event-grouped cross-validation did not keep them as model inputs
 # (`benchmarks/accuracy_changes.py` prints each one's effect): the field's tyre degradation times
@@ -153,6 +161,7 @@ OUTPUT = {
     # not features: the baselines' predictions are built from these
     "prev_clean_lap_time_s": pl.Float64,
     "rolling_clean_lap_time_s": pl.Float64,
+    "prev_push_lap_time_s": pl.Float64,  # the driver's last lap whose `intent` is push
     **{name: pl.Float64 for name in CANDIDATES},
     UNRESET_REFERENCE: pl.Float64,
     # not features: when the lap started and ended (session seconds), to split a session in time
@@ -388,6 +397,14 @@ def lap_features_after(history: list[dict], lap: dict, session: dict, field: Fie
     return target
 
 
+# In practice and qualifying the driver's last clean lap is as often a cool-down lap as a push
+# lap: their last push lap comes first there.
+_REFERENCES = {
+    False: ("prev_clean_lap_fc_s", "field_recent_fc_s", "prev_lap_fc_s"),
+    True: ("prev_push_lap_fc_s", "prev_clean_lap_fc_s", "field_recent_fc_s", "prev_lap_fc_s"),
+}
+
+
 def _at_start(row: dict, field: Field, weather: tuple | None) -> None:
     _field_features(row, field)
     _weather_features(row, weather)
@@ -398,8 +415,7 @@ def _at_start(row: dict, field: Field, weather: tuple | None) -> None:
     # pace on its own tyre class, and while no lap of the field has shown it, none (the model's
     # circuit fallback, with its wide band: CV preferred that to the old tyres' lap).
     unreset = next(
-        (row[name] for name in ("prev_clean_lap_fc_s", "field_recent_fc_s", "prev_lap_fc_s") if row[name] is not None),
-        None,
+        (row[name] for name in _REFERENCES[row["session_type"] in ONE_LAP_SESSIONS] if row[name] is not None), None
     )
     row[UNRESET_REFERENCE] = unreset
     row["reference_fc_s"] = _class_pace(row, field) if row["tyre_class_changed"] else unreset
@@ -450,6 +466,7 @@ def _own_features(lap: dict, session: dict) -> None:
         first_lap=float(number == 1),
         race_progress=number / total if total else None,
         fresh_tyre=_float(lap["fresh_tyre"]),
+        intent=lap["intent"] if session["session_type"] in ONE_LAP_SESSIONS else None,
     )
 
 
@@ -525,11 +542,15 @@ def _driver_history(laps: list[dict], last_only: bool) -> None:
     green = 0.0  # green laps in a row so far
     sector_best = [None, None, None]
     stints: dict = {}  # stint -> [clean laps, sum x, sum y, sum xy, sum xx, best, last 3 fc]
+    push = labelled_push = None  # the last push lap (within PUSH_LIMIT of the best so far), the last labelled one
     for lap in laps:
         stint = stints.get(lap["stint"])
         if not last_only or lap is laps[-1]:
             _history_of(lap, previous, clean, (fc_window, raw_window), session_best, sector_best, stint)
             lap["_green_laps"] = green
+            lap["prev_push_lap_fc_s"] = None if push is None else push["_fc"]
+            lap["laps_since_push"] = None if push is None else float(lap["lap_number"] - push["lap_number"])
+            lap["prev_push_lap_time_s"] = None if labelled_push is None else labelled_push["lap_time_s"]
         if stint is None:
             stint = stints[lap["stint"]] = [0, 0.0, 0.0, 0.0, 0.0, None, deque(maxlen=PACE_LAPS)]
         # then this lap joins the history of the laps after it
@@ -546,10 +567,14 @@ def _driver_history(laps: list[dict], last_only: bool) -> None:
             stint[5] = _least(stint[5], fc)
             stint[6].append(fc)
             session_best = _least(session_best, fc)
+            if fc <= PUSH_LIMIT * session_best:
+                push = lap
             fc_window.append(fc)
             raw_window.append(lap["lap_time_s"])
             clean = lap
         green = green + 1 if lap["track_status"] == "1" else 0.0
+        if lap["intent"] == "push" and lap["lap_time_s"] is not None:
+            labelled_push = lap
         previous = lap
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Literal
 
 import polars as pl
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -131,6 +132,12 @@ class LapToPredict(BaseModel):
     wind_speed: float | None = Field(default=None, ge=0, le=60, description="m/s")
     wind_direction: float | None = Field(default=None, ge=0, le=360, description="degrees")
     pit_out: bool = Field(default=False, description="the lap starts from the pit lane")
+    intent: Literal["push", "cool_down", "race_sim"] | None = Field(
+        default=None,
+        description="practice and qualifying: what the driver means the lap to be (push lap, cool-down "
+        "lap, a lap of a race simulation); omitted there: predicted as a push lap, with a band "
+        "calibrated on every kind of lap; ignored in races and sprints",
+    )
     previous_laps: list[PreviousLap] = Field(default_factory=list, max_length=200)
 
     _finite = field_validator("air_temp", "track_temp", "humidity", "pressure", "wind_speed", "wind_direction")(_finite)
@@ -202,6 +209,7 @@ def pipeline_rows(lap: LapToPredict, session_key: str) -> tuple[list[dict], dict
             "compound": lap.compound,
             "tyre_life": lap.tyre_life,
             "fresh_tyre": lap.fresh_tyre,
+            "intent": lap.intent,
             "pit_out_time_s": clock if lap.pit_out else None,
             "lap_start_time_s": clock,
             "track_status": lap.track_status,
@@ -336,6 +344,7 @@ def request_for(
         position=earlier["position"][-1] if earlier.height else None,
         total_laps=total_laps,
         pit_out=lap["pit_out_time_s"] is not None,
+        intent=lap.get("intent"),
         track_status=lap["track_status"] or "1",
         air_temp=reading.get("air_temp_c"),
         track_temp=reading.get("track_temp_c"),

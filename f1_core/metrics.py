@@ -38,17 +38,43 @@ def by_group(frame: pl.DataFrame, group: str, prediction: str = "prediction") ->
 
 # The model's clean-lap MAE over the previous clean lap's, on races: at most this much
 TARGET_RATIO = {"holdout": 0.75, "cross-validation": 0.85}
+# Push laps of practice and qualifying, their intent given: the model's MAE over the previous push
+# lap's, at most this much (20% better)
+PUSH_TARGET_RATIO = 0.8
 
 
 def against_previous_clean(frame: pl.DataFrame, prediction: str = "prediction") -> dict[str, float]:
     """The MAE of `prediction` and of the previous clean lap (the baseline to beat) on `frame`'s
     clean laps that have a previous clean lap, their ratio and how many laps."""
-    laps = frame.filter(
-        pl.col("clean") & pl.col("prev_clean_lap_time_s").is_not_null() & pl.col(prediction).is_not_null()
+    return _against(frame, prediction, "prev_clean_lap_time_s", pl.col("clean"))
+
+
+def against_previous_push(frame: pl.DataFrame, prediction: str = "prediction") -> dict[str, float]:
+    """The same on the clean push laps (`intent`) that have a previous push lap, against it."""
+    return _against(frame, prediction, "prev_push_lap_time_s", pl.col("clean") & (pl.col("intent") == "push"))
+
+
+def band_by_session(frame: pl.DataFrame, point: str, lower: str, upper: str) -> pl.DataFrame:
+    """Per session: laps, the MAE of `point`, and how often and how wide the band `lower`-`upper`
+    holds the lap time."""
+    time = pl.col("lap_time_s")
+    return (
+        frame.group_by("session_key")
+        .agg(
+            pl.len().alias("clean laps"),
+            (pl.col(point) - time).abs().mean().round(4).alias("MAE"),
+            ((time >= pl.col(lower)) & (time <= pl.col(upper))).mean().round(3).alias("coverage 90%"),
+            (pl.col(upper) - pl.col(lower)).mean().round(2).alias("width s"),
+        )
+        .sort("session_key")
     )
+
+
+def _against(frame: pl.DataFrame, prediction: str, baseline: str, laps: pl.Expr) -> dict[str, float]:
+    laps = frame.filter(laps & pl.col(baseline).is_not_null() & pl.col(prediction).is_not_null())
     model = float((laps[prediction] - laps["lap_time_s"]).abs().mean())
-    baseline = float((laps["prev_clean_lap_time_s"] - laps["lap_time_s"]).abs().mean())
-    return {"laps": laps.height, "model_mae_s": model, "baseline_mae_s": baseline, "ratio": model / baseline}
+    base = float((laps[baseline] - laps["lap_time_s"]).abs().mean())
+    return {"laps": laps.height, "model_mae_s": model, "baseline_mae_s": base, "ratio": model / base}
 
 
 def noise_floor(frame: pl.DataFrame) -> dict[str, float]:

@@ -18,7 +18,8 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel
 
-from f1_core.features import CATEGORICAL_FEATURES, FEATURES, FUEL_SECONDS_PER_KG, WEATHER_CHANGES
+from f1_core.features import CATEGORICAL_FEATURES, FEATURES, FUEL_SECONDS_PER_KG, ONE_LAP_FEATURES, WEATHER_CHANGES
+from f1_core.intent import ASSUMED_INTENT, ONE_LAP_SESSIONS
 from f1_core.trees import flat_trees
 
 
@@ -72,6 +73,7 @@ PACE_FEATURES = (
     "stint_best_fc_s",
     "session_best_fc_s",
     "field_recent_fc_s",
+    "prev_push_lap_fc_s",
 )
 # Levels that mostly name the circuit (sector times, the reference, the local climate, how long
 # the field has completed) and the circuit itself: with a few dozen events to learn
@@ -96,8 +98,34 @@ INTERVAL_FEATURES = ("field_volatility_s",)
 # into them that do not carry to the next weekend (a model of a few races took whole seconds off
 # a new circuit's laps for its track temperature's change); CV is no worse without them.
 LEFT_OUT_FEATURES = tuple(WEATHER_CHANGES.values())
-MODEL_FEATURES = [name for name in FEATURES if name not in LEVEL_FEATURES + INTERVAL_FEATURES + LEFT_OUT_FEATURES]
-MODEL_CATEGORICAL = [name for name in CATEGORICAL_FEATURES if name in MODEL_FEATURES]
+MODEL_FEATURES = [
+    name for name in FEATURES if name not in LEVEL_FEATURES + INTERVAL_FEATURES + LEFT_OUT_FEATURES + ONE_LAP_FEATURES
+]
+# the one-lap sessions' model also reads the driver's last push lap and the lap's `intent`
+ONE_LAP_MODEL_FEATURES = [*MODEL_FEATURES, *ONE_LAP_FEATURES]
+# The push laps' model reads the session type alone: how much a push lap gains on the driver's
+# last one in practice, qualifying or sprint qualifying. Event-grouped cross-validation preferred it
+# to adding tyre life and freshness, laps since the last push lap, or fifteen inputs: a few
+# sessions of push laps do not teach trees more.
+PUSH_MODEL_FEATURES = ["session_type"]
+
+
+def assume_intent(features: Features) -> tuple[Features, np.ndarray]:
+    """`features` with `ASSUMED_INTENT` where a lap of a one-lap session has no `intent`, and
+    which rows those are."""
+    kinds, intents = _labels(features, "session_type"), _labels(features, "intent")
+    missing = np.array(
+        [intent is None and kind in ONE_LAP_SESSIONS for intent, kind in zip(intents, kinds, strict=True)], dtype=bool
+    )
+    if not missing.any():
+        return features, missing
+    if isinstance(features, pl.DataFrame):
+        return features.with_columns(
+            pl.when(pl.Series(missing)).then(pl.lit(ASSUMED_INTENT)).otherwise(pl.col("intent")).alias("intent")
+        ), missing
+    return [
+        {**row, "intent": ASSUMED_INTENT} if unknown else row for row, unknown in zip(features, missing, strict=True)
+    ], missing
 
 
 def _relative(name: str) -> pl.Expr:
@@ -199,12 +227,19 @@ class LapTimeModel:
     # session's volatility against it (normalized conformal scores), None: unscaled
     typical_volatility: float | None = None
     global_pace: float = 90.0
+    # models reading `intent`: the conformal margins of laps asked for without one, calibrated on
+    # every racing lap predicted as a push lap, so the band keeps its coverage whatever the lap was
+    assumed_margin: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # a model of one intent's laps (push laps): its boosters fit only laps labelled so
+    fit_intent: str | None = None
 
     def __setstate__(self, state: dict) -> None:
         # a model pickled before `blend` existed averaged all its point models
         state.setdefault("blend", list(state.get("point_models", {})))
         state.setdefault("inputs", list(MODEL_FEATURES))
         state.setdefault("typical_volatility", None)
+        state.setdefault("assumed_margin", {})
+        state.setdefault("fit_intent", None)
         for name in ("conformal_margin", "fallback_margin"):  # one symmetric margin before
             state[name] = {kind: m if isinstance(m, tuple) else (m, m) for kind, m in state.get(name, {}).items()}
         self.__dict__.update(state)
@@ -214,7 +249,11 @@ class LapTimeModel:
         calibrated yet: call `calibrate_from` with predictions for laps it has not seen (out of
         fold). Without `interval`, the point models only (it predicts with `interval=False`)."""
         timed = train.filter(pl.col("lap_time_s").is_not_null())
-        self.categories = {name: sorted(timed[name].drop_nulls().unique().to_list()) for name in MODEL_CATEGORICAL}
+        self.categories = {
+            name: sorted(timed[name].drop_nulls().unique().to_list())
+            for name in CATEGORICAL_FEATURES
+            if name in self.inputs
+        }
         self._fit_pace(timed)
         self.point_models, self.quantile_models = self._boost(timed, self.params.n_estimators, interval=interval)
         self.conformal_margin, self.fallback_margin = {}, {}
@@ -233,9 +272,11 @@ class LapTimeModel:
             params=self.params.model_copy(update={"n_estimators": self.params.n_estimators + trees}),
             categories=self.categories,
             inputs=self.inputs,
+            fit_intent=self.fit_intent,
             blend=list(self.blend),
             conformal_margin=dict(self.conformal_margin),
             fallback_margin=dict(self.fallback_margin),
+            assumed_margin=dict(self.assumed_margin),
         )
         new._fit_pace(timed)
         new.circuit_pace = self.circuit_pace | new.circuit_pace  # circuits not in `train` stay known
@@ -267,6 +308,8 @@ class LapTimeModel:
         # against. Laps under yellow or safety car follow the flags, not the car, and would
         # drag every prediction toward them.
         with_ref = timed.filter(pl.col("reference_fc_s").is_not_null() & pl.col("representative"))
+        if self.fit_intent is not None:
+            with_ref = with_ref.filter(pl.col("intent") == self.fit_intent)
         x = _matrix(with_ref, self.categories, self.inputs)
         delta = with_ref["lap_time_s"].to_numpy() - _fuel_effect(with_ref) - with_ref["reference_fc_s"].to_numpy()
         common = dict(learning_rate=p.learning_rate, n_estimators=trees, random_state=p.seed, n_jobs=2)
@@ -301,23 +344,36 @@ class LapTimeModel:
         }
         return points, quantiles
 
+    @property
+    def reads_intent(self) -> bool:
+        return "intent" in self.inputs or self.fit_intent is not None
+
     def raw_predict(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Predictions with the uncalibrated band, as calibration needs them."""
-        margins = self.conformal_margin, self.fallback_margin
-        self.conformal_margin, self.fallback_margin = {}, {}
+        margins = self.conformal_margin, self.fallback_margin, self.assumed_margin
+        self.conformal_margin, self.fallback_margin, self.assumed_margin = {}, {}, {}
         try:
             return self.predict(frame)
         finally:
-            self.conformal_margin, self.fallback_margin = margins
+            self.conformal_margin, self.fallback_margin, self.assumed_margin = margins
 
-    def calibrate_from(self, frame: pl.DataFrame, raw: pl.DataFrame) -> None:
+    def calibrate_from(self, frame: pl.DataFrame, raw: pl.DataFrame, assumed: pl.DataFrame | None = None) -> None:
         """Conformalized quantile regression, each end apart (Romano, Patterson and Candès 2019,
         the asymmetric form): the lower end moves by the (1 - (1 - coverage) / 2)-quantile of how
         far laps the model did not train on fall below it, the upper end likewise above, so each
         tail misses at most half of what the band may. `raw` holds uncalibrated predictions for
-        `frame`'s rows (e.g. out of fold)."""
+        `frame`'s rows (e.g. out of fold); `assumed` the same with every lap's intent assumed
+        (a model reading `intent`), for the margins of laps asked for without one."""
         keep = frame["lap_time_s"].is_not_null().to_numpy()
         frame, raw = frame.filter(pl.Series(keep)), raw.filter(pl.Series(keep))
+        self.assumed_margin = {}
+        if assumed is not None:
+            self._calibrate(frame, assumed.filter(pl.Series(keep)), self.assumed_margin, {}, any_intent=True)
+        self._calibrate(frame, raw, self.conformal_margin, self.fallback_margin, any_intent=False)
+
+    def _calibrate(
+        self, frame: pl.DataFrame, raw: pl.DataFrame, conformal: dict, fallback: dict, any_intent: bool
+    ) -> None:
         raw = {name: raw[name].to_numpy() for name in raw.columns}
         y = frame["lap_time_s"].to_numpy()
         has_ref = frame["reference_fc_s"].is_not_null().to_numpy()
@@ -327,11 +383,13 @@ class LapTimeModel:
         below, above = raw["lower"] - y, y - raw["upper"]
         # the band is for laps at racing pace, the population the model predicts
         racing = frame["representative"].fill_null(False).to_numpy()
+        if self.fit_intent is not None and not any_intent:
+            racing &= (frame["intent"] == self.fit_intent).fill_null(False).to_numpy()
         volatility = _numbers(frame, "field_volatility_s")[has_ref & racing]
         self.typical_volatility = float(np.nanmedian(volatility)) if np.isfinite(volatility).any() else None
         scale = np.where(has_ref, self._volatility_scale(frame), 1.0)  # the fallback's margins are unscaled
         below, above = below / scale, above / scale
-        for margins, rows in ((self.conformal_margin, has_ref & racing), (self.fallback_margin, ~has_ref)):
+        for margins, rows in ((conformal, has_ref & racing), (fallback, ~has_ref)):
             groups = [("", rows)] + [(str(kind), rows & (kinds == kind)) for kind in np.unique(kinds[rows])]
             for kind, group in groups:
                 # fewer laps cannot pin a 95% quantile down (the pooled one is kept whatever its size)
@@ -346,19 +404,23 @@ class LapTimeModel:
         return np.nan_to_num(np.clip(volatility / self.typical_volatility, 0.5, 3.0), nan=1.0)
 
     def _predict(self, features: Features, interval: bool = True) -> dict[str, np.ndarray]:
+        assumed = np.zeros(len(features), dtype=bool)
+        if self.reads_intent:
+            features, assumed = assume_intent(features)
         fuel = _fuel_effect(features)
         reference = _numbers(features, "reference_fc_s")
         has_ref = ~np.isnan(reference)
         circuit = _labels(features, "circuit_ref")
         fallback = np.array([self.circuit_pace.get(c, self.global_pace) for c in circuit]) + fuel
         kinds = [kind or "" for kind in _labels(features, "session_type")]
-        none = (0.0, 0.0)
         margin = np.array(
-            [self.conformal_margin.get(k, self.conformal_margin.get("", none)) for k in kinds], dtype=float
+            [
+                _margin(self.assumed_margin if unknown and self.assumed_margin else self.conformal_margin, k)
+                for k, unknown in zip(kinds, assumed, strict=True)
+            ],
+            dtype=float,
         ).reshape(-1, 2)
-        fallback_margin = np.array(
-            [self.fallback_margin.get(k, self.fallback_margin.get("", none)) for k in kinds], dtype=float
-        ).reshape(-1, 2)
+        fallback_margin = np.array([_margin(self.fallback_margin, k) for k in kinds], dtype=float).reshape(-1, 2)
         point = fallback.copy()
         lower = fallback - fallback_margin[:, 0]
         upper = fallback + fallback_margin[:, 1]
@@ -416,6 +478,11 @@ class LapTimeModel:
         return pl.DataFrame(values, schema=[*self.inputs, "bias"], orient="row")
 
 
+def _margin(margins: dict[str, tuple[float, float]], kind: str) -> tuple[float, float]:
+    """The session type's margins, else the pooled ones, else none."""
+    return margins.get(kind, margins.get("", (0.0, 0.0)))
+
+
 def _conformal_quantile(scores: np.ndarray, level: float) -> float:
     """The ceil((n+1)·level)-th smallest score: the split-conformal quantile that guarantees
     `level` coverage for an exchangeable new lap."""
@@ -427,11 +494,27 @@ def _conformal_quantile(scores: np.ndarray, level: float) -> float:
 # Races and sprints are runs of consecutive racing laps; practice and qualifying alternate push
 # laps with out- and cool-down laps. What predicts one says little about the other: each family
 # has its own model.
-FAMILIES = {"race": ("race", "sprint"), "one_lap": ("practice", "qualifying", "sprint_qualifying")}
+FAMILIES = {"race": ("race", "sprint"), "one_lap": ONE_LAP_SESSIONS}
+# what each family's trees read
+FAMILY_INPUTS = {"race": MODEL_FEATURES, "one_lap": ONE_LAP_MODEL_FEATURES, "push": PUSH_MODEL_FEATURES}
+
+
+# The models a family model holds: a model per family, and in practice and qualifying one of push
+# laps (and of laps asked for without an intent, which are predicted as push laps): with a few
+# sessions to learn from, one model of push and cool-down laps alike predicts push laps far worse
+# than the driver's previous push lap.
+MODELS = ("race", "one_lap", "push")
+
+
+def model_of(session_type: str | None, intent: str | None) -> str:
+    """Which model predicts a lap."""
+    if session_type not in FAMILIES["one_lap"]:
+        return "race"
+    return "push" if intent in (None, ASSUMED_INTENT) else "one_lap"
 
 
 def family(session_type: pl.Expr) -> pl.Expr:
-    return pl.when(session_type.is_in(FAMILIES["one_lap"])).then(pl.lit("one_lap")).otherwise(pl.lit("race"))
+    return pl.when(session_type.is_in(list(FAMILIES["one_lap"]))).then(pl.lit("one_lap")).otherwise(pl.lit("race"))
 
 
 @dataclass
@@ -444,15 +527,26 @@ class SessionFamilyModel:
     def _route(self, features: Features) -> list[tuple[str, np.ndarray]]:
         if not self.models:
             raise ValueError("the model has no session family model: nothing was trained")
-        # as family() routes them (a polars select would cost a served batch more than the rest)
-        one_lap = np.array([kind in FAMILIES["one_lap"] for kind in _labels(features, "session_type")], dtype=bool)
-        kinds = np.where(one_lap, "one_lap", "race")
+        # in Python, not polars: a polars select would cost a served batch more than the rest
+        kinds = _labels(features, "session_type")
+        has_intent = "intent" in (
+            features.columns if isinstance(features, pl.DataFrame) else features[0] if features else {}
+        )
+        intents = _labels(features, "intent") if has_intent else [None] * len(kinds)
+        names = np.array([model_of(kind, intent) for kind, intent in zip(kinds, intents, strict=True)])
         routes = []
-        for name in FAMILIES:
-            rows = np.flatnonzero(kinds == name)
+        for name in MODELS:
+            rows = np.flatnonzero(names == name)
             if len(rows):
-                routes.append((name if name in self.models else next(iter(self.models)), rows))
+                routes.append((self._trained(name), rows))
         return routes
+
+    def _trained(self, name: str) -> str:
+        """`name`, else the model standing in for it: push laps fall back on the one-lap model."""
+        for candidate in (name, "one_lap" if name == "push" else name):
+            if candidate in self.models:
+                return candidate
+        return next(iter(self.models))
 
     def _apply(self, features: Features, method: str, **kwargs) -> pl.DataFrame:
         routes = self._route(features)

@@ -14,6 +14,7 @@ import polars as pl
 from f1_core import drift, history, registry, warehouse
 from f1_core.alert_timeline import CLOCK_COLUMNS, covered_clock
 from f1_core.features import clean_laps, lap_features
+from f1_core.intent import with_intents
 from f1_core.model import family, relative_pace
 from f1_core.progress import Progress
 from f1_core.training import load_warehouse
@@ -59,7 +60,7 @@ def session_drift(
     run_metrics = registry.model_card(version)["metrics"]
     inputs = drift.drift_inputs(sorted({name for m in model.models.values() for name in m.inputs}))
     laps, sessions, weather = load_warehouse(path, session_keys)
-    features = lap_features(laps, sessions, weather)
+    features = lap_features(with_intents(laps, sessions), sessions, weather)
     features = features.with_columns(model.predict(features)["lap_time"].alias("prediction"))
     reports_dir.mkdir(parents=True, exist_ok=True)
     clocks = {row["session_key"]: row for row in covered_clock(laps).iter_rows(named=True)}

@@ -203,6 +203,7 @@ def features_in_session(lap, state: SessionState) -> dict:
         "compound": lap.compound,
         "tyre_life": lap.tyre_life,
         "fresh_tyre": lap.fresh_tyre,
+        "intent": lap.intent,
         "pit_out_time_s": (start if start is not None else 0.0) if lap.pit_out else None,
         "lap_start_time_s": start,
         "track_status": lap.track_status,

@@ -14,7 +14,15 @@ import polars as pl
 
 from f1_core import metrics, warehouse
 from f1_core.features import FUEL_SECONDS_PER_KG, RACE_LIKE, lap_features
-from f1_core.model import FAMILIES, LapTimeModel, ModelParams, SessionFamilyModel, family
+from f1_core.intent import ASSUMED_INTENT, with_intents
+from f1_core.model import (
+    FAMILIES,
+    FAMILY_INPUTS,
+    LapTimeModel,
+    ModelParams,
+    SessionFamilyModel,
+    family,
+)
 from f1_core.progress import Progress
 
 BASELINES = ("baseline_previous_clean_lap", "baseline_rolling_mean", "baseline_fuel_tyre")
@@ -38,7 +46,8 @@ def load_warehouse(path: str | Path, session_keys: list[str] | None = None) -> t
 
 
 def training_frame(laps: pl.DataFrame, sessions: pl.DataFrame, weather: pl.DataFrame) -> pl.DataFrame:
-    """Features and target with each lap's event, for grouping and time ordering."""
+    """Features and target with each lap's event, for grouping and time ordering; each lap of a
+    practice or qualifying session with its intent as labelled after the fact (`intent`)."""
     events = sessions.select(
         "session_key",
         "event_date",
@@ -48,7 +57,7 @@ def training_frame(laps: pl.DataFrame, sessions: pl.DataFrame, weather: pl.DataF
     )
     compounds = laps.select("session_key", "driver", "lap_number", "compound")
     return (
-        lap_features(laps, sessions, weather)
+        lap_features(with_intents(laps, sessions), sessions, weather)
         .join(events, on="session_key", how="left")
         .join(compounds, on=["session_key", "driver", "lap_number"], how="left")
     )
@@ -131,22 +140,41 @@ def blends(params: ModelParams) -> list[list[str]]:
 
 
 def out_of_fold(
-    frame: pl.DataFrame, params: ModelParams, folds: int, progress: Progress | None = None, label: str = ""
+    frame: pl.DataFrame,
+    params: ModelParams,
+    folds: int,
+    progress: Progress | None = None,
+    label: str = "",
+    model: str = "race",
 ) -> dict[str, pl.DataFrame]:
     """Uncalibrated predictions for every lap from models that never saw its event, for each
-    blend of the learners (the same fold models serve every blend)."""
+    blend of the learners (the same fold models serve every blend); `model` names which
+    (`model.MODELS`): its inputs and the laps it fits."""
     fold = event_folds(frame, folds)
     parts: dict[str, list[pl.DataFrame]] = {"+".join(b): [] for b in blends(params)}
     for k in range(folds):
         if progress:
             progress.advance(f"{label}cross-validation fold {k + 1} of {folds}")
         test = pl.Series(fold == k)
-        model = LapTimeModel(params).fit(frame.filter(~test))
+        fitted = new_model(model, params).fit(frame.filter(~test))
         rows = pl.Series("_row", np.flatnonzero(fold == k))
         for blend in blends(params):
-            model.blend = blend
-            parts["+".join(blend)].append(model.raw_predict(frame.filter(test)).with_columns(rows))
+            fitted.blend = blend
+            parts["+".join(blend)].append(fitted.raw_predict(frame.filter(test)).with_columns(rows))
     return {name: pl.concat(p).sort("_row").drop("_row") for name, p in parts.items()}
+
+
+def new_model(name: str, params: ModelParams) -> LapTimeModel:
+    """An unfitted model of `model.MODELS`' `name`."""
+    return LapTimeModel(params, inputs=list(FAMILY_INPUTS[name]), fit_intent=ASSUMED_INTENT if name == "push" else None)
+
+
+def _scored(name: str, frame: pl.DataFrame) -> pl.Series:
+    """The laps `name`'s model answers for among its training laps (`_model_parts`)."""
+    if name == "race":
+        return pl.Series(np.ones(frame.height, dtype=bool))
+    push = (frame["intent"] == ASSUMED_INTENT).fill_null(False)
+    return push if name == "push" else ~push
 
 
 def baselines(train: pl.DataFrame, frame: pl.DataFrame, prediction: pl.Series) -> pl.DataFrame:
@@ -198,15 +226,18 @@ def _fit_steps(train: pl.DataFrame, folds: int) -> int:
 
 def _fit_family(train: pl.DataFrame, params: ModelParams, folds: int, progress: Progress, name: str):
     """Cross-validates each learner blend on `train`, fits the best, calibrates it out of fold."""
-    candidates = out_of_fold(train, params, _folds(train, folds), progress, f"{name} laps, ")
+    candidates = out_of_fold(train, params, _folds(train, folds), progress, f"{name} laps, ", name)
+    scored = _scored(name, train)
     cv_by_blend = {
-        name: metrics.summary(train.with_columns(oof["lap_time"].alias("prediction")))["mae_clean"]
-        for name, oof in candidates.items()
+        blend: metrics.summary(train.with_columns(oof["lap_time"].alias("prediction")).filter(scored))["mae_clean"]
+        for blend, oof in candidates.items()
     }
     chosen = min(cv_by_blend, key=cv_by_blend.get)
     progress.advance(f"{name} laps, the model on every training event")
-    model = LapTimeModel(params.model_copy(update={"learners": chosen.split("+")})).fit(train)
-    model.calibrate_from(train, candidates[chosen])
+    model = new_model(name, params.model_copy(update={"learners": chosen.split("+")})).fit(train)
+    # the push model answers laps asked for without an intent too: its band for them is
+    # calibrated on every lap, whatever the driver meant it to be
+    model.calibrate_from(train, candidates[chosen], candidates[chosen] if model.fit_intent else None)
     return model, candidates[chosen], cv_by_blend, chosen
 
 
@@ -220,12 +251,12 @@ def train_and_evaluate(
     train, holdout, cuts = holdout_split(frame, holdout_share, learn_from)
     models, cv_parts, results, blends_chosen = {}, [], {}, []
     # a family seen in one event only cannot be validated; the other serves it
-    families = [(name, part) for name, part in _families(train) if part["event"].n_unique() >= 2]
+    families = [(name, part) for name, part in _model_parts(train) if part["event"].n_unique() >= 2]
     progress = Progress("training", sum(_fit_steps(part, folds) for _, part in families))
     for name, part in families:
         model, oof, cv_by_blend, chosen = _fit_family(part, params, folds, progress, name)
         models[name] = model
-        cv_parts.append(part.with_columns(oof["lap_time"].alias("prediction")))
+        cv_parts.append(part.with_columns(oof["lap_time"].alias("prediction")).filter(_scored(name, part)))
         results.update({f"cv_mae_clean_{name}_{b.replace('+', '_')}": v for b, v in cv_by_blend.items()})
         blends_chosen.append(f"{name}:{chosen}")
     return _evaluate(SessionFamilyModel(models), train, holdout, results, cv_parts, cuts, blends_chosen, started)
@@ -260,7 +291,7 @@ def continue_and_evaluate(
     # per family: continued (the champion has a model of it, and there are laps), fitted from
     # scratch (seen in two events at least), or left as it was
     plan = []
-    for name, part in _families(train):
+    for name, part in _model_parts(train):
         continued = name in champion.models and part.height > 0
         if continued or part["event"].n_unique() >= 2:
             plan.append((name, part, continued))
@@ -272,7 +303,7 @@ def continue_and_evaluate(
             blends_chosen.append(f"{name}:{'+'.join(models[name].blend)} (continued)")
         else:
             models[name], oof, _, chosen = _fit_family(part, params, folds, progress, name)
-            cv_parts.append(part.with_columns(oof["lap_time"].alias("prediction")))
+            cv_parts.append(part.with_columns(oof["lap_time"].alias("prediction")).filter(_scored(name, part)))
             blends_chosen.append(f"{name}:{chosen}")
     for name in champion.models.keys() - models.keys():
         models[name] = champion.models[name]  # no training laps of this family now: kept as it was
@@ -280,6 +311,16 @@ def continue_and_evaluate(
     # its trees have seen the champion's training events as well as today's
     result.train_events = sorted(set(result.train_events) | set(champion_events))
     return result
+
+
+def _model_parts(train: pl.DataFrame):
+    """Each model's training laps (`model.MODELS`): the push laps' model learns from the one-lap
+    sessions' push laps and is cross-validated on all their laps, as it answers laps asked for
+    without an intent."""
+    for name, part in _families(train):
+        yield name, part
+        if name == "one_lap" and (part["intent"] == ASSUMED_INTENT).any():
+            yield "push", part
 
 
 def _families(train: pl.DataFrame):

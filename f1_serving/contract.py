@@ -19,6 +19,14 @@ class Prediction(BaseModel):
     degraded: bool = Field(
         description="true: no model could be loaded, this is the baseline (the driver's previous clean lap)"
     )
+    intent: Literal["push", "cool_down", "race_sim"] | None = Field(
+        default=None,
+        description="practice and qualifying: the kind of lap predicted, as asked or `push` when "
+        "the request gave none; null in races and sprints",
+    )
+    intent_assumed: bool = Field(
+        default=False, description="true: the request gave no intent, and this is the push-lap prediction"
+    )
     context: Literal["session", "request"] = Field(
         description="what the features knew: `session`, the live session's state as of the lap's "
         "start (every lap of the field, the weather readings); `request`, the request "

@@ -30,6 +30,7 @@ from starlette.responses import Response
 
 from f1_core import settings
 from f1_core.features import FEATURES, FUEL_SECONDS_PER_KG, OUTPUT, features_frame
+from f1_core.intent import predicted_intent
 from f1_core.live import LapToPredict, baseline_predict
 from f1_core.live_feed import LiveFeed
 from f1_core.online_store import StoreUnavailable
@@ -277,9 +278,15 @@ class LapTimeService:
                 "model_version": version,
                 "degraded": degraded,
                 "context": context,
+                **_intent_fields(row),
             }
-            for p, lo, hi, context in zip(point, lower, upper, contexts, strict=True)
+            for p, lo, hi, context, row in zip(point, lower, upper, contexts, features, strict=True)
         ]
+
+
+def _intent_fields(row: dict) -> dict:
+    intent, assumed = predicted_intent(row["session_type"], row["intent"])
+    return {"intent": intent, "intent_assumed": assumed}
 
 
 def _plain(value):

@@ -187,11 +187,22 @@ LAP = {
 }
 
 
+def test_a_qualifying_lap_without_intent_is_answered_as_a_push_lap_and_says_so(service):
+    quali = {**LAP, "session": "Qualifying", "lap_number": 4, "previous_laps": [{"lap_number": 3, "lap_time": 78.1}]}
+    laps = [quali, {**quali, "intent": "cool_down"}, {**quali, "intent": "push"}, LAP, {**LAP, "intent": "push"}]
+    answer = service.post("/predict", {"laps": laps})
+    assert answer.status_code == 200, answer.text
+    got = [(p["intent"], p["intent_assumed"]) for p in answer.json()]
+    # in a race the intent is ignored
+    assert got == [("push", True), ("cool_down", False), ("push", False), (None, False), (None, False)]
+
+
 @pytest.mark.parametrize(
     "body,field",
     [
         ({"laps": [{**LAP, "compound": "BANANA"}]}, "laps.0.compound"),
         ({"laps": [{**LAP, "tyre_life": -1}]}, "laps.0.tyre_life"),
+        ({"laps": [{**LAP, "intent": "flying"}]}, "laps.0.intent"),
         ({"laps": [{**LAP, "lap_number": 0}]}, "laps.0.lap_number"),
         (
             '{"laps": [{"season": 2023, "event": "x", "session": "Race", "driver": "VER", "lap_number": 3, '
@@ -356,6 +367,8 @@ def test_with_no_model_the_service_answers_degraded_from_the_baseline(tmp_path, 
         "model_version": None,
         "degraded": True,
         "context": "request",
+        "intent": None,
+        "intent_assumed": False,
     }
     previous = spain.laps.filter((pl.col("driver") == "VER") & (pl.col("lap_number") == 29))["lap_time_s"][0]
     assert thirtieth["degraded"] is True and thirtieth["lap_time"] == pytest.approx(previous)
