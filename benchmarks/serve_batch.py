@@ -22,7 +22,7 @@ import polars as pl  # noqa: E402
 from f1_core import features, registry, settings, warehouse  # noqa: E402
 from f1_core.catalog import circuit_of_event  # noqa: E402
 from f1_core.live import features_for, pipeline_rows, request_for, session_row  # noqa: E402
-from f1_core.model import _array, _booster_predict  # noqa: E402
+from f1_core.model import _array, _booster_predict, learner  # noqa: E402
 from f1_core.session_state import SessionMeta, SessionState, features_in_session  # noqa: E402
 
 
@@ -91,8 +91,9 @@ def main() -> None:
     array_ms = median_ms(lambda: _array(served, family.categories, family.inputs))
     print(f"  float matrix (_array)                    {array_ms:7.2f} ms")
     print("  boosters, walked by f1_core.trees (the library's own call for the same row, one thread)")
-    if "xgboost" in family.point_models:
-        family.point_models["xgboost"].get_booster().set_param({"nthread": 1})
+    for key, booster in family.point_models.items():
+        if learner(key) == "xgboost":
+            booster.get_booster().set_param({"nthread": 1})
     for name, booster in [*family.point_models.items(), *family.quantile_models.items()]:
         label = name if isinstance(name, str) else f"quantile {name:.2f}"
         own = (

@@ -36,6 +36,10 @@ class ModelParams(BaseModel):
     seed: int = 7
     # which point models to train; with both, the prediction is their mean
     learners: list[str] = ["lightgbm", "xgboost"]
+    # point models per learner, each with its own seed (seed, seed + 1, ...), the prediction their
+    # mean: the MAE of a mean of predictions is at most the mean of their MAEs (the absolute error
+    # is convex), so averaging removes what one seed's draw adds to the error
+    seeds: int = 2
 
 
 # What the models predict from: a polars frame of `features.OUTPUT` columns (training,
@@ -257,8 +261,12 @@ class LapTimeModel:
         self._fit_pace(timed)
         self.point_models, self.quantile_models = self._boost(timed, self.params.n_estimators, interval=interval)
         self.conformal_margin, self.fallback_margin = {}, {}
-        self.blend = list(self.point_models)
+        self.blend = list(dict.fromkeys(learner(key) for key in self.point_models))
         return self
+
+    def _blended(self) -> list[str]:
+        """The point models whose mean is the prediction: every seed's of each blended learner."""
+        return [key for key in self.point_models if learner(key) in self.blend]
 
     def continued(self, train: pl.DataFrame, trees: int) -> LapTimeModel:
         """A new model whose point boosters continue this one's with `trees` more trees each,
@@ -322,20 +330,22 @@ class LapTimeModel:
         )
 
         points = {}
-        learners = start.blend if start else p.learners
-        if "lightgbm" in learners:
-            init = start.point_models["lightgbm"].booster_ if start else None
-            points["lightgbm"] = lgb.LGBMRegressor(objective="l1", **lgb_common).fit(x, delta, init_model=init)
-        if "xgboost" in learners:
-            init = start.point_models["xgboost"].get_booster() if start else None
-            points["xgboost"] = xgb.XGBRegressor(
-                objective="reg:absoluteerror",
-                max_depth=p.xgb_max_depth,
-                tree_method="hist",
-                enable_categorical=True,
-                colsample_bytree=p.feature_fraction,
-                **common,
-            ).fit(x, delta, xgb_model=init)
+        keys = start._blended() if start else [seeded(name, i) for name in p.learners for i in range(p.seeds)]
+        for key in keys:
+            seed = dict(random_state=p.seed + _seed_index(key))
+            if learner(key) == "lightgbm":
+                init = start.point_models[key].booster_ if start else None
+                points[key] = lgb.LGBMRegressor(objective="l1", **lgb_common | seed).fit(x, delta, init_model=init)
+            elif learner(key) == "xgboost":
+                init = start.point_models[key].get_booster() if start else None
+                points[key] = xgb.XGBRegressor(
+                    objective="reg:absoluteerror",
+                    max_depth=p.xgb_max_depth,
+                    tree_method="hist",
+                    enable_categorical=True,
+                    colsample_bytree=p.feature_fraction,
+                    **common | seed,
+                ).fit(x, delta, xgb_model=init)
         if start or not interval:
             return points, {}
         tail = (1 - p.coverage) / 2
@@ -429,7 +439,7 @@ class LapTimeModel:
                 features if has_ref.all() else _take(features, np.flatnonzero(has_ref)), self.categories, self.inputs
             )
             base = reference[has_ref] + fuel[has_ref]
-            delta = np.mean([_booster_predict(self.point_models[name], x) for name in self.blend], axis=0)
+            delta = np.mean([_booster_predict(self.point_models[key], x) for key in self._blended()], axis=0)
             point[has_ref] = base + delta
             if not interval:
                 return {"lap_time": point}
@@ -450,9 +460,9 @@ class LapTimeModel:
     def feature_importance(self) -> pl.DataFrame:
         """Total gain per model input, averaged over the blended models (each normalised to 1)."""
         gains = []
-        for name in self.blend:
-            model = self.point_models[name]
-            if name == "lightgbm":
+        for key in self._blended():
+            model = self.point_models[key]
+            if learner(key) == "lightgbm":
                 gain = model.booster_.feature_importance(importance_type="gain").astype(float)
             else:
                 score = model.get_booster().get_score(importance_type="total_gain")
@@ -467,15 +477,29 @@ class LapTimeModel:
 
         x = _matrix(frame, self.categories, self.inputs)
         parts = []
-        for name in self.blend:
-            model = self.point_models[name]
-            if name == "lightgbm":
+        for key in self._blended():
+            model = self.point_models[key]
+            if learner(key) == "lightgbm":
                 parts.append(model.predict(x, pred_contrib=True))
             else:
                 matrix = xgb.DMatrix(x, enable_categorical=True)
                 parts.append(model.get_booster().predict(matrix, pred_contribs=True))
         values = np.mean(parts, axis=0)
         return pl.DataFrame(values, schema=[*self.inputs, "bias"], orient="row")
+
+
+def seeded(name: str, index: int) -> str:
+    """The key of a learner's `index`-th point model: its name, then name@2, name@3, ..."""
+    return name if index == 0 else f"{name}@{index + 1}"
+
+
+def learner(key: str) -> str:
+    """The learner of a point model's key (`seeded`)."""
+    return key.split("@")[0]
+
+
+def _seed_index(key: str) -> int:
+    return int(key.split("@")[1]) - 1 if "@" in key else 0
 
 
 def _margin(margins: dict[str, tuple[float, float]], kind: str) -> tuple[float, float]:

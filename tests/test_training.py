@@ -312,6 +312,7 @@ def test_fast_prediction_paths_equal_the_libraries_own(frame):
     """Serving predicts from a float matrix: a few rows through `f1_core.trees`, many straight
     into the boosters. On real laps, with an unseen category and missing values, both give
     exactly what the libraries give (their pandas path; their own walk of the same matrix)."""
+    from f1_core.features import FUEL_SECONDS_PER_KG
     from f1_core.model import SINGLE_THREAD_ROWS, LapTimeModel, _array, _booster_predict, _matrix
 
     model = LapTimeModel(params=SMALL).fit(frame)
@@ -327,8 +328,16 @@ def test_fast_prediction_paths_equal_the_libraries_own(frame):
     holes = fast.copy()  # missing values in every input, the categorical one included
     holes[np.random.default_rng(3).random(holes.shape) < 0.2] = np.nan
     learners = [*model.point_models.values(), *model.quantile_models.values()]
-    assert len(learners) == 4  # LightGBM and XGBoost point models, two quantile models
+    # LightGBM and XGBoost point models of two seeds each, two quantile models
+    assert sorted(model.point_models) == ["lightgbm", "lightgbm@2", "xgboost", "xgboost@2"] and len(learners) == 6
     assert len(fast) >= SINGLE_THREAD_ROWS
+    # the point prediction is the reference pace and fuel plus the mean of every seed's model
+    with_reference = laps.filter(pl.col("reference_fc_s").is_not_null())
+    x = _array(with_reference, model.categories, model.inputs)
+    fuel = with_reference["fuel_kg"].fill_null(0.0).to_numpy() * FUEL_SECONDS_PER_KG
+    mean = np.mean([_booster_predict(m, x) for m in model.point_models.values()], axis=0)
+    expected = with_reference["reference_fc_s"].to_numpy() + fuel + mean
+    np.testing.assert_allclose(model.predict(with_reference, interval=False)["lap_time"].to_numpy(), expected)
     for learner in learners:
         many = _booster_predict(learner, fast)
         assert many.tolist() == pytest.approx(learner.predict(slow).tolist(), abs=1e-9)
