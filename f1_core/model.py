@@ -580,7 +580,8 @@ class SessionFamilyModel:
             getattr(self.models[name], method)(_take(features, rows), **kwargs).with_columns(pl.Series("_row", rows))
             for name, rows in routes
         ]
-        return pl.concat(parts).sort("_row").drop("_row")
+        # the models read different inputs: a contribution a model has no input for is null
+        return pl.concat(parts, how="diagonal").sort("_row").drop("_row")
 
     def predict(self, features: Features, interval: bool = True) -> pl.DataFrame:
         """`lap_time`, `lower`, `upper` (only `lap_time` without `interval`) in seconds, one row

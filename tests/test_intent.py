@@ -193,3 +193,19 @@ def test_push_laps_have_their_own_model_and_a_lap_without_intent_is_a_push_lap(q
     unknown_band = model.predict(pushed.with_columns(pl.lit(None, pl.String).alias("intent")))
     assert (unknown_band["lap_time"] - pushed_band["lap_time"]).abs().max() < 1e-9
     assert (unknown_band["upper"] - unknown_band["lower"]).mean() > 2 * known
+
+
+def test_contributions_of_laps_of_different_models_add_up_each_to_its_prediction(qualifying):
+    """Push and cool-down laps together: each lap's SHAP values come from the model that predicts
+    it (null for the inputs it does not read) and add up to its prediction."""
+    model = qualifying.model
+    laps = qualifying.holdout.filter(pl.col("clean") & pl.col("reference_fc_s").is_not_null())
+    mixed = pl.concat(
+        [laps.filter(pl.col("intent") == "push").head(4), laps.filter(pl.col("intent") == "cool_down").head(4)]
+    )
+    shap = model.contributions(mixed)
+    assert shap.height == 8
+    assert shap["intent"][:4].null_count() == 4 and shap["intent"][4:].null_count() == 0
+    total = shap.fill_null(0.0).sum_horizontal().to_numpy()
+    predicted = model.predict(mixed, interval=False)["lap_time"].to_numpy()
+    assert total == pytest.approx(predicted - mixed["reference_fc_s"].to_numpy(), abs=1e-4)
