@@ -3,7 +3,8 @@
 A watcher thread polls the alias; when it moves, the new version is loaded off the request path
 and published by one reference assignment, so a request that already took the old model
 finishes on it. A version that fails to load is logged and retried only after a pause, while the
-model already loaded keeps serving. With no model at all the service answers `degraded`.
+model already loaded keeps serving. With no model at all the service answers `degraded`, and
+tries again at every poll.
 """
 
 from __future__ import annotations
@@ -95,7 +96,10 @@ class Champion:
             if version is None or (current is not None and current.version == version):
                 return current
             failed_at = self._failed.get(version)
-            if not force and failed_at is not None and time.monotonic() - failed_at < self.retry_seconds:
+            # the pause spares a model being served from reloads of a broken version; a worker
+            # serving the baseline has nothing to spare, and tries again at every poll
+            paused = current is not None and failed_at is not None and time.monotonic() - failed_at < self.retry_seconds
+            if not force and paused:
                 return current
             started = time.monotonic()
             try:
