@@ -126,16 +126,16 @@ def main() -> None:
 def one_lap(result) -> None:
     """Practice and qualifying: push laps (their intent as labelled after the fact) against the
     previous push lap, and the band of laps asked for without an intent."""
-    one_lap = pl.col("session_type").is_in(list(ONE_LAP_SESSIONS))
-    cv = metrics.against_previous_push(result.cross_validated.filter(one_lap))
-    held = metrics.against_previous_push(result.holdout.filter(one_lap))
+    in_one_lap = pl.col("session_type").is_in(list(ONE_LAP_SESSIONS))
+    cv = metrics.against_previous_push(result.cross_validated.filter(in_one_lap))
+    held = metrics.against_previous_push(result.holdout.filter(in_one_lap))
     print(
         f"\npractice and qualifying, clean push laps with a previous push lap, intent given, model / previous push "
         f"lap: holdout {held['ratio']:.3f} ({held['model_mae_s']:.3f} s vs {held['baseline_mae_s']:.3f} s, "
         f"{held['laps']} laps), cross-validation {cv['ratio']:.3f} ({cv['model_mae_s']:.3f} s vs "
         f"{cv['baseline_mae_s']:.3f} s, {cv['laps']} laps); target {metrics.PUSH_TARGET_RATIO}"
     )
-    laps = result.holdout.filter(one_lap & pl.col("clean"))
+    laps = result.holdout.filter(in_one_lap & pl.col("clean"))
     unknown = result.model.predict(laps.with_columns(pl.lit(None, pl.String).alias("intent")))
     laps = laps.with_columns(unknown.rename(lambda name: f"{name}_unknown"))
     print("the 90% band of the holdout's clean one-lap-session laps asked without an intent (a push-lap prediction):")

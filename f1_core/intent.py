@@ -32,20 +32,16 @@ def labelled(laps: list[dict], timed: list[bool]) -> list[str | None]:
         return [None] * len(laps)
     best = min(times)
     labels: list[str | None] = [None] * len(laps)
-    run: list[int] = []
+    run: list[int] = []  # the laps in a row within RACE_SIM_LIMIT so far
     for i, lap in enumerate(laps):
         near = timed[i] and lap["lap_time_s"] <= RACE_SIM_LIMIT * best
-        follows = (
-            run and lap["lap_number"] == laps[run[-1]]["lap_number"] + 1 and lap["stint"] == laps[run[-1]]["stint"]
-        )
-        if near and not follows:
+        last = laps[run[-1]] if run else None
+        follows = last is not None and lap["lap_number"] == last["lap_number"] + 1 and lap["stint"] == last["stint"]
+        if not (near and follows):
             _end_run(run, labels)
             run = []
         if near:
             run.append(i)
-        else:
-            _end_run(run, labels)
-            run = []
     _end_run(run, labels)
     for i, lap in enumerate(laps):
         if timed[i] and labels[i] is None:
@@ -71,25 +67,14 @@ def with_intents(laps: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """`laps` (warehouse `laps` columns) with an `intent` column: the label after the fact for
     the laps of one-lap sessions (`sessions` gives each one's `session_type`), an intent
     already given kept as it is, null in races and sprints."""
-    from f1_core.features import timing_reason
+    from f1_core.features import _runs, timing_reason
 
     type_of = dict(sessions.select("session_key", "session_type").iter_rows())
-    given = laps["intent"].to_list() if "intent" in laps.columns else [None] * laps.height
-    order = laps.with_row_index("_row").sort("session_key", "driver", "lap_number")
-    rows = order.to_dicts()
-    intents = list(given)
-    start = 0
-    for end in range(1, len(rows) + 1):
-        if end < len(rows) and (rows[end]["session_key"], rows[end]["driver"]) == (
-            rows[start]["session_key"],
-            rows[start]["driver"],
-        ):
+    rows = laps.with_row_index("_row").sort("session_key", "driver", "lap_number").to_dicts()
+    intents = laps["intent"].to_list() if "intent" in laps.columns else [None] * laps.height
+    for driver in _runs(rows, "session_key", "driver"):
+        if type_of.get(driver[0]["session_key"]) not in ONE_LAP_SESSIONS:
             continue
-        driver = rows[start:end]
-        if type_of.get(driver[0]["session_key"]) in ONE_LAP_SESSIONS:
-            timed = [timing_reason(lap) is None for lap in driver]
-            for lap, label in zip(driver, labelled(driver, timed), strict=True):
-                if given[lap["_row"]] is None:
-                    intents[lap["_row"]] = label
-        start = end
+        for lap, label in zip(driver, labelled(driver, [timing_reason(lap) is None for lap in driver]), strict=True):
+            intents[lap["_row"]] = intents[lap["_row"]] or label
     return laps.with_columns(pl.Series("intent", intents, pl.String))

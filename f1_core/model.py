@@ -19,7 +19,7 @@ import polars as pl
 from pydantic import BaseModel
 
 from f1_core.features import CATEGORICAL_FEATURES, FEATURES, FUEL_SECONDS_PER_KG, ONE_LAP_FEATURES, WEATHER_CHANGES
-from f1_core.intent import ASSUMED_INTENT, ONE_LAP_SESSIONS
+from f1_core.intent import ASSUMED_INTENT, ONE_LAP_SESSIONS, predicted_intent
 from f1_core.trees import flat_trees
 
 
@@ -118,9 +118,7 @@ def assume_intent(features: Features) -> tuple[Features, np.ndarray]:
     """`features` with `ASSUMED_INTENT` where a lap of a one-lap session has no `intent`, and
     which rows those are."""
     kinds, intents = _labels(features, "session_type"), _labels(features, "intent")
-    missing = np.array(
-        [intent is None and kind in ONE_LAP_SESSIONS for intent, kind in zip(intents, kinds, strict=True)], dtype=bool
-    )
+    missing = np.array([predicted_intent(k, i)[1] for k, i in zip(kinds, intents, strict=True)], dtype=bool)
     if not missing.any():
         return features, missing
     if isinstance(features, pl.DataFrame):
@@ -367,23 +365,30 @@ class LapTimeModel:
         finally:
             self.conformal_margin, self.fallback_margin, self.assumed_margin = margins
 
-    def calibrate_from(self, frame: pl.DataFrame, raw: pl.DataFrame, assumed: pl.DataFrame | None = None) -> None:
+    def calibrate_from(self, frame: pl.DataFrame, raw: pl.DataFrame) -> None:
         """Conformalized quantile regression, each end apart (Romano, Patterson and Candès 2019,
         the asymmetric form): the lower end moves by the (1 - (1 - coverage) / 2)-quantile of how
         far laps the model did not train on fall below it, the upper end likewise above, so each
         tail misses at most half of what the band may. `raw` holds uncalibrated predictions for
-        `frame`'s rows (e.g. out of fold); `assumed` the same with every lap's intent assumed
-        (a model reading `intent`), for the margins of laps asked for without one."""
+        `frame`'s rows (e.g. out of fold)."""
         keep = frame["lap_time_s"].is_not_null().to_numpy()
         frame, raw = frame.filter(pl.Series(keep)), raw.filter(pl.Series(keep))
+        # the band is for laps at racing pace, the population the model predicts
+        racing = frame["representative"].fill_null(False).to_numpy()
         self.assumed_margin = {}
-        if assumed is not None:
-            self._calibrate(frame, assumed.filter(pl.Series(keep)), self.assumed_margin, {}, any_intent=True)
-        self._calibrate(frame, raw, self.conformal_margin, self.fallback_margin, any_intent=False)
+        if self.fit_intent is not None:
+            # a lap asked for without an intent is predicted as one of this intent: its band is
+            # calibrated on every lap, whatever the lap turned out to be (the trees do not read
+            # the intent, so `raw` is that prediction for every lap)
+            self._calibrate(frame, raw, racing, self.assumed_margin, {})
+            racing = racing & (frame["intent"] == self.fit_intent).fill_null(False).to_numpy()
+        self._calibrate(frame, raw, racing, self.conformal_margin, self.fallback_margin)
 
     def _calibrate(
-        self, frame: pl.DataFrame, raw: pl.DataFrame, conformal: dict, fallback: dict, any_intent: bool
+        self, frame: pl.DataFrame, raw: pl.DataFrame, racing: np.ndarray, conformal: dict, fallback: dict
     ) -> None:
+        """The margins of the laps with a reference among `racing` (`conformal`) and of the laps
+        without one (`fallback`), per session type."""
         raw = {name: raw[name].to_numpy() for name in raw.columns}
         y = frame["lap_time_s"].to_numpy()
         has_ref = frame["reference_fc_s"].is_not_null().to_numpy()
@@ -391,10 +396,6 @@ class LapTimeModel:
         level = 1 - (1 - self.params.coverage) / 2
         # without a reference the raw band is the fallback point itself
         below, above = raw["lower"] - y, y - raw["upper"]
-        # the band is for laps at racing pace, the population the model predicts
-        racing = frame["representative"].fill_null(False).to_numpy()
-        if self.fit_intent is not None and not any_intent:
-            racing &= (frame["intent"] == self.fit_intent).fill_null(False).to_numpy()
         volatility = _numbers(frame, "field_volatility_s")[has_ref & racing]
         self.typical_volatility = float(np.nanmedian(volatility)) if np.isfinite(volatility).any() else None
         scale = np.where(has_ref, self._volatility_scale(frame), 1.0)  # the fallback's margins are unscaled

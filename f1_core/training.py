@@ -235,9 +235,7 @@ def _fit_family(train: pl.DataFrame, params: ModelParams, folds: int, progress: 
     chosen = min(cv_by_blend, key=cv_by_blend.get)
     progress.advance(f"{name} laps, the model on every training event")
     model = new_model(name, params.model_copy(update={"learners": chosen.split("+")})).fit(train)
-    # the push model answers laps asked for without an intent too: its band for them is
-    # calibrated on every lap, whatever the driver meant it to be
-    model.calibrate_from(train, candidates[chosen], candidates[chosen] if model.fit_intent else None)
+    model.calibrate_from(train, candidates[chosen])
     return model, candidates[chosen], cv_by_blend, chosen
 
 
