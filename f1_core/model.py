@@ -375,14 +375,19 @@ class LapTimeModel:
         frame, raw = frame.filter(pl.Series(keep)), raw.filter(pl.Series(keep))
         # the band is for laps at racing pace, the population the model predicts
         racing = frame["representative"].fill_null(False).to_numpy()
+        own = racing
+        if self.fit_intent is not None:
+            own = racing & (frame["intent"] == self.fit_intent).fill_null(False).to_numpy()
+        # one typical volatility for every margin: prediction scales each by it
+        volatility = _numbers(frame, "field_volatility_s")[frame["reference_fc_s"].is_not_null().to_numpy() & own]
+        self.typical_volatility = float(np.nanmedian(volatility)) if np.isfinite(volatility).any() else None
         self.assumed_margin = {}
         if self.fit_intent is not None:
             # a lap asked for without an intent is predicted as one of this intent: its band is
             # calibrated on every lap, whatever the lap turned out to be (the trees do not read
             # the intent, so `raw` is that prediction for every lap)
             self._calibrate(frame, raw, racing, self.assumed_margin, {})
-            racing = racing & (frame["intent"] == self.fit_intent).fill_null(False).to_numpy()
-        self._calibrate(frame, raw, racing, self.conformal_margin, self.fallback_margin)
+        self._calibrate(frame, raw, own, self.conformal_margin, self.fallback_margin)
 
     def _calibrate(
         self, frame: pl.DataFrame, raw: pl.DataFrame, racing: np.ndarray, conformal: dict, fallback: dict
@@ -396,8 +401,6 @@ class LapTimeModel:
         level = 1 - (1 - self.params.coverage) / 2
         # without a reference the raw band is the fallback point itself
         below, above = raw["lower"] - y, y - raw["upper"]
-        volatility = _numbers(frame, "field_volatility_s")[has_ref & racing]
-        self.typical_volatility = float(np.nanmedian(volatility)) if np.isfinite(volatility).any() else None
         scale = np.where(has_ref, self._volatility_scale(frame), 1.0)  # the fallback's margins are unscaled
         below, above = below / scale, above / scale
         for margins, rows in ((conformal, has_ref & racing), (fallback, ~has_ref)):

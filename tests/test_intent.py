@@ -1,6 +1,7 @@
 """A lap's intent in practice and qualifying: the labels after the fact, against their definition
 worked by hand and on real sessions; the push-lap features and baseline; the push laps' model."""
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -209,3 +210,30 @@ def test_contributions_of_laps_of_different_models_add_up_each_to_its_prediction
     total = shap.fill_null(0.0).sum_horizontal().to_numpy()
     predicted = model.predict(mixed, interval=False)["lap_time"].to_numpy()
     assert total == pytest.approx(predicted - mixed["reference_fc_s"].to_numpy(), abs=1e-4)
+
+
+def test_the_band_without_intent_is_calibrated_on_the_scale_prediction_uses(qualifying):
+    """The margins of laps asked for without an intent are conformal quantiles of every racing
+    lap's scores, each divided by its session's volatility against the one typical volatility
+    the model predicts with (the push laps')."""
+    from f1_core.model import _conformal_quantile
+
+    push = qualifying.model.models["push"]
+    # the training sessions' laps, of every intent
+    laps = qualifying.cross_validated.drop("prediction").filter(pl.col("lap_time_s").is_not_null())
+    # push laps at 0.3 and 0.5 in turn, the others at 0.6: the push laps' typical volatility
+    # (0.3 or 0.4) is not every lap's (0.5)
+    push_lap = (pl.col("intent") == "push").fill_null(False)
+    in_turn = pl.when(pl.int_range(pl.len()).over("intent") % 2 == 0).then(0.3).otherwise(0.5)
+    laps = laps.with_columns(pl.when(push_lap).then(in_turn).otherwise(0.6).alias("field_volatility_s"))
+    raw = push.raw_predict(laps)
+    push.calibrate_from(laps, raw)
+    y = laps["lap_time_s"].to_numpy()
+    rows = (laps["representative"] & laps["reference_fc_s"].is_not_null()).to_numpy()
+    scale = push._volatility_scale(laps)
+    above = ((y - raw["upper"].to_numpy()) / scale)[rows]
+    assert push.assumed_margin[""][1] == pytest.approx(_conformal_quantile(above, 0.95))
+    own = rows & (laps["intent"] == "push").fill_null(False).to_numpy()
+    volatility = laps["field_volatility_s"].to_numpy()[own]
+    assert push.typical_volatility == pytest.approx(float(np.nanmedian(volatility)))
+    assert push.typical_volatility < 0.45
